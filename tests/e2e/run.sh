@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# End-to-end tests of the xcord SFU with the official LiveKit client SDKs.
+#
+# usage: tests/e2e/run.sh [python|node|browser|measure]...     (default: python node browser)
+#
+# Runs inside a fresh network namespace (tests/e2e/netns.sh): starts
+#   $XCORD_BIN media --dev --bind 10.99.0.1:7880 --node-ip 10.99.0.1 --data-dir <tmp>
+# waits until GET http://10.99.0.1:7880/ answers 200, runs each suite with an outer timeout,
+# stops the server by its PID and exits non-zero if any suite failed (server log is shown then).
+#
+# Environment:
+#   XCORD_BIN          server binary (default target/release/xcord)
+#   E2E_OUT            where logs go (default tests/e2e/out/<timestamp>)
+#   E2E_READY_TIMEOUT  seconds to wait for the server (default 30)
+#   E2E_SERVER_ARGS    extra arguments for the server
+#   E2E_PYTEST_ARGS    extra arguments for pytest (e.g. "-k data")
+# Needs root (network namespaces) and tests/e2e/setup.sh run once.
+set -uo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(python node browser)
+for s in "${suites[@]}"; do
+  case "$s" in
+    python|node|browser|measure) ;;
+    *) echo "usage: $0 [python|node|browser|measure]..." >&2; exit 2 ;;
+  esac
+done
+
+XCORD_BIN=${XCORD_BIN:-$root/target/release/xcord}
+case "$XCORD_BIN" in /*) ;; *) XCORD_BIN="$root/$XCORD_BIN" ;; esac
+export XCORD_BIN
+
+# ---- preconditions (checked before creating anything) ------------------------------------------
+if [ -z "${XCORD_NETNS:-}" ]; then
+  problems=0
+  if [ "$(id -u)" != 0 ]; then
+    echo "e2e: must run as root (network namespaces)" >&2; problems=1
+  fi
+  if [ ! -x "$XCORD_BIN" ]; then
+    echo "e2e: server binary not found: $XCORD_BIN (build it with: cargo build --release)" >&2; problems=1
+  fi
+  if [ ! -x "$root/.venv/bin/python" ] || [ ! -d "$here/node/node_modules/livekit-client" ]; then
+    echo "e2e: test dependencies missing: run tests/e2e/setup.sh (make e2e-setup)" >&2; problems=1
+  fi
+  if [[ " ${suites[*]} " == *" browser "* ]] && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+    echo "e2e: chromium missing: run tests/e2e/setup.sh" >&2; problems=1
+  fi
+  [ $problems = 0 ] || exit 2
+  exec "$here/netns.sh" "$0" "${suites[@]}"
+fi
+
+# ---- inside the namespace -----------------------------------------------------------------------
+HOST=10.99.0.1
+PORT=7880
+export LIVEKIT_URL="ws://$HOST:$PORT"
+export XCORD_HTTP="http://$HOST:$PORT"
+export LIVEKIT_API_KEY=devkey
+export LIVEKIT_API_SECRET=secret
+export PYTHONUNBUFFERED=1
+
+out=${E2E_OUT:-$root/tests/e2e/out/$(date +%Y%m%d-%H%M%S)-$$}
+mkdir -p "$out"
+export E2E_OUT="$out"
+datadir=$(mktemp -d /tmp/xcord-e2e-data.XXXXXX)
+server_log="$out/server.log"
+server_pid=""
+
+say() { printf '[e2e] %s\n' "$*"; }
+
+show_server_log() {
+  echo "---------------- server log (last 150 lines of $server_log) ----------------"
+  tail -n 150 "$server_log" 2>/dev/null
+  echo "---------------- end of server log ----------------"
+}
+
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  if kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null
+    for _ in $(seq 1 50); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$server_pid" 2>/dev/null; then
+      say "server did not stop within 10 s of SIGTERM; killing it"
+      kill -KILL "$server_pid" 2>/dev/null
+    fi
+  fi
+  wait "$server_pid" 2>/dev/null
+  server_pid=""
+}
+
+cleanup() {
+  stop_server
+  rm -rf "$datadir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+http_status() {
+  curl -s -o /dev/null -m 2 -w '%{http_code}' "$1" 2>/dev/null || true
+}
+
+# ---- start the server ---------------------------------------------------------------------------
+say "namespace $XCORD_NETNS; logs in $out"
+# shellcheck disable=SC2086
+RUST_LOG=${RUST_LOG:-info} "$XCORD_BIN" media --dev --bind "$HOST:$PORT" --node-ip "$HOST" \
+  --data-dir "$datadir" ${E2E_SERVER_ARGS:-} >"$server_log" 2>&1 &
+server_pid=$!
+say "started $XCORD_BIN (pid $server_pid)"
+
+ready_timeout=${E2E_READY_TIMEOUT:-30}
+deadline=$((SECONDS + ready_timeout))
+ready=0
+while [ $SECONDS -lt $deadline ]; do
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    wait "$server_pid"; rc=$?; server_pid=""
+    say "FAIL: server exited with status $rc before it was ready"
+    show_server_log
+    exit 1
+  fi
+  if [ "$(http_status "$XCORD_HTTP/")" = 200 ]; then ready=1; break; fi
+  sleep 0.2
+done
+if [ $ready != 1 ]; then
+  say "FAIL: server not ready: GET $XCORD_HTTP/ did not answer 200 within ${ready_timeout}s (last: $(http_status "$XCORD_HTTP/"))"
+  show_server_log
+  exit 1
+fi
+say "server ready at $XCORD_HTTP"
+
+# ---- suites -------------------------------------------------------------------------------------
+py="$root/.venv/bin/python"
+run_suite() {
+  local name=$1 limit=$2 dir=$3
+  shift 3
+  say "==== suite $name (timeout ${limit}s) ===="
+  local t0=$SECONDS
+  (cd "$dir" && timeout -k 15 "$limit" "$@") 2>&1 | tee "$out/$name.log"
+  local rc=${PIPESTATUS[0]}
+  local took=$((SECONDS - t0))
+  if [ "$rc" = 0 ]; then
+    results+=("$name: PASS (${took}s)"); passed=$((passed + 1))
+  elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    results+=("$name: FAIL (timed out after ${limit}s)"); failed=$((failed + 1))
+  else
+    results+=("$name: FAIL (exit $rc, ${took}s)"); failed=$((failed + 1))
+  fi
+}
+
+results=()
+passed=0
+failed=0
+for s in "${suites[@]}"; do
+  case "$s" in
+    python)
+      # shellcheck disable=SC2086
+      run_suite python 600 "$here/python" "$py" -m pytest -v ${E2E_PYTEST_ARGS:-} test_auth.py test_sfu.py ;;
+    node)
+      run_suite node 240 "$here/node" node --test --test-reporter=spec --test-timeout=150000 rtc-node.test.mjs ;;
+    browser)
+      run_suite browser 360 "$here/node" node --test --test-reporter=spec --test-timeout=300000 browser/browser.test.mjs ;;
+    measure)
+      run_suite measure 900 "$here/python" "$py" measure_join.py ;;
+  esac
+  if ! kill -0 "$server_pid" 2>/dev/null; then
+    say "server process is gone (crashed or exited during suite $s)"
+    results+=("server: FAIL (exited during suite $s)"); failed=$((failed + 1))
+    break
+  fi
+done
+
+stop_server
+echo
+say "==== summary ===="
+for r in "${results[@]}"; do say "$r"; done
+if [ $failed -gt 0 ]; then
+  show_server_log
+  say "logs: $out"
+fi
+echo "e2e suites: $passed passed, $failed failed"
+[ $failed = 0 ]
