@@ -1,0 +1,1 @@
+include mk/e2e.mk

@@ -1,0 +1,15 @@
+# End-to-end tests with the official LiveKit client SDKs (see tests/e2e/README.md).
+# Included from the top-level Makefile; self-contained.
+
+.PHONY: e2e-setup e2e
+
+# Installs chromium/iproute2 if missing, .venv with the Python SDKs, and the Node packages.
+e2e-setup:
+	tests/e2e/setup.sh
+
+# Builds the release server and runs all suites (python, node, browser) in a network namespace.
+# One suite: make e2e E2E_SUITES=python   (or node, browser, measure)
+E2E_SUITES ?=
+e2e:
+	cargo build --release
+	tests/e2e/run.sh $(E2E_SUITES)
