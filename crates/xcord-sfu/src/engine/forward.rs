@@ -1,0 +1,445 @@
+//! The per-packet path: an incoming RTP packet from a publisher is written to every live
+//! subscription of its track, with the subscriber's own SSRC (str0m's send stream), payload type,
+//! and rewritten sequence numbers and timestamps. Simulcast: each subscriber follows the best
+//! layer that is flowing (capped by its settings), switching only at keyframes. Keyframe
+//! requests go back to the publisher when a subscription starts, switches or asks for one.
+//!
+//! Nothing here allocates per packet: the payload is shared (`Arc`) between subscribers, lookups
+//! are hash/array based, and the dirty list reuses its buffer.
+
+use std::time::{Duration, Instant};
+
+use str0m::format::Codec;
+use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
+use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo};
+
+use super::publish::PubCodec;
+use super::subscribe::DownState;
+use super::{Engine, PeerKey, TrackKey};
+
+/// A layer counts as flowing if a packet arrived within this window.
+const LAYER_ACTIVE: Duration = Duration::from_millis(1000);
+/// Minimum spacing of keyframe requests to one publisher layer.
+const KEYFRAME_REQUEST_SPACING: Duration = Duration::from_millis(300);
+
+/// Per-subscription forwarding state.
+pub struct DownForward {
+    /// Paused by the subscriber (UpdateTrackSettings.disabled).
+    pub disabled: bool,
+    /// Highest `VideoQuality` the subscriber wants.
+    pub max_quality: i32,
+    /// Layer index currently forwarded.
+    current: Option<usize>,
+    rewriter: Rewriter,
+    /// Publisher payload type → subscriber payload type (`None`: not negotiated).
+    pt_map: Vec<(u8, Option<Pt>)>,
+}
+
+impl DownForward {
+    pub fn new() -> Self {
+        Self {
+            disabled: false,
+            max_quality: livekit_protocol::VideoQuality::High as i32,
+            current: None,
+            rewriter: Rewriter::default(),
+            pt_map: Vec::new(),
+        }
+    }
+
+    /// After a pause: wait for a keyframe before forwarding again.
+    pub fn resume(&mut self) {
+        self.current = None;
+        self.rewriter.rebase();
+    }
+}
+
+/// Maps a source's sequence numbers and timestamps onto one continuous outgoing stream, across
+/// source switches (simulcast layers, pauses).
+#[derive(Default, Debug)]
+pub struct Rewriter {
+    /// (first incoming seq of this source, seq delta, timestamp delta)
+    base: Option<(u64, i64, u32)>,
+    last_seq: u64,
+    last_ts: u32,
+    last_at: Option<Instant>,
+}
+
+impl Rewriter {
+    /// Forget the current source; the next packet starts a new one continuing the output.
+    pub fn rebase(&mut self) {
+        self.base = None;
+    }
+
+    /// Outgoing (sequence number, timestamp) for an incoming packet, or `None` for a packet
+    /// older than the current source's first.
+    pub fn rewrite(&mut self, seq: u64, ts: u32, now: Instant, clock_rate: u32) -> Option<(u64, u32)> {
+        let (first, dseq, dts) = match self.base {
+            Some(b) => b,
+            None => {
+                let (out_seq, out_ts) = match self.last_at {
+                    None => (1 + (seq & 0x3fff), ts),
+                    Some(at) => {
+                        let elapsed = now.saturating_duration_since(at);
+                        let ticks = (elapsed.as_micros() as u64 * u64::from(clock_rate) / 1_000_000).max(1);
+                        (self.last_seq + 1, self.last_ts.wrapping_add(ticks as u32))
+                    }
+                };
+                let b = (seq, out_seq as i64 - seq as i64, out_ts.wrapping_sub(ts));
+                self.base = Some(b);
+                b
+            }
+        };
+        if seq < first {
+            return None;
+        }
+        let out_seq = (seq as i64 + dseq) as u64;
+        let out_ts = ts.wrapping_add(dts);
+        if out_seq > self.last_seq || self.last_at.is_none() {
+            self.last_seq = out_seq;
+            self.last_ts = out_ts;
+            self.last_at = Some(now);
+        }
+        Some((out_seq, out_ts))
+    }
+}
+
+/// Whether an RTP payload starts a keyframe.
+pub fn is_keyframe(codec: Codec, payload: &[u8]) -> bool {
+    match codec {
+        Codec::Vp8 => vp8_keyframe(payload),
+        Codec::Vp9 => payload.first().is_some_and(|b| b & 0x40 == 0 && b & 0x08 != 0),
+        Codec::H264 => h264_keyframe(payload),
+        Codec::Av1 => payload.first().is_some_and(|b| b & 0x08 != 0),
+        _ => true,
+    }
+}
+
+fn vp8_keyframe(p: &[u8]) -> bool {
+    let Some(&b0) = p.first() else { return false };
+    let (start, pid) = (b0 & 0x10 != 0, b0 & 0x07);
+    if !start || pid != 0 {
+        return false;
+    }
+    let mut i = 1;
+    if b0 & 0x80 != 0 {
+        let Some(&x) = p.get(i) else { return false };
+        i += 1;
+        if x & 0x80 != 0 {
+            // PictureID: one or two bytes (M bit)
+            let Some(&pic) = p.get(i) else { return false };
+            i += if pic & 0x80 != 0 { 2 } else { 1 };
+        }
+        if x & 0x40 != 0 {
+            i += 1; // TL0PICIDX
+        }
+        if x & 0x30 != 0 {
+            i += 1; // TID/KEYIDX
+        }
+    }
+    p.get(i).is_some_and(|h| h & 0x01 == 0)
+}
+
+fn h264_keyframe(p: &[u8]) -> bool {
+    let Some(&b0) = p.first() else { return false };
+    match b0 & 0x1f {
+        5 | 7 => true,
+        24 => {
+            // STAP-A: 16-bit size + NAL unit, repeated
+            let mut i = 1;
+            while let (Some(&hi), Some(&lo)) = (p.get(i), p.get(i + 1)) {
+                let size = usize::from(u16::from_be_bytes([hi, lo]));
+                if p.get(i + 2).is_some_and(|n| matches!(n & 0x1f, 5 | 7)) {
+                    return true;
+                }
+                i += 2 + size;
+            }
+            false
+        }
+        28 => p.get(1).is_some_and(|fu| fu & 0x80 != 0 && matches!(fu & 0x1f, 5 | 7)),
+        _ => false,
+    }
+}
+
+/// The index of the best flowing layer not above `max_quality` (the lowest flowing one if none
+/// is low enough).
+fn target_layer(layers: &[super::publish::Layer], max_quality: i32, now: Instant) -> Option<usize> {
+    let mut best = None;
+    let mut lowest = None;
+    for (i, l) in layers.iter().enumerate() {
+        let flowing = l.last_seen.is_some_and(|t| now.saturating_duration_since(t) < LAYER_ACTIVE);
+        if !flowing {
+            continue;
+        }
+        lowest.get_or_insert(i);
+        if l.quality <= max_quality {
+            best = Some(i);
+        }
+    }
+    best.or(lowest)
+}
+
+impl Engine {
+    /// Resolves an incoming SSRC to (track, layer) once, then from the peer's cache.
+    fn resolve_ssrc(&mut self, pub_peer: PeerKey, pkt: &RtpPacket) -> Option<(TrackKey, usize)> {
+        let ssrc = pkt.header.ssrc;
+        let peer = self.peers.get_mut(pub_peer)?;
+        if let Some(hit) = peer.ssrcs.get(&ssrc) {
+            return *hit;
+        }
+        let (mid, rid) = {
+            let rx = peer.rtc.direct_api().stream_rx(&ssrc).map(|s| (s.mid(), s.rid()));
+            match rx {
+                Some(r) => r,
+                None => (pkt.header.ext_vals.mid?, pkt.header.ext_vals.rid),
+            }
+        };
+        let participant = self.participants.get(peer.participant)?;
+        let found = participant.tracks.iter().copied().find_map(|tk| {
+            let t = self.tracks.get(tk)?;
+            if t.mid != mid {
+                return None;
+            }
+            let layer = match rid {
+                None => 0,
+                Some(rid) => t.layers.iter().position(|l| l.rid == Some(rid))?,
+            };
+            Some((tk, layer))
+        });
+        if let Some((tk, layer)) = found
+            && let Some(l) = self.tracks.get_mut(tk).and_then(|t| t.layers.get_mut(layer))
+        {
+            l.ssrc = Some(ssrc);
+        }
+        // Unknown SSRCs are remembered only once their m-line is published.
+        if found.is_some() {
+            peer.ssrcs.insert(ssrc, found);
+        }
+        found
+    }
+
+    fn pub_codec(&mut self, tk: TrackKey, pt: Pt) -> Option<PubCodec> {
+        let track = self.tracks.get(tk)?;
+        if let Some((_, c)) = track.codecs.iter().find(|(p, _)| *p == *pt) {
+            return Some(*c);
+        }
+        let peer = self.peers.get(track.peer)?;
+        let params = peer.rtc.codec_config().params();
+        let codec = params
+            .iter()
+            .find(|p| p.pt() == pt)
+            .map(|p| PubCodec { spec: p.spec(), red: false })
+            .or_else(|| {
+                params
+                    .iter()
+                    .find(|p| p.red() == Some(pt))
+                    .map(|p| PubCodec { spec: p.spec(), red: true })
+            })?;
+        self.tracks.get_mut(tk)?.codecs.push((*pt, codec));
+        Some(codec)
+    }
+
+    pub(super) fn on_rtp(&mut self, pub_peer: PeerKey, pkt: RtpPacket, now: Instant) {
+        let Some((tk, layer)) = self.resolve_ssrc(pub_peer, &pkt) else {
+            return;
+        };
+        let pt = pkt.header.payload_type;
+        let Some(codec) = self.pub_codec(tk, pt) else {
+            return;
+        };
+        let Some(track) = self.tracks.get_mut(tk) else {
+            return;
+        };
+        if let Some(l) = track.layers.get_mut(layer) {
+            l.last_seen = Some(now);
+        }
+        let video = track.kind == MediaKind::Video;
+        let simulcast = track.layers.len() > 1;
+        let keyframe = video && !codec.red && is_keyframe(codec.spec.codec, &pkt.payload);
+        let clock_rate = codec.spec.clock_rate.get();
+        let mut want_keyframe: Option<usize> = None;
+
+        for &dk in &track.downs {
+            let Some(down) = self.downs.get_mut(dk) else { continue };
+            if down.state != DownState::Live || down.fwd.disabled {
+                continue;
+            }
+            let Some(mid) = down.mid else { continue };
+            let fwd = &mut down.fwd;
+            if simulcast {
+                let target = target_layer(&track.layers, fwd.max_quality, now).unwrap_or(layer);
+                if fwd.current != Some(layer) {
+                    let current_flowing = fwd.current.and_then(|c| track.layers.get(c)).is_some_and(|l| {
+                        l.last_seen.is_some_and(|t| now.saturating_duration_since(t) < LAYER_ACTIVE)
+                    });
+                    if layer == target && keyframe {
+                        fwd.current = Some(layer);
+                        fwd.rewriter.rebase();
+                    } else {
+                        if layer == target || !current_flowing {
+                            want_keyframe = Some(target);
+                        }
+                        continue;
+                    }
+                } else if target != layer {
+                    want_keyframe = Some(target);
+                }
+            } else if fwd.current.is_none() {
+                fwd.current = Some(0);
+            }
+            let Some(sub_pt) = map_pt(&mut fwd.pt_map, &self.peers, down.peer, mid, pt, codec) else {
+                continue;
+            };
+            let Some((seq, ts)) = fwd.rewriter.rewrite(*pkt.seq_no, pkt.header.timestamp, now, clock_rate) else {
+                continue;
+            };
+            let Some(peer) = self.peers.get_mut(down.peer) else { continue };
+            let mut api = peer.rtc.direct_api();
+            let Some(tx) = api.stream_tx_by_mid(mid, None) else { continue };
+            let ext = ExtensionValues {
+                audio_level: pkt.header.ext_vals.audio_level,
+                voice_activity: pkt.header.ext_vals.voice_activity,
+                video_orientation: pkt.header.ext_vals.video_orientation,
+                video_content_type: pkt.header.ext_vals.video_content_type,
+                ..Default::default()
+            };
+            tx.write_rtp(
+                RtpWrite::new(sub_pt, SeqNo::from(seq), ts, pkt.timestamp, pkt.payload.clone())
+                    .marker(pkt.header.marker)
+                    .ext_vals(ext)
+                    .nackable(video),
+            );
+            if !peer.dirty {
+                peer.dirty = true;
+                self.dirty.push(down.peer);
+            }
+        }
+        if let Some(l) = want_keyframe {
+            self.request_keyframe_for(tk, Some(l), now);
+        }
+    }
+
+    /// Asks the publisher of `tk` for a keyframe on `layer` (or on every flowing layer).
+    pub(super) fn request_keyframe_for(&mut self, tk: TrackKey, layer: Option<usize>, now: Instant) {
+        let Some(track) = self.tracks.get_mut(tk) else { return };
+        if track.kind != MediaKind::Video {
+            return;
+        }
+        let Some(peer) = self.peers.get_mut(track.peer) else { return };
+        let mut sent = false;
+        for (i, l) in track.layers.iter_mut().enumerate() {
+            if layer.is_some_and(|want| want != i) {
+                continue;
+            }
+            let Some(ssrc) = l.ssrc else { continue };
+            if l.last_keyframe_request.is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_SPACING) {
+                continue;
+            }
+            if let Some(rx) = peer.rtc.direct_api().stream_rx(&ssrc) {
+                rx.request_keyframe(KeyframeRequestKind::Pli);
+                l.last_keyframe_request = Some(now);
+                sent = true;
+            }
+        }
+        if sent {
+            let pk = track.peer;
+            self.mark_dirty(pk);
+        }
+    }
+
+    /// A subscriber asked for a keyframe on one of its m-lines.
+    pub(super) fn on_keyframe_request(&mut self, sub_peer: PeerKey, mid: Mid, _kind: KeyframeRequestKind, now: Instant) {
+        let Some(dk) = self.peers.get(sub_peer).and_then(|p| p.mids.get(&mid).copied()) else {
+            return;
+        };
+        let Some(down) = self.downs.get(dk) else { return };
+        let (tk, layer) = (down.track, down.fwd.current);
+        self.request_keyframe_for(tk, layer, now);
+    }
+}
+
+/// The subscriber payload type for a publisher payload type, negotiated on the subscriber's
+/// m-line: same codec (and H.264 profile when possible), RED for RED.
+fn map_pt(
+    cache: &mut Vec<(u8, Option<Pt>)>,
+    peers: &slotmap::SlotMap<PeerKey, super::peer::Peer>,
+    sub_peer: PeerKey,
+    mid: Mid,
+    pt: Pt,
+    codec: PubCodec,
+) -> Option<Pt> {
+    if let Some((_, mapped)) = cache.iter().find(|(p, _)| *p == *pt) {
+        return *mapped;
+    }
+    let rtc = &peers.get(sub_peer)?.rtc;
+    let remote = rtc.media(mid)?.remote_pts();
+    let candidates = rtc
+        .codec_config()
+        .params()
+        .iter()
+        .filter(|p| remote.contains(&p.pt()) && p.spec().codec == codec.spec.codec);
+    let mut best: Option<(u8, Pt)> = None;
+    for p in candidates {
+        let chosen = if codec.red { p.red() } else { Some(p.pt()) };
+        let Some(chosen) = chosen else { continue };
+        let f = (p.spec().format, codec.spec.format);
+        let score = u8::from(f.0.profile_level_id == f.1.profile_level_id)
+            + u8::from(f.0.packetization_mode == f.1.packetization_mode)
+            + u8::from(p.spec().channels == codec.spec.channels);
+        if best.is_none_or(|(s, _)| score > s) {
+            best = Some((score, chosen));
+        }
+    }
+    let mapped = best.map(|(_, p)| p);
+    if mapped.is_none() {
+        tracing::warn!(?codec, "subscriber has no matching payload type; track not forwarded to it");
+    }
+    cache.push((*pt, mapped));
+    mapped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewriter_is_continuous_across_sources() {
+        let t0 = Instant::now();
+        let mut r = Rewriter::default();
+        let (s1, t1) = r.rewrite(5000, 90_000, t0, 90_000).unwrap_or_default();
+        let (s2, t2) = r.rewrite(5001, 93_000, t0, 90_000).unwrap_or_default();
+        assert_eq!(s2, s1 + 1);
+        assert_eq!(t2.wrapping_sub(t1), 3000);
+        assert!(s1 < 65_536, "first sequence number must not need a rollover counter");
+        // Switch to another source with unrelated numbering 100 ms later.
+        r.rebase();
+        let later = t0 + Duration::from_millis(100);
+        let (s3, t3) = r.rewrite(42, 7, later, 90_000).unwrap_or_default();
+        assert_eq!(s3, s2 + 1);
+        assert_eq!(t3.wrapping_sub(t2), 9000);
+        // Packets from before the switch point of the new source are refused.
+        assert_eq!(r.rewrite(41, 0, later, 90_000), None);
+    }
+
+    #[test]
+    fn detects_vp8_keyframes() {
+        // X=1, S=1, PID=0; I=1 with 2-byte picture id; payload header P=0 → keyframe
+        let key = [0x90, 0x80, 0x81, 0x23, 0x10];
+        let delta = [0x90, 0x80, 0x81, 0x23, 0x11];
+        let middle = [0x80, 0x80, 0x81, 0x23, 0x10];
+        assert!(vp8_keyframe(&key));
+        assert!(!vp8_keyframe(&delta));
+        assert!(!vp8_keyframe(&middle));
+        assert!(!vp8_keyframe(&[]));
+    }
+
+    #[test]
+    fn detects_h264_keyframes() {
+        assert!(h264_keyframe(&[0x65]));
+        assert!(!h264_keyframe(&[0x41]));
+        // STAP-A with SPS
+        assert!(h264_keyframe(&[0x78, 0x00, 0x02, 0x67, 0x42]));
+        // FU-A start of IDR
+        assert!(h264_keyframe(&[0x7c, 0x85]));
+        assert!(!h264_keyframe(&[0x7c, 0x05]));
+    }
+}

@@ -1,0 +1,266 @@
+//! Admission and departure: the JoinResponse, duplicate identities, and tearing a participant
+//! down (unpublishing, unsubscribing, closing its peer connections).
+
+use std::time::Instant;
+
+use livekit_protocol as proto;
+use proto::signal_response::Message as Resp;
+
+use super::data::Channels;
+use super::participant::Participant;
+use super::peer::Role;
+use super::room::{Room, unix_ms};
+use super::subscribe::Negotiation;
+use super::{Engine, ParticipantKey, SignalSender};
+use crate::auth::JoinGrant;
+
+/// What a signal connection asks the engine when it opens.
+pub struct JoinRequest {
+    pub grant: JoinGrant,
+    pub out: SignalSender,
+    pub auto_subscribe: bool,
+    pub protocol: i32,
+    pub client_protocol: i32,
+}
+
+/// An admitted participant.
+#[derive(Clone, Debug)]
+pub struct Joined {
+    pub participant: ParticipantKey,
+    pub sid: String,
+}
+
+/// Why a join was refused; each maps to the reference server's HTTP answer.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum JoinError {
+    #[error("requested room does not exist")]
+    RoomNotFound,
+    #[error("room is full")]
+    RoomFull,
+    #[error("media engine unavailable")]
+    Unavailable,
+}
+
+impl JoinError {
+    pub fn status(&self) -> u16 {
+        match self {
+            JoinError::RoomNotFound => 404,
+            JoinError::RoomFull => 403,
+            JoinError::Unavailable => 503,
+        }
+    }
+}
+
+impl Engine {
+    pub(super) fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
+        let now = Instant::now();
+        let grant = req.grant;
+        if !self.rooms.contains_key(&grant.room) {
+            if !self.cfg.auto_create {
+                return Err(JoinError::RoomNotFound);
+            }
+            let room = Room::new(&grant.room, self.cfg.empty_timeout, self.cfg.departure_timeout);
+            tracing::info!(room = %room.name, sid = %room.sid, "room created");
+            self.rooms.insert(grant.room.clone(), room);
+        }
+        let existing = self
+            .rooms
+            .get(&grant.room)
+            .map(|r| r.participants.clone())
+            .unwrap_or_default();
+        let duplicate = existing
+            .iter()
+            .copied()
+            .find(|pk| self.participants.get(*pk).is_some_and(|p| p.identity == grant.identity));
+        if let Some(old) = duplicate {
+            let leave = proto::LeaveRequest {
+                reason: proto::DisconnectReason::DuplicateIdentity as i32,
+                action: proto::leave_request::Action::Disconnect as i32,
+                ..Default::default()
+            };
+            self.remove_participant(old, proto::DisconnectReason::DuplicateIdentity, Some(leave));
+        }
+        if let Some(room) = self.rooms.get(&grant.room) {
+            let max = room.max_participants as usize;
+            if max > 0 && room.participants.len() >= max {
+                return Err(JoinError::RoomFull);
+            }
+        }
+
+        let sid = crate::ids::participant_sid();
+        let participant = Participant {
+            sid: sid.clone(),
+            identity: grant.identity.clone(),
+            name: grant.name.clone(),
+            metadata: grant.metadata.clone(),
+            attributes: grant.attributes.clone(),
+            kind: grant.kind as i32,
+            permission: grant.permission.clone(),
+            state: proto::participant_info::State::Joining,
+            version: 1,
+            joined_at_ms: unix_ms(),
+            joined: now,
+            room: grant.room.clone(),
+            out: req.out,
+            client_protocol: req.client_protocol,
+            auto_subscribe: req.auto_subscribe,
+            publisher: None,
+            subscriber: None,
+            pending: Vec::new(),
+            tracks: Vec::new(),
+            downs: Vec::new(),
+            neg: Negotiation::default(),
+            channels: Channels::default(),
+            last_reliable_seq: 0,
+            disconnect_reason: 0,
+            lagging: false,
+        };
+        let pk = self.participants.insert(participant);
+        if let Some(room) = self.rooms.get_mut(&grant.room) {
+            room.participants.push(pk);
+            room.last_left = None;
+        }
+
+        let response = self.join_response(pk, &grant.room);
+        let Some(p) = self.participants.get_mut(pk) else {
+            return Err(JoinError::Unavailable);
+        };
+        p.send(Resp::Join(response));
+        p.state = proto::participant_info::State::Joined;
+        tracing::info!(room = %grant.room, participant = %sid, identity = %grant.identity, "participant joined");
+        self.broadcast_participant(pk);
+
+        if grant.permission.can_subscribe {
+            let peer = self.new_peer(pk, Role::Subscriber, now);
+            if let Some(p) = self.participants.get_mut(pk) {
+                p.subscriber = Some(peer);
+            }
+            if req.auto_subscribe {
+                let tracks: Vec<_> = self
+                    .rooms
+                    .get(&grant.room)
+                    .map(|r| r.track_sids.values().copied().collect())
+                    .unwrap_or_default();
+                for tk in tracks {
+                    self.subscribe(pk, tk);
+                }
+            }
+            self.negotiate(pk);
+        }
+        Ok(Joined { participant: pk, sid })
+    }
+
+    fn join_response(&self, pk: ParticipantKey, room: &str) -> proto::JoinResponse {
+        let others = self
+            .rooms
+            .get(room)
+            .map(|r| {
+                r.participants
+                    .iter()
+                    .filter(|o| **o != pk)
+                    .filter_map(|o| self.participants.get(*o))
+                    .filter(|o| !o.is_hidden())
+                    .map(|o| o.info(&self.tracks))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let me = self.participants.get(pk);
+        let can_publish = me.is_some_and(|p| p.permission.can_publish);
+        proto::JoinResponse {
+            room: self.room_proto(room),
+            participant: me.map(|p| p.info(&self.tracks)),
+            other_participants: others,
+            server_version: self.cfg.server_version.clone(),
+            ice_servers: Vec::new(),
+            subscriber_primary: me.is_some_and(|p| p.subscriber_primary()),
+            client_configuration: Some(proto::ClientConfiguration {
+                resume_connection: proto::ClientConfigSetting::Disabled as i32,
+                ..Default::default()
+            }),
+            ping_timeout: self.cfg.ping_timeout as i32,
+            ping_interval: self.cfg.ping_interval as i32,
+            server_info: Some(proto::ServerInfo {
+                edition: proto::server_info::Edition::Standard as i32,
+                version: self.cfg.server_version.clone(),
+                protocol: 17,
+                node_id: self.cfg.node_id.clone(),
+                ..Default::default()
+            }),
+            enabled_publish_codecs: publish_codecs(),
+            fast_publish: can_publish,
+            ..Default::default()
+        }
+    }
+
+    /// Removes a participant: optional LeaveRequest, its tracks unpublished, its subscriptions
+    /// and peer connections closed, and a DISCONNECTED update to the room.
+    pub(super) fn remove_participant(
+        &mut self,
+        pk: ParticipantKey,
+        reason: proto::DisconnectReason,
+        leave: Option<proto::LeaveRequest>,
+    ) {
+        let Some(p) = self.participants.get_mut(pk) else {
+            return;
+        };
+        if let Some(leave) = leave {
+            p.send(Resp::Leave(leave));
+        }
+        p.close();
+        let tracks = std::mem::take(&mut p.tracks);
+        let downs = std::mem::take(&mut p.downs);
+        let peers = [p.publisher.take(), p.subscriber.take()];
+        let room = p.room.clone();
+        for tk in tracks {
+            self.unpublish_track(tk, false);
+        }
+        for dk in downs {
+            if let Some(down) = self.downs.remove(dk)
+                && let Some(track) = self.tracks.get_mut(down.track)
+            {
+                track.downs.retain(|d| *d != dk);
+            }
+        }
+        for peer in peers.into_iter().flatten() {
+            self.remove_peer(peer);
+        }
+        if let Some(p) = self.participants.get_mut(pk) {
+            p.state = proto::participant_info::State::Disconnected;
+            p.disconnect_reason = reason as i32;
+        }
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.participants.retain(|o| *o != pk);
+        }
+        // Everyone left in the room learns of the departure.
+        if let Some(p) = self.participants.get_mut(pk) {
+            p.version += 1;
+            let info = p.info(&self.tracks);
+            let hidden = p.is_hidden();
+            tracing::info!(room = %room, participant = %p.sid, ?reason, "participant left");
+            if !hidden {
+                self.send_to_room(&room, None, false, |_| {
+                    Resp::Update(proto::ParticipantUpdate {
+                        participants: vec![info.clone()],
+                    })
+                });
+            }
+        }
+        self.participants.remove(pk);
+        if let Some(r) = self.rooms.get_mut(&room)
+            && r.participants.is_empty()
+        {
+            r.last_left = Some(Instant::now());
+        }
+    }
+}
+
+/// Codecs publishers may use; JS negotiates its publisher connection with these in mind.
+fn publish_codecs() -> Vec<proto::Codec> {
+    ["audio/opus", "audio/red", "video/VP8", "video/H264"]
+        .into_iter()
+        .map(|m| proto::Codec {
+            mime: m.to_owned(),
+            fmtp_line: String::new(),
+        })
+        .collect()
+}

@@ -1,0 +1,305 @@
+//! The media engine: one thread that owns every room, participant, str0m peer connection and the
+//! media socket. Signalling tasks talk to it over a command channel; it answers each participant
+//! over that participant's outbound signal queue. Nothing here takes a lock.
+//!
+//! The loop waits on three things: the socket, the command channel and the earliest peer
+//! deadline (a heap of each peer's own next timeout, never a poll of every peer).
+
+mod data;
+mod dispatch;
+mod forward;
+mod join;
+mod participant;
+mod peer;
+mod publish;
+mod room;
+mod sdp;
+mod subscribe;
+mod timers;
+mod udp;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use livekit_protocol as proto;
+use slotmap::SlotMap;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::SfuConfig;
+pub use join::{JoinError, JoinRequest, Joined};
+pub use room::unix_ms;
+use participant::Participant;
+use peer::Peer;
+use room::Room;
+use subscribe::DownTrack;
+use timers::Timers;
+use udp::UdpIo;
+
+slotmap::new_key_type! {
+    /// A participant in some room.
+    pub struct ParticipantKey;
+    /// One str0m peer connection (publisher or subscriber side of a participant).
+    pub struct PeerKey;
+    /// A published track.
+    pub struct TrackKey;
+    /// One subscriber's subscription to a track.
+    pub struct DownKey;
+}
+
+/// What the engine sends to a participant's signal connection.
+#[derive(Debug)]
+pub enum Outbound {
+    /// A signal message, written as one binary frame.
+    Signal(Box<proto::SignalResponse>),
+    /// Close the connection after the queued messages.
+    Close,
+}
+
+/// Queue of a participant's outbound signal messages.
+pub type SignalSender = mpsc::Sender<Outbound>;
+
+/// Capacity of a participant's outbound signal queue; a client that lets it fill up is dropped.
+pub const SIGNAL_QUEUE: usize = 1024;
+
+enum Command {
+    Join(Box<JoinRequest>, oneshot::Sender<Result<Joined, JoinError>>),
+    Signal(ParticipantKey, proto::signal_request::Message),
+    Disconnected(ParticipantKey),
+}
+
+/// Cheap, cloneable access to the engine thread.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: mpsc::UnboundedSender<Command>,
+    media_addr: SocketAddr,
+}
+
+impl EngineHandle {
+    /// Admits a participant; on success its JoinResponse is already queued on `req.out`.
+    pub async fn join(&self, req: JoinRequest) -> Result<Joined, JoinError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Join(Box::new(req), tx))
+            .map_err(|_| JoinError::Unavailable)?;
+        rx.await.map_err(|_| JoinError::Unavailable)?
+    }
+
+    /// Hands a signal request from a participant to the engine.
+    pub fn signal(&self, participant: ParticipantKey, msg: proto::signal_request::Message) {
+        let _ = self.tx.send(Command::Signal(participant, msg));
+    }
+
+    /// Tells the engine the participant's signal connection is gone.
+    pub fn disconnected(&self, participant: ParticipantKey) {
+        let _ = self.tx.send(Command::Disconnected(participant));
+    }
+
+    /// The address the media socket is bound to.
+    pub fn media_addr(&self) -> SocketAddr {
+        self.media_addr
+    }
+}
+
+/// Binds the media socket and starts the engine thread.
+pub fn spawn(cfg: Arc<SfuConfig>) -> std::io::Result<EngineHandle> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("xcord-media".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let bind_ip = match cfg.node_ips.as_slice() {
+                    [only] if cfg.udp_bind.is_unspecified() => *only,
+                    _ => cfg.udp_bind,
+                };
+                let udp = match UdpIo::bind(SocketAddr::new(bind_ip, cfg.udp_port)) {
+                    Ok(u) => u,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(udp.local_addr()));
+                Engine::new(cfg, udp).run(rx).await;
+            });
+        })?;
+    let media_addr = ready_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("media thread ended during start-up"))??;
+    Ok(EngineHandle { tx, media_addr })
+}
+
+/// Largest datagram read from the socket.
+const MAX_DATAGRAM: usize = 2048;
+/// Datagrams read per wake-up before commands and timers get a turn.
+const RECV_BATCH: usize = 64;
+/// How often rooms and connection deadlines are checked.
+const HOUSEKEEPING: Duration = Duration::from_secs(1);
+
+pub(crate) struct Engine {
+    cfg: Arc<SfuConfig>,
+    udp: UdpIo,
+    rooms: HashMap<String, Room>,
+    participants: SlotMap<ParticipantKey, Participant>,
+    peers: SlotMap<PeerKey, Peer>,
+    tracks: SlotMap<TrackKey, publish::Track>,
+    downs: SlotMap<DownKey, DownTrack>,
+    by_ufrag: HashMap<String, PeerKey>,
+    by_addr: HashMap<SocketAddr, PeerKey>,
+    timers: Timers,
+    /// Peers written to since their last drain.
+    dirty: Vec<PeerKey>,
+    /// Local ICE host candidates (one per node IP, all on the media port).
+    candidates: Vec<str0m::Candidate>,
+}
+
+impl Engine {
+    fn new(cfg: Arc<SfuConfig>, udp: UdpIo) -> Self {
+        let port = udp.local_addr().port();
+        let candidates = cfg
+            .node_ips
+            .iter()
+            .filter_map(|ip| {
+                str0m::Candidate::host(SocketAddr::new(*ip, port), str0m::net::Protocol::Udp)
+                    .map_err(|e| tracing::warn!(%ip, "unusable candidate address: {e}"))
+                    .ok()
+            })
+            .collect();
+        Self {
+            cfg,
+            udp,
+            rooms: HashMap::new(),
+            participants: SlotMap::with_key(),
+            peers: SlotMap::with_key(),
+            tracks: SlotMap::with_key(),
+            downs: SlotMap::with_key(),
+            by_ufrag: HashMap::new(),
+            by_addr: HashMap::new(),
+            timers: Timers::default(),
+            dirty: Vec::new(),
+            candidates,
+        }
+    }
+
+    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let next_timer = self
+                .timers
+                .next()
+                .unwrap_or_else(|| Instant::now() + HOUSEKEEPING);
+            tokio::select! {
+                readable = self.udp.readable() => {
+                    if let Err(e) = readable {
+                        tracing::error!("media socket failed: {e}");
+                        return;
+                    }
+                    self.read_datagrams(&mut buf);
+                }
+                cmd = commands.recv() => {
+                    let Some(cmd) = cmd else { return };
+                    self.on_command(cmd);
+                    while let Ok(cmd) = commands.try_recv() {
+                        self.on_command(cmd);
+                    }
+                }
+                _ = tokio::time::sleep_until(next_timer.into()) => {
+                    self.fire_timers(Instant::now());
+                }
+                _ = housekeeping.tick() => {
+                    self.housekeeping(Instant::now());
+                }
+            }
+            self.flush_dirty(Instant::now());
+        }
+    }
+
+    fn read_datagrams(&mut self, buf: &mut [u8]) {
+        for _ in 0..RECV_BATCH {
+            match self.udp.try_recv(buf) {
+                Ok(r) => {
+                    let now = Instant::now();
+                    if let Some(data) = buf.get(..r.len) {
+                        self.on_datagram(now, r.source, r.destination, data);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    // ICMP errors surface here on Linux; they concern one peer, not the socket.
+                    tracing::debug!("media recv: {e}");
+                }
+            }
+        }
+    }
+
+    fn on_command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Join(req, reply) => {
+                let result = self.join(*req);
+                let _ = reply.send(result);
+            }
+            Command::Signal(pk, msg) => self.on_signal(pk, msg),
+            Command::Disconnected(pk) => {
+                self.remove_participant(pk, proto::DisconnectReason::ClientInitiated, None)
+            }
+        }
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        while let Some((at, pk)) = self.timers.pop_due(now) {
+            let Some(peer) = self.peers.get_mut(pk) else {
+                continue;
+            };
+            if peer.scheduled != Some(at) {
+                continue; // superseded by an earlier entry
+            }
+            peer.scheduled = None;
+            if peer.deadline > now {
+                peer.scheduled = Some(peer.deadline);
+                self.timers.schedule(pk, peer.deadline);
+                continue;
+            }
+            if let Err(e) = peer.rtc.handle_input(str0m::Input::Timeout(now)) {
+                tracing::debug!("peer timeout input: {e}");
+            }
+            self.drain(pk, now);
+        }
+    }
+
+    /// Marks a peer as written to; it is drained before the loop sleeps again.
+    fn mark_dirty(&mut self, pk: PeerKey) {
+        if let Some(peer) = self.peers.get_mut(pk)
+            && !peer.dirty
+        {
+            peer.dirty = true;
+            self.dirty.push(pk);
+        }
+    }
+
+    fn flush_dirty(&mut self, now: Instant) {
+        while let Some(pk) = self.dirty.pop() {
+            let Some(peer) = self.peers.get_mut(pk) else {
+                continue;
+            };
+            peer.dirty = false;
+            if let Err(e) = peer.rtc.handle_input(str0m::Input::Timeout(now)) {
+                tracing::debug!("peer time advance: {e}");
+            }
+            self.drain(pk, now);
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! str0m peer connections: creating them (ICE-lite, RTP mode, our host candidates), routing
+//! datagrams to them (by source address, or by STUN username for new addresses), and draining
+//! their output into the socket and the engine's event handlers.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use livekit_protocol as proto;
+use str0m::media::Mid;
+use str0m::net::{Protocol, Receive};
+use str0m::rtp::Ssrc;
+use str0m::{Event, IceConnectionState, Input, Output, Rtc};
+
+use super::{DownKey, Engine, ParticipantKey, PeerKey, TrackKey};
+
+/// Which of a participant's two connections this is (protocol v0: dual peer connection).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Client offers, server answers; carries media and data from the client.
+    Publisher,
+    /// Server offers, client answers; carries media and data to the client.
+    Subscriber,
+}
+
+pub struct Peer {
+    pub rtc: Rtc,
+    pub participant: ParticipantKey,
+    pub role: Role,
+    /// The Rtc's own next timeout.
+    pub deadline: Instant,
+    /// The deadline currently in the timer heap, if any.
+    pub scheduled: Option<Instant>,
+    /// Written to since the last drain.
+    pub dirty: bool,
+    pub ufrag: String,
+    /// Remote addresses routed to this peer.
+    pub addrs: Vec<SocketAddr>,
+    /// Publisher: incoming SSRC → (track, layer index); `None` for SSRCs of no known track.
+    pub ssrcs: HashMap<Ssrc, Option<(TrackKey, usize)>>,
+    /// Subscriber: m-line → subscription.
+    pub mids: HashMap<Mid, DownKey>,
+    pub connected: bool,
+}
+
+impl Engine {
+    pub(super) fn new_peer(&mut self, participant: ParticipantKey, role: Role, now: Instant) -> PeerKey {
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .set_rtp_mode(true)
+            .set_stats_interval(None)
+            .build(now);
+        for c in &self.candidates {
+            rtc.add_local_candidate(c.clone());
+        }
+        let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
+        let pk = self.peers.insert(Peer {
+            rtc,
+            participant,
+            role,
+            deadline: now,
+            scheduled: None,
+            dirty: false,
+            ufrag: ufrag.clone(),
+            addrs: Vec::new(),
+            ssrcs: HashMap::new(),
+            mids: HashMap::new(),
+            connected: false,
+        });
+        self.by_ufrag.insert(ufrag, pk);
+        pk
+    }
+
+    pub(super) fn remove_peer(&mut self, pk: PeerKey) {
+        let Some(mut peer) = self.peers.remove(pk) else {
+            return;
+        };
+        peer.rtc.disconnect();
+        self.by_ufrag.remove(&peer.ufrag);
+        for a in &peer.addrs {
+            if self.by_addr.get(a) == Some(&pk) {
+                self.by_addr.remove(a);
+            }
+        }
+    }
+
+    /// Routes one datagram to its peer and drains that peer.
+    pub(super) fn on_datagram(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
+        let pk = match stun_local_ufrag(data) {
+            Some(ufrag) => {
+                let Some(pk) = self.by_ufrag.get(ufrag).copied() else {
+                    return;
+                };
+                if self.by_addr.insert(source, pk) != Some(pk)
+                    && let Some(peer) = self.peers.get_mut(pk)
+                {
+                    peer.addrs.push(source);
+                }
+                pk
+            }
+            None => match self.by_addr.get(&source) {
+                Some(pk) => *pk,
+                None => return,
+            },
+        };
+        let Some(peer) = self.peers.get_mut(pk) else {
+            return;
+        };
+        let Ok(contents) = data.try_into() else {
+            return;
+        };
+        let input = Input::Receive(
+            now,
+            Receive {
+                proto: Protocol::Udp,
+                source,
+                destination,
+                contents,
+            },
+        );
+        if let Err(e) = peer.rtc.handle_input(input) {
+            tracing::debug!("peer input: {e}");
+        }
+        self.drain(pk, now);
+    }
+
+    /// Polls a peer until it only has a timeout left, sending its datagrams and handling its
+    /// events.
+    pub(super) fn drain(&mut self, pk: PeerKey, now: Instant) {
+        loop {
+            let Some(peer) = self.peers.get_mut(pk) else {
+                return;
+            };
+            match peer.rtc.poll_output() {
+                Ok(Output::Transmit(t)) => {
+                    if let Err(e) = self.udp.send(&t.contents, t.source, t.destination) {
+                        tracing::debug!(dest = %t.destination, "media send: {e}");
+                    }
+                }
+                Ok(Output::Timeout(at)) => {
+                    peer.deadline = at;
+                    if peer.scheduled.is_none_or(|s| at < s) {
+                        peer.scheduled = Some(at);
+                        self.timers.schedule(pk, at);
+                    }
+                    return;
+                }
+                Ok(Output::Event(e)) => self.on_peer_event(pk, e, now),
+                Err(e) => {
+                    let participant = peer.participant;
+                    tracing::warn!("peer connection failed: {e}");
+                    self.remove_participant(participant, proto::DisconnectReason::MediaFailure, None);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_peer_event(&mut self, pk: PeerKey, event: Event, now: Instant) {
+        match event {
+            Event::RtpPacket(pkt) => self.on_rtp(pk, pkt, now),
+            Event::KeyframeRequest(req) => self.on_keyframe_request(pk, req.mid, req.kind, now),
+            Event::ChannelOpen(id, label) => self.on_channel_open(pk, id, &label),
+            Event::ChannelData(data) => self.on_channel_data(pk, data.id, &data.data),
+            Event::ChannelClose(id) => self.on_channel_close(pk, id),
+            Event::Connected => self.on_peer_connected(pk),
+            Event::IceConnectionStateChange(state) => {
+                if state == IceConnectionState::Disconnected {
+                    tracing::debug!("peer ICE disconnected");
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_peer_connected(&mut self, pk: PeerKey) {
+        let Some(peer) = self.peers.get_mut(pk) else {
+            return;
+        };
+        peer.connected = true;
+        let (participant, role) = (peer.participant, peer.role);
+        let Some(p) = self.participants.get_mut(participant) else {
+            return;
+        };
+        let primary = if p.subscriber_primary() {
+            Role::Subscriber
+        } else {
+            Role::Publisher
+        };
+        tracing::debug!(participant = %p.sid, ?role, "peer connected");
+        if role == primary && p.state != proto::participant_info::State::Active {
+            p.state = proto::participant_info::State::Active;
+            tracing::info!(participant = %p.sid, elapsed_ms = p.joined.elapsed().as_millis() as u64, "participant active");
+            self.broadcast_participant(participant);
+        }
+        if role == Role::Subscriber {
+            self.flush_pending_data(participant);
+        }
+    }
+}
+
+/// For a STUN message, the local (our) half of its USERNAME attribute (`ours:theirs`).
+fn stun_local_ufrag(data: &[u8]) -> Option<&str> {
+    const MAGIC: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
+    const USERNAME: u16 = 0x0006;
+    if data.len() < 20 || data[0] > 3 || data.get(4..8) != Some(&MAGIC) {
+        return None;
+    }
+    let mut rest = data.get(20..)?;
+    while rest.len() >= 4 {
+        let kind = u16::from_be_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+        let value = rest.get(4..4 + len)?;
+        if kind == USERNAME {
+            let username = std::str::from_utf8(value).ok()?;
+            return username.split(':').next();
+        }
+        let padded = (len + 3) & !3;
+        rest = rest.get(4 + padded..)?;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stun_local_ufrag;
+
+    fn binding_request(username: &str) -> Vec<u8> {
+        let mut attr = Vec::new();
+        attr.extend_from_slice(&0x0006u16.to_be_bytes());
+        attr.extend_from_slice(&(username.len() as u16).to_be_bytes());
+        attr.extend_from_slice(username.as_bytes());
+        while attr.len() % 4 != 0 {
+            attr.push(0);
+        }
+        let mut msg = vec![0x00, 0x01];
+        msg.extend_from_slice(&(attr.len() as u16).to_be_bytes());
+        msg.extend_from_slice(&[0x21, 0x12, 0xA4, 0x42]);
+        msg.extend_from_slice(&[7; 12]);
+        msg.extend_from_slice(&attr);
+        msg
+    }
+
+    #[test]
+    fn reads_local_ufrag() {
+        assert_eq!(stun_local_ufrag(&binding_request("srv1:cli2")), Some("srv1"));
+        assert_eq!(stun_local_ufrag(&[0x80, 0, 0, 0]), None);
+        let mut truncated = binding_request("abc:def");
+        truncated.truncate(25);
+        assert_eq!(stun_local_ufrag(&truncated), None);
+    }
+}

@@ -1,0 +1,393 @@
+//! Publishing: AddTrack → TrackPublished, publisher offers answered with the same id, m-lines
+//! matched to pending tracks by `a=msid` track id, mute state, and unpublishing.
+#![allow(deprecated)] // LiveKit's wire format still carries (and clients read) deprecated fields.
+
+use std::time::Instant;
+
+use livekit_protocol as proto;
+use proto::signal_response::Message as Resp;
+use str0m::change::SdpOffer;
+use str0m::format::CodecSpec;
+use str0m::media::{MediaKind, Mid, Rid};
+use str0m::rtp::Ssrc;
+
+use super::peer::Role;
+use super::sdp::{MediaSection, SectionKind, media_sections};
+use super::{DownKey, Engine, ParticipantKey, PeerKey, TrackKey};
+use crate::auth::may_publish_source;
+
+/// A track announced by AddTrack whose m-line has not been seen yet.
+pub struct PendingTrack {
+    pub cid: String,
+    /// Extra cids (simulcast codecs) that may name the m-line.
+    pub alt_cids: Vec<String>,
+    pub info: proto::TrackInfo,
+}
+
+/// One simulcast encoding (or the only one) of a published track.
+pub struct Layer {
+    pub rid: Option<Rid>,
+    /// `VideoQuality` of the layer; layers are kept sorted low → high.
+    pub quality: i32,
+    pub ssrc: Option<Ssrc>,
+    pub last_seen: Option<Instant>,
+    pub last_keyframe_request: Option<Instant>,
+}
+
+/// A published track and who receives it.
+pub struct Track {
+    pub info: proto::TrackInfo,
+    pub publisher: ParticipantKey,
+    pub peer: PeerKey,
+    pub mid: Mid,
+    pub kind: MediaKind,
+    pub layers: Vec<Layer>,
+    pub downs: Vec<DownKey>,
+    /// Publisher payload type → codec, filled as payload types appear.
+    pub codecs: Vec<(u8, PubCodec)>,
+}
+
+/// What a publisher payload type carries.
+#[derive(Clone, Copy, Debug)]
+pub struct PubCodec {
+    pub spec: CodecSpec,
+    /// The payload type is RED (RFC 2198) wrapping `spec`.
+    pub red: bool,
+}
+
+fn quality_for_rid(rid: &str) -> i32 {
+    match rid {
+        "q" | "2" => proto::VideoQuality::Low as i32,
+        "h" | "1" => proto::VideoQuality::Medium as i32,
+        _ => proto::VideoQuality::High as i32,
+    }
+}
+
+fn mime_for(kind: proto::TrackType, requested: Option<&str>) -> String {
+    match kind {
+        proto::TrackType::Audio => "audio/opus".into(),
+        _ => match requested.map(str::to_ascii_lowercase).as_deref() {
+            Some("h264") => "video/H264".into(),
+            Some("vp9") => "video/VP9".into(),
+            Some("av1") => "video/AV1".into(),
+            _ => "video/VP8".into(),
+        },
+    }
+}
+
+impl Engine {
+    pub(super) fn add_track(&mut self, pk: ParticipantKey, req: proto::AddTrackRequest) {
+        let Some(p) = self.participants.get_mut(pk) else {
+            return;
+        };
+        let source = proto::TrackSource::try_from(req.source).unwrap_or(proto::TrackSource::Unknown);
+        let kind = proto::TrackType::try_from(req.r#type).unwrap_or(proto::TrackType::Audio);
+        let allowed = may_publish_source(&p.permission, source)
+            && matches!(kind, proto::TrackType::Audio | proto::TrackType::Video);
+        if !allowed || req.cid.is_empty() {
+            tracing::info!(participant = %p.sid, ?source, "AddTrack refused");
+            let reason = if allowed {
+                proto::request_response::Reason::InvalidRequest
+            } else {
+                proto::request_response::Reason::NotAllowed
+            };
+            p.send(Resp::RequestResponse(proto::RequestResponse {
+                reason: reason as i32,
+                message: "not allowed to publish this track".into(),
+                request: Some(proto::request_response::Request::AddTrack(req)),
+                ..Default::default()
+            }));
+            return;
+        }
+        if let Some(existing) = p.pending.iter().find(|t| t.cid == req.cid) {
+            let info = existing.info.clone();
+            p.send(Resp::TrackPublished(proto::TrackPublishedResponse {
+                cid: req.cid,
+                track: Some(info),
+            }));
+            return;
+        }
+        let is_video = kind == proto::TrackType::Video;
+        let requested_codec = req.simulcast_codecs.first().map(|c| c.codec.as_str());
+        let mime = mime_for(kind, requested_codec);
+        let stream = if !req.stream.is_empty() {
+            req.stream.clone()
+        } else if matches!(source, proto::TrackSource::ScreenShare | proto::TrackSource::ScreenShareAudio) {
+            "screen".into()
+        } else {
+            "camera".into()
+        };
+        let mut layers = req.layers.clone();
+        if is_video && layers.is_empty() {
+            layers.push(proto::VideoLayer {
+                quality: proto::VideoQuality::High as i32,
+                width: req.width,
+                height: req.height,
+                ..Default::default()
+            });
+        }
+        let info = proto::TrackInfo {
+            sid: crate::ids::track_sid(is_video, source),
+            r#type: kind as i32,
+            name: req.name.clone(),
+            muted: req.muted,
+            width: req.width,
+            height: req.height,
+            simulcast: layers.len() > 1,
+            disable_dtx: req.disable_dtx,
+            source: source as i32,
+            layers: layers.clone(),
+            mime_type: mime.clone(),
+            codecs: vec![proto::SimulcastCodecInfo {
+                mime_type: mime,
+                cid: req.cid.clone(),
+                layers,
+                ..Default::default()
+            }],
+            stereo: req.stereo,
+            disable_red: req.disable_red,
+            encryption: req.encryption,
+            stream,
+            audio_features: req.audio_features.clone(),
+            backup_codec_policy: req.backup_codec_policy,
+            ..Default::default()
+        };
+        p.pending.push(PendingTrack {
+            cid: req.cid.clone(),
+            alt_cids: req
+                .simulcast_codecs
+                .iter()
+                .map(|c| c.cid.clone())
+                .filter(|c| !c.is_empty())
+                .collect(),
+            info: info.clone(),
+        });
+        p.send(Resp::TrackPublished(proto::TrackPublishedResponse {
+            cid: req.cid,
+            track: Some(info),
+        }));
+    }
+
+    pub(super) fn on_publisher_offer(&mut self, pk: ParticipantKey, sd: proto::SessionDescription) {
+        let now = Instant::now();
+        let Some(p) = self.participants.get(pk) else {
+            return;
+        };
+        if !p.permission.can_publish && !p.permission.can_publish_data {
+            tracing::info!(participant = %p.sid, "publisher offer without publish permission");
+        }
+        let peer = match p.publisher {
+            Some(peer) => peer,
+            None => {
+                let peer = self.new_peer(pk, Role::Publisher, now);
+                if let Some(p) = self.participants.get_mut(pk) {
+                    p.publisher = Some(peer);
+                }
+                peer
+            }
+        };
+        let offer = match SdpOffer::from_sdp_string(&sd.sdp) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!("unparsable publisher offer: {e}");
+                return;
+            }
+        };
+        let Some(rtc) = self.peers.get_mut(peer).map(|p| &mut p.rtc) else {
+            return;
+        };
+        let answer = match rtc.sdp_api().accept_offer(offer) {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!("publisher offer refused: {e}");
+                return;
+            }
+        };
+        self.mark_dirty(peer);
+        if let Some(p) = self.participants.get_mut(pk) {
+            p.send(Resp::Answer(proto::SessionDescription {
+                r#type: "answer".into(),
+                sdp: answer.to_sdp_string(),
+                id: sd.id,
+                ..Default::default()
+            }));
+        }
+        for section in media_sections(&sd.sdp) {
+            self.apply_publisher_section(pk, peer, &section);
+        }
+    }
+
+    /// Publishes, updates or unpublishes the track behind one m-section of a publisher offer.
+    fn apply_publisher_section(&mut self, pk: ParticipantKey, peer: PeerKey, section: &MediaSection) {
+        let kind = match section.kind {
+            SectionKind::Audio => MediaKind::Audio,
+            SectionKind::Video => MediaKind::Video,
+            _ => return,
+        };
+        let Ok(mid) = Mid::try_from(section.mid.as_str()).map_err(|_| ()) else {
+            return;
+        };
+        let Some(p) = self.participants.get_mut(pk) else {
+            return;
+        };
+        let existing = p
+            .tracks
+            .iter()
+            .copied()
+            .find(|tk| self.tracks.get(*tk).is_some_and(|t| t.mid == mid && t.peer == peer));
+        match (existing, section.sending) {
+            (Some(tk), false) => {
+                self.unpublish_track(tk, true);
+            }
+            (Some(_), true) | (None, false) => {}
+            (None, true) => {
+                let wanted_kind = if kind == MediaKind::Video {
+                    proto::TrackType::Video
+                } else {
+                    proto::TrackType::Audio
+                } as i32;
+                let by_cid = section.track_id.as_deref().and_then(|id| {
+                    p.pending
+                        .iter()
+                        .position(|t| t.cid == id || t.alt_cids.iter().any(|c| c == id))
+                });
+                let idx = by_cid.or_else(|| p.pending.iter().position(|t| t.info.r#type == wanted_kind));
+                let Some(idx) = idx else {
+                    tracing::debug!(mid = %section.mid, "m-line without a pending track");
+                    return;
+                };
+                let pending = p.pending.remove(idx);
+                self.publish_track(pk, peer, mid, kind, pending, &section.send_rids);
+            }
+        }
+    }
+
+    fn publish_track(
+        &mut self,
+        pk: ParticipantKey,
+        peer: PeerKey,
+        mid: Mid,
+        kind: MediaKind,
+        pending: PendingTrack,
+        rids: &[String],
+    ) {
+        let mut info = pending.info;
+        info.mid = mid.to_string();
+        for c in &mut info.codecs {
+            c.mid = mid.to_string();
+        }
+        let mut layers: Vec<Layer> = if rids.is_empty() {
+            vec![Layer {
+                rid: None,
+                quality: proto::VideoQuality::High as i32,
+                ssrc: None,
+                last_seen: None,
+                last_keyframe_request: None,
+            }]
+        } else {
+            rids.iter()
+                .map(|r| Layer {
+                    rid: Some(Rid::from(r.as_str())),
+                    quality: quality_for_rid(r),
+                    ssrc: None,
+                    last_seen: None,
+                    last_keyframe_request: None,
+                })
+                .collect()
+        };
+        layers.sort_by_key(|l| l.quality);
+        let sid = info.sid.clone();
+        let tk = self.tracks.insert(Track {
+            info,
+            publisher: pk,
+            peer,
+            mid,
+            kind,
+            layers,
+            downs: Vec::new(),
+            codecs: Vec::new(),
+        });
+        let Some(p) = self.participants.get_mut(pk) else {
+            return;
+        };
+        p.tracks.push(tk);
+        let room = p.room.clone();
+        tracing::info!(participant = %p.sid, track = %sid, %mid, ?kind, "track published");
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.track_sids.insert(sid, tk);
+        }
+        // The update carrying the track goes out before any offer that carries it.
+        self.broadcast_participant(pk);
+        let others: Vec<ParticipantKey> = self
+            .rooms
+            .get(&room)
+            .map(|r| r.participants.iter().copied().filter(|o| *o != pk).collect())
+            .unwrap_or_default();
+        for other in others {
+            let auto = self
+                .participants
+                .get(other)
+                .is_some_and(|o| o.auto_subscribe && o.permission.can_subscribe);
+            if auto && self.subscribe(other, tk).is_some() {
+                self.negotiate(other);
+            }
+        }
+    }
+
+    /// Removes a published track, its subscriptions and (if `announce`) tells the room.
+    pub(super) fn unpublish_track(&mut self, tk: TrackKey, announce: bool) {
+        let Some(track) = self.tracks.remove(tk) else {
+            return;
+        };
+        if let Some(peer) = self.peers.get_mut(track.peer) {
+            peer.ssrcs.retain(|_, v| v.is_none_or(|(t, _)| t != tk));
+        }
+        let mut subscribers = Vec::new();
+        for dk in track.downs {
+            if let Some(sub) = self.detach_down(dk) {
+                subscribers.push(sub);
+            }
+        }
+        subscribers.dedup();
+        let pk = track.publisher;
+        if let Some(p) = self.participants.get_mut(pk) {
+            p.tracks.retain(|t| *t != tk);
+            tracing::info!(participant = %p.sid, track = %track.info.sid, "track unpublished");
+            let room = p.room.clone();
+            if let Some(r) = self.rooms.get_mut(&room) {
+                r.track_sids.remove(&track.info.sid);
+            }
+        }
+        if announce {
+            self.broadcast_participant(pk);
+        }
+        for sub in subscribers {
+            self.negotiate(sub);
+        }
+    }
+
+    /// A client's MuteTrackRequest for one of its own tracks.
+    pub(super) fn on_mute(&mut self, pk: ParticipantKey, req: proto::MuteTrackRequest) {
+        let Some(p) = self.participants.get_mut(pk) else {
+            return;
+        };
+        if let Some(t) = p.pending.iter_mut().find(|t| t.info.sid == req.sid) {
+            t.info.muted = req.muted;
+            return;
+        }
+        let Some(tk) = p
+            .tracks
+            .iter()
+            .copied()
+            .find(|tk| self.tracks.get(*tk).is_some_and(|t| t.info.sid == req.sid))
+        else {
+            return;
+        };
+        if let Some(t) = self.tracks.get_mut(tk)
+            && t.info.muted != req.muted
+        {
+            t.info.muted = req.muted;
+            self.broadcast_participant(pk);
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! Rooms: who is in them, their settings and lifetime (closed `departure_timeout` after the last
+//! participant leaves, or `empty_timeout` after creation when nobody ever joined).
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use livekit_protocol as proto;
+
+use super::{Engine, ParticipantKey, TrackKey};
+
+pub struct Room {
+    pub sid: String,
+    pub name: String,
+    pub metadata: String,
+    pub created_ms: i64,
+    pub created: Instant,
+    pub empty_timeout: Duration,
+    pub departure_timeout: Duration,
+    pub max_participants: u32,
+    pub participants: Vec<ParticipantKey>,
+    /// When the last participant left; `None` while occupied or never joined.
+    pub last_left: Option<Instant>,
+    /// Published tracks by sid.
+    pub track_sids: HashMap<String, TrackKey>,
+}
+
+impl Room {
+    pub fn new(name: &str, empty_timeout: Duration, departure_timeout: Duration) -> Self {
+        Self {
+            sid: crate::ids::room_sid(),
+            name: name.to_owned(),
+            metadata: String::new(),
+            created_ms: unix_ms(),
+            created: Instant::now(),
+            empty_timeout,
+            departure_timeout,
+            max_participants: 0,
+            participants: Vec::new(),
+            last_left: None,
+            track_sids: HashMap::new(),
+        }
+    }
+
+    pub fn proto(&self, num_participants: u32, num_publishers: u32) -> proto::Room {
+        proto::Room {
+            sid: self.sid.clone(),
+            name: self.name.clone(),
+            empty_timeout: self.empty_timeout.as_secs() as u32,
+            departure_timeout: self.departure_timeout.as_secs() as u32,
+            max_participants: self.max_participants,
+            creation_time: self.created_ms / 1000,
+            creation_time_ms: self.created_ms,
+            metadata: self.metadata.clone(),
+            num_participants,
+            num_publishers,
+            ..Default::default()
+        }
+    }
+
+    /// Whether an empty room has outlived its timeout at `now`.
+    pub fn expired(&self, now: Instant) -> bool {
+        if !self.participants.is_empty() {
+            return false;
+        }
+        match self.last_left {
+            Some(left) => now.duration_since(left) >= self.departure_timeout,
+            None => now.duration_since(self.created) >= self.empty_timeout,
+        }
+    }
+}
+
+pub fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Engine {
+    /// The room as clients see it, with live counts.
+    pub(super) fn room_proto(&self, name: &str) -> Option<proto::Room> {
+        let room = self.rooms.get(name)?;
+        let visible = room
+            .participants
+            .iter()
+            .filter_map(|pk| self.participants.get(*pk))
+            .filter(|p| !p.is_hidden());
+        let (mut count, mut publishers) = (0, 0);
+        for p in visible {
+            count += 1;
+            if !p.tracks.is_empty() {
+                publishers += 1;
+            }
+        }
+        Some(room.proto(count, publishers))
+    }
+
+    /// Closes expired rooms and drops participants that never connected or fell behind.
+    pub(super) fn housekeeping(&mut self, now: Instant) {
+        let stale: Vec<(ParticipantKey, proto::DisconnectReason)> = self
+            .participants
+            .iter()
+            .filter_map(|(pk, p)| {
+                if p.lagging {
+                    Some((pk, proto::DisconnectReason::SignalClose))
+                } else if p.state != proto::participant_info::State::Active
+                    && now.duration_since(p.joined) > self.cfg.connect_timeout
+                {
+                    Some((pk, proto::DisconnectReason::ConnectionTimeout))
+                } else {
+                    None
+                }
+            })
+            .collect();
+        for (pk, reason) in stale {
+            tracing::info!(?reason, "removing participant");
+            self.remove_participant(pk, reason, None);
+        }
+        let expired: Vec<String> = self
+            .rooms
+            .values()
+            .filter(|r| r.expired(now))
+            .map(|r| r.name.clone())
+            .collect();
+        for name in expired {
+            if let Some(room) = self.rooms.remove(&name) {
+                tracing::info!(room = %room.name, sid = %room.sid, "room closed");
+            }
+        }
+    }
+}

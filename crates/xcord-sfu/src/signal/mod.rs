@@ -1,0 +1,116 @@
+//! LiveKit's signalling endpoints over HTTP: `/rtc` (protocol v0, WebSocket), `/rtc/validate`,
+//! the `/rtc/v1` paths that answer 404 so current SDKs fall back to v0, and the `/` health check.
+//! Refusals happen before the upgrade, as plain text with LiveKit's statuses.
+
+mod params;
+mod session;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::mpsc;
+use tower_http::cors::CorsLayer;
+
+use crate::auth::{AuthError, JoinGrant, join_grant, token_from_request};
+use crate::config::SfuConfig;
+use crate::engine::{EngineHandle, JoinRequest, SIGNAL_QUEUE};
+pub use params::ConnectParams;
+
+#[derive(Clone)]
+struct SignalState {
+    cfg: Arc<SfuConfig>,
+    engine: EngineHandle,
+}
+
+/// The signalling routes, ready to be merged into the server's router.
+pub fn router(cfg: Arc<SfuConfig>, engine: EngineHandle) -> Router {
+    Router::new()
+        .route("/", get(health).head(health))
+        .route("/rtc", get(rtc))
+        .route("/rtc/validate", get(validate))
+        .route("/rtc/v1", get(not_found))
+        .route("/rtc/v1/validate", get(not_found))
+        .layer(CorsLayer::permissive())
+        .with_state(SignalState { cfg, engine })
+}
+
+async fn health() -> &'static str {
+    "OK"
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, "not found").into_response()
+}
+
+fn plain(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+fn authorize(state: &SignalState, headers: &HeaderMap, params: &ConnectParams) -> Result<JoinGrant, AuthError> {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let token = token_from_request(authorization, params.access_token.as_deref())?
+        .ok_or(AuthError::NoGrant)?;
+    let claims = state.cfg.keys.verify(&token)?;
+    join_grant(claims)
+}
+
+async fn validate(
+    State(state): State<SignalState>,
+    headers: HeaderMap,
+    Query(params): Query<ConnectParams>,
+) -> Response {
+    match authorize(&state, &headers, &params) {
+        Ok(_) => (StatusCode::OK, "success").into_response(),
+        Err(e) => plain(e.status(), e.to_string()),
+    }
+}
+
+async fn rtc(
+    State(state): State<SignalState>,
+    headers: HeaderMap,
+    Query(params): Query<ConnectParams>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let Ok(ws) = ws else {
+        return not_found().await;
+    };
+    let grant = match authorize(&state, &headers, &params) {
+        Ok(g) => g,
+        Err(e) => return plain(e.status(), e.to_string()),
+    };
+    if params.is_reconnect() {
+        // Sessions are not resumable yet: ask the client for a full reconnect.
+        return ws.on_upgrade(session::refuse_resume);
+    }
+    let (out_tx, out_rx) = mpsc::channel(SIGNAL_QUEUE);
+    let request = JoinRequest {
+        grant: grant.clone(),
+        out: out_tx,
+        auto_subscribe: params.auto_subscribe(),
+        protocol: params.protocol.unwrap_or(0),
+        client_protocol: params.client_protocol.unwrap_or(0),
+    };
+    let joined = match state.engine.join(request).await {
+        Ok(j) => j,
+        Err(e) => return plain(e.status(), e.to_string()),
+    };
+    let failed_engine = state.engine.clone();
+    let key = joined.participant;
+    let ctx = session::SessionContext {
+        engine: state.engine.clone(),
+        cfg: state.cfg.clone(),
+        claims: grant.claims,
+        joined,
+    };
+    ws.on_failed_upgrade(move |e| {
+        tracing::debug!("signal upgrade failed: {e}");
+        failed_engine.disconnected(key);
+    })
+    .on_upgrade(move |socket| session::run(socket, ctx, out_rx))
+}

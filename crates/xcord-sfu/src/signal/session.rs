@@ -1,0 +1,125 @@
+//! One participant's signal WebSocket: decodes requests for the engine, answers pings itself,
+//! writes the engine's responses in order, refreshes the token, and drops the participant after
+//! `ping_timeout` seconds of silence.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use livekit_api::access_token::Claims;
+use livekit_protocol as proto;
+use prost::Message as _;
+use proto::signal_request::Message as Req;
+use proto::signal_response::Message as Resp;
+use tokio::sync::mpsc;
+
+use crate::config::SfuConfig;
+use crate::engine::{EngineHandle, Joined, Outbound};
+
+/// Issued tokens are refreshed this often and live twice as long.
+const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
+
+pub struct SessionContext {
+    pub engine: EngineHandle,
+    pub cfg: Arc<SfuConfig>,
+    pub claims: Claims,
+    pub joined: Joined,
+}
+
+fn encode(msg: Resp) -> Message {
+    let resp = proto::SignalResponse { message: Some(msg) };
+    Message::Binary(resp.encode_to_vec().into())
+}
+
+fn now_ms() -> i64 {
+    crate::engine::unix_ms()
+}
+
+/// Answers a resume attempt with a LeaveRequest asking for a full reconnect.
+pub async fn refuse_resume(mut socket: WebSocket) {
+    let leave = proto::LeaveRequest {
+        can_reconnect: true,
+        reason: proto::DisconnectReason::StateMismatch as i32,
+        action: proto::leave_request::Action::Reconnect as i32,
+        ..Default::default()
+    };
+    let _ = socket.send(encode(Resp::Leave(leave))).await;
+    let _ = socket.close().await;
+}
+
+pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver<Outbound>) {
+    let (mut sink, mut stream) = socket.split();
+    let key = ctx.joined.participant;
+    let ping_timeout = Duration::from_secs(u64::from(ctx.cfg.ping_timeout.max(1)));
+    let mut refresh = tokio::time::interval(REFRESH_EVERY);
+    let mut deadline = tokio::time::Instant::now() + ping_timeout;
+    loop {
+        tokio::select! {
+            biased;
+            outbound = out.recv() => match outbound {
+                Some(Outbound::Signal(resp)) => {
+                    if sink.send(Message::Binary(resp.encode_to_vec().into())).await.is_err() {
+                        break;
+                    }
+                }
+                Some(Outbound::Close) | None => {
+                    let _ = sink.close().await;
+                    break;
+                }
+            },
+            incoming = stream.next() => {
+                let msg = match incoming {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => {
+                        tracing::debug!(participant = %ctx.joined.sid, "signal read: {e}");
+                        break;
+                    }
+                    None => break,
+                };
+                deadline = tokio::time::Instant::now() + ping_timeout;
+                let request = match msg {
+                    Message::Binary(b) => proto::SignalRequest::decode(b.as_ref()).ok(),
+                    Message::Text(t) => serde_json::from_str::<proto::SignalRequest>(t.as_str()).ok(),
+                    Message::Close(_) => break,
+                    _ => continue,
+                };
+                let Some(message) = request.and_then(|r| r.message) else {
+                    tracing::debug!(participant = %ctx.joined.sid, "undecodable signal frame ignored");
+                    continue;
+                };
+                let reply = match &message {
+                    Req::Ping(_) => Some(Resp::Pong(now_ms())),
+                    Req::PingReq(p) => Some(Resp::PongResp(proto::Pong {
+                        last_ping_timestamp: p.timestamp,
+                        timestamp: now_ms(),
+                    })),
+                    _ => None,
+                };
+                if let Some(reply) = reply {
+                    if sink.send(encode(reply)).await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
+                let leaving = matches!(message, Req::Leave(_));
+                ctx.engine.signal(key, message);
+                if leaving {
+                    break;
+                }
+            }
+            _ = refresh.tick() => {
+                if let Some(token) = ctx.cfg.keys.reissue(&ctx.claims, REFRESH_EVERY * 2)
+                    && sink.send(encode(Resp::RefreshToken(token))).await.is_err()
+                {
+                    break;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                tracing::info!(participant = %ctx.joined.sid, "signal ping timeout");
+                break;
+            }
+        }
+    }
+    ctx.engine.disconnected(key);
+}

@@ -1,0 +1,159 @@
+//! Command line, environment (`XCORD_*`) and TOML settings, merged with the precedence
+//! flags > environment > file > defaults. Unknown file keys are reported, not ignored.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+
+#[derive(Parser, Debug)]
+#[command(name = "xcord", version, about = "Self-hosted voice, video and live streaming: a LiveKit-compatible SFU and an app backend in one binary")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run everything: the media server (SFU) and, as they land, the app backend and web client.
+    Serve(ServerArgs),
+    /// Run only the media server (an SFU node).
+    Media(ServerArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// TOML file with any of the settings below (flag names with `_` for `-`).
+    #[arg(long, env = "XCORD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Development keys: API key `devkey`, secret `secret` (as `livekit-server --dev`).
+    #[arg(long, env = "XCORD_DEV")]
+    pub dev: bool,
+    /// An API key and secret, `KEY:SECRET`; repeatable.
+    #[arg(long = "keys", env = "XCORD_KEYS", value_delimiter = ',')]
+    pub keys: Vec<String>,
+    /// HTTP/WebSocket listen address [default: 127.0.0.1:7880].
+    #[arg(long, env = "XCORD_BIND")]
+    pub bind: Option<SocketAddr>,
+    /// Address advertised in ICE host candidates; repeatable
+    /// [default: every non-loopback interface address, plus loopback].
+    #[arg(long = "node-ip", env = "XCORD_NODE_IP", value_delimiter = ',')]
+    pub node_ip: Vec<IpAddr>,
+    /// UDP port of the media socket [default: 7882].
+    #[arg(long, env = "XCORD_UDP_PORT")]
+    pub udp_port: Option<u16>,
+    /// Where generated keys (and later the database) live [default: ./xcord-data].
+    #[arg(long, env = "XCORD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Settings a TOML file may carry.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileSettings {
+    dev: Option<bool>,
+    keys: Option<Vec<String>>,
+    bind: Option<SocketAddr>,
+    node_ip: Option<Vec<IpAddr>>,
+    udp_port: Option<u16>,
+    data_dir: Option<PathBuf>,
+}
+
+/// Fully resolved server settings.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub dev: bool,
+    pub keys: Vec<(String, String)>,
+    pub bind: SocketAddr,
+    pub node_ips: Vec<IpAddr>,
+    pub udp_port: u16,
+    pub data_dir: PathBuf,
+}
+
+fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("in {}", path.display()))
+}
+
+fn parse_key(pair: &str) -> anyhow::Result<(String, String)> {
+    match pair.split_once(':') {
+        Some((k, s)) if !k.is_empty() && !s.is_empty() => Ok((k.to_owned(), s.to_owned())),
+        _ => bail!("--keys expects KEY:SECRET, got {pair:?}"),
+    }
+}
+
+impl ServerArgs {
+    pub fn resolve(self) -> anyhow::Result<Settings> {
+        let file = match &self.config {
+            Some(p) => read_file(p)?,
+            None => FileSettings::default(),
+        };
+        let keys = if self.keys.is_empty() {
+            file.keys.unwrap_or_default()
+        } else {
+            self.keys
+        };
+        let keys = keys.iter().map(|k| parse_key(k)).collect::<anyhow::Result<Vec<_>>>()?;
+        let node_ips = if self.node_ip.is_empty() {
+            file.node_ip.unwrap_or_default()
+        } else {
+            self.node_ip
+        };
+        Ok(Settings {
+            dev: self.dev || file.dev.unwrap_or(false),
+            keys,
+            bind: self
+                .bind
+                .or(file.bind)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 7880))),
+            node_ips,
+            udp_port: self.udp_port.or(file.udp_port).unwrap_or(7882),
+            data_dir: self
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("xcord-data")),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> ServerArgs {
+        let mut full = vec!["xcord", "serve"];
+        full.extend_from_slice(list);
+        match Cli::try_parse_from(full).map(|c| c.command) {
+            Ok(Command::Serve(a)) => a,
+            other => panic!("unexpected parse: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn flags_override_file_and_defaults_apply() {
+        let dir = std::env::temp_dir().join(format!("xcord-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok();
+        let file = dir.join("x.toml");
+        std::fs::write(&file, "udp_port = 9000\nbind = \"0.0.0.0:1\"\nkeys = [\"a:b\"]\n").ok();
+        let s = args(&["--config", file.to_str().unwrap_or_default(), "--bind", "127.0.0.1:9"])
+            .resolve()
+            .map_err(|e| e.to_string());
+        let s = s.as_ref().map(|s| (s.bind.port(), s.udp_port, s.keys.clone()));
+        assert_eq!(s, Ok((9, 9000, vec![("a".into(), "b".into())])));
+        let d = args(&[]).resolve().map(|s| (s.bind, s.udp_port, s.dev)).map_err(|e| e.to_string());
+        assert_eq!(d, Ok((SocketAddr::from(([127, 0, 0, 1], 7880)), 7882, false)));
+    }
+
+    #[test]
+    fn unknown_file_keys_and_bad_keys_are_reported() {
+        let dir = std::env::temp_dir().join(format!("xcord-cli2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).ok();
+        let file = dir.join("x.toml");
+        std::fs::write(&file, "udp_prot = 1\n").ok();
+        let err = args(&["--config", file.to_str().unwrap_or_default()]).resolve().err();
+        assert!(err.is_some_and(|e| format!("{e:#}").contains("udp_prot")));
+        assert!(args(&["--keys", "nocolon"]).resolve().is_err());
+    }
+}

@@ -1,0 +1,78 @@
+//! The `xcord` binary: parses settings and runs `serve` (everything) or `media` (the SFU only).
+
+mod cli;
+mod keys;
+
+use anyhow::Context;
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+use xcord_sfu::auth::KeyStore;
+use xcord_sfu::{Sfu, SfuConfig};
+
+use cli::{Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("XCORD_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let (args, role) = match cli.command {
+        Command::Serve(a) => (a, "serve"),
+        Command::Media(a) => (a, "media"),
+    };
+    let settings = args.resolve()?;
+    let keys = keys::resolve(settings.dev, &settings.keys, &settings.data_dir)?;
+    let node_ips = if settings.node_ips.is_empty() {
+        xcord_sfu::config::default_node_ips()
+    } else {
+        settings.node_ips.clone()
+    };
+    let mut cfg = SfuConfig::new(KeyStore::new(keys), node_ips);
+    cfg.udp_port = settings.udp_port;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let sfu = Sfu::start(cfg).context("starting the media server")?;
+        let app = sfu.router();
+        let listener = tokio::net::TcpListener::bind(settings.bind)
+            .await
+            .with_context(|| format!("binding {}", settings.bind))?;
+        tracing::info!(
+            role,
+            http = %settings.bind,
+            media = %sfu.media_addr(),
+            candidates = ?sfu.config().node_ips,
+            "xcord listening"
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving HTTP")
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
