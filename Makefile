@@ -1,1 +1,28 @@
+# xcord — the two set-up commands are `make run` and `make test` (see README.md).
+
+CARGO ?= cargo
+ARGS ?=
+
+.PHONY: run build test lint unit
+
+# Builds the release binary and runs `xcord serve` with its embedded defaults
+# (HTTP/WS on 127.0.0.1:7880, media on UDP 7882, keys generated into ./xcord-data).
+# Extra flags: make run ARGS="--dev --bind 0.0.0.0:7880"
+run: build
+	./target/release/xcord serve $(ARGS)
+
+build:
+	$(CARGO) build --release
+
+# Every test: formatting, lints, unit and integration tests, then the end-to-end suites with the
+# official LiveKit SDKs (Python, Node, browser) in a network namespace. Installs what it needs.
+test: e2e-setup lint unit e2e
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace
+
 include mk/e2e.mk

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use jsonwebtoken::errors::ErrorKind;
-use livekit_api::access_token::{AccessToken, AccessTokenError, Claims, TokenVerifier, VideoGrants};
+use livekit_api::access_token::{
+    AccessToken, AccessTokenError, Claims, TokenVerifier, VideoGrants,
+};
 use livekit_protocol::{ParticipantPermission, TrackSource};
 
 /// Longest identity or room name accepted at join, as in the reference server.
@@ -257,7 +259,9 @@ mod tests {
             .verify(&token("secret", join("r1"), Duration::from_secs(60)))
             .unwrap_or_default();
         let grant = join_grant(claims).map_err(|e| e.to_string());
-        let grant = grant.as_ref().map(|g| (&g.identity, &g.room, g.permission.clone()));
+        let grant = grant
+            .as_ref()
+            .map(|g| (&g.identity, &g.room, g.permission.clone()));
         let perm = grant.as_ref().map(|g| g.2.clone()).unwrap_or_default();
         assert!(perm.can_publish && perm.can_subscribe && perm.can_publish_data);
         assert!(!perm.can_update_metadata);

@@ -9,7 +9,11 @@ use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 
 #[derive(Parser, Debug)]
-#[command(name = "xcord", version, about = "Self-hosted voice, video and live streaming: a LiveKit-compatible SFU and an app backend in one binary")]
+#[command(
+    name = "xcord",
+    version,
+    about = "Self-hosted voice, video and live streaming: a LiveKit-compatible SFU and an app backend in one binary"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -73,7 +77,8 @@ pub struct Settings {
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("in {}", path.display()))
 }
 
@@ -95,7 +100,10 @@ impl ServerArgs {
         } else {
             self.keys
         };
-        let keys = keys.iter().map(|k| parse_key(k)).collect::<anyhow::Result<Vec<_>>>()?;
+        let keys = keys
+            .iter()
+            .map(|k| parse_key(k))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let node_ips = if self.node_ip.is_empty() {
             file.node_ip.unwrap_or_default()
         } else {
@@ -136,14 +144,31 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xcord-cli-{}", std::process::id()));
         std::fs::create_dir_all(&dir).ok();
         let file = dir.join("x.toml");
-        std::fs::write(&file, "udp_port = 9000\nbind = \"0.0.0.0:1\"\nkeys = [\"a:b\"]\n").ok();
-        let s = args(&["--config", file.to_str().unwrap_or_default(), "--bind", "127.0.0.1:9"])
-            .resolve()
-            .map_err(|e| e.to_string());
-        let s = s.as_ref().map(|s| (s.bind.port(), s.udp_port, s.keys.clone()));
+        std::fs::write(
+            &file,
+            "udp_port = 9000\nbind = \"0.0.0.0:1\"\nkeys = [\"a:b\"]\n",
+        )
+        .ok();
+        let s = args(&[
+            "--config",
+            file.to_str().unwrap_or_default(),
+            "--bind",
+            "127.0.0.1:9",
+        ])
+        .resolve()
+        .map_err(|e| e.to_string());
+        let s = s
+            .as_ref()
+            .map(|s| (s.bind.port(), s.udp_port, s.keys.clone()));
         assert_eq!(s, Ok((9, 9000, vec![("a".into(), "b".into())])));
-        let d = args(&[]).resolve().map(|s| (s.bind, s.udp_port, s.dev)).map_err(|e| e.to_string());
-        assert_eq!(d, Ok((SocketAddr::from(([127, 0, 0, 1], 7880)), 7882, false)));
+        let d = args(&[])
+            .resolve()
+            .map(|s| (s.bind, s.udp_port, s.dev))
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            d,
+            Ok((SocketAddr::from(([127, 0, 0, 1], 7880)), 7882, false))
+        );
     }
 
     #[test]
@@ -152,7 +177,9 @@ mod tests {
         std::fs::create_dir_all(&dir).ok();
         let file = dir.join("x.toml");
         std::fs::write(&file, "udp_prot = 1\n").ok();
-        let err = args(&["--config", file.to_str().unwrap_or_default()]).resolve().err();
+        let err = args(&["--config", file.to_str().unwrap_or_default()])
+            .resolve()
+            .err();
         assert!(err.is_some_and(|e| format!("{e:#}").contains("udp_prot")));
         assert!(args(&["--keys", "nocolon"]).resolve().is_err());
     }

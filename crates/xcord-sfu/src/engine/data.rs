@@ -53,9 +53,13 @@ impl Channels {
 
 impl Engine {
     pub(super) fn on_channel_open(&mut self, pk: PeerKey, id: ChannelId, label: &str) {
-        let Some(peer) = self.peers.get(pk) else { return };
+        let Some(peer) = self.peers.get(pk) else {
+            return;
+        };
         let role = peer.role;
-        let Some(p) = self.participants.get_mut(peer.participant) else { return };
+        let Some(p) = self.participants.get_mut(peer.participant) else {
+            return;
+        };
         match (role, label) {
             (Role::Publisher, RELIABLE) => p.channels.pub_reliable = Some(id),
             (Role::Publisher, LOSSY) => p.channels.pub_lossy = Some(id),
@@ -69,9 +73,13 @@ impl Engine {
     }
 
     pub(super) fn on_channel_close(&mut self, pk: PeerKey, id: ChannelId) {
-        let Some(peer) = self.peers.get(pk) else { return };
+        let Some(peer) = self.peers.get(pk) else {
+            return;
+        };
         let role = peer.role;
-        let Some(p) = self.participants.get_mut(peer.participant) else { return };
+        let Some(p) = self.participants.get_mut(peer.participant) else {
+            return;
+        };
         match (role, p.channels.kind_of(role, id)) {
             (Role::Publisher, Some(DataKind::Reliable)) => p.channels.pub_reliable = None,
             (Role::Publisher, Some(DataKind::Lossy)) => p.channels.pub_lossy = None,
@@ -81,10 +89,16 @@ impl Engine {
     }
 
     pub(super) fn on_channel_data(&mut self, pk: PeerKey, id: ChannelId, bytes: &[u8]) {
-        let Some(peer) = self.peers.get(pk) else { return };
+        let Some(peer) = self.peers.get(pk) else {
+            return;
+        };
         let (sender, role) = (peer.participant, peer.role);
-        let Some(p) = self.participants.get_mut(sender) else { return };
-        let Some(kind) = p.channels.kind_of(role, id) else { return };
+        let Some(p) = self.participants.get_mut(sender) else {
+            return;
+        };
+        let Some(kind) = p.channels.kind_of(role, id) else {
+            return;
+        };
         if !p.permission.can_publish_data {
             return;
         }
@@ -100,11 +114,19 @@ impl Engine {
         }
         use proto::data_packet::Value;
         match &packet.value {
-            Some(Value::Transcription(_)) if p.kind != proto::participant_info::Kind::Agent as i32 => return,
+            Some(Value::Transcription(_))
+                if p.kind != proto::participant_info::Kind::Agent as i32 =>
+            {
+                return;
+            }
             Some(Value::Metrics(_)) | None => return,
             _ => {}
         }
-        let identity = if p.is_hidden() { String::new() } else { p.identity.clone() };
+        let identity = if p.is_hidden() {
+            String::new()
+        } else {
+            p.identity.clone()
+        };
         packet.kind = match kind {
             DataKind::Reliable => proto::data_packet::Kind::Reliable,
             DataKind::Lossy => proto::data_packet::Kind::Lossy,
@@ -136,7 +158,9 @@ impl Engine {
         kind: DataKind,
         encoded: &[u8],
     ) {
-        let Some(r) = self.rooms.get(room) else { return };
+        let Some(r) = self.rooms.get(room) else {
+            return;
+        };
         let recipients: Vec<ParticipantKey> = r
             .participants
             .iter()
@@ -147,7 +171,7 @@ impl Engine {
                     || self
                         .participants
                         .get(*rk)
-                        .is_some_and(|p| destinations.iter().any(|d| *d == p.identity))
+                        .is_some_and(|p| destinations.contains(&p.identity))
             })
             .collect();
         for rk in recipients {
@@ -156,7 +180,9 @@ impl Engine {
     }
 
     fn send_data(&mut self, rk: ParticipantKey, kind: DataKind, encoded: &[u8]) {
-        let Some(p) = self.participants.get_mut(rk) else { return };
+        let Some(p) = self.participants.get_mut(rk) else {
+            return;
+        };
         let c = &mut p.channels;
         let target = match (p.subscriber, kind) {
             (Some(peer), DataKind::Reliable) if c.sub_open => c.sub_reliable.map(|id| (peer, id)),
@@ -173,7 +199,9 @@ impl Engine {
             (None, DataKind::Lossy) => p.publisher.zip(c.pub_lossy),
         };
         let Some((peer_key, id)) = target else { return };
-        let Some(peer) = self.peers.get_mut(peer_key) else { return };
+        let Some(peer) = self.peers.get_mut(peer_key) else {
+            return;
+        };
         if let Some(mut ch) = peer.rtc.channel(id)
             && let Err(e) = ch.write(true, encoded)
         {
@@ -184,7 +212,9 @@ impl Engine {
 
     /// Sends reliable data held while the participant's subscriber channel was opening.
     pub(super) fn flush_pending_data(&mut self, pk: ParticipantKey) {
-        let Some(p) = self.participants.get_mut(pk) else { return };
+        let Some(p) = self.participants.get_mut(pk) else {
+            return;
+        };
         if !p.channels.sub_open {
             return;
         }

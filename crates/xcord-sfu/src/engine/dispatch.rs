@@ -34,7 +34,9 @@ impl Engine {
     }
 
     fn on_update_metadata(&mut self, pk: ParticipantKey, req: proto::UpdateParticipantMetadata) {
-        let Some(p) = self.participants.get_mut(pk) else { return };
+        let Some(p) = self.participants.get_mut(pk) else {
+            return;
+        };
         if !p.permission.can_update_metadata {
             p.send(Resp::RequestResponse(proto::RequestResponse {
                 request_id: req.request_id,

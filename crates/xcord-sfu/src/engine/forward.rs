@@ -72,7 +72,13 @@ impl Rewriter {
 
     /// Outgoing (sequence number, timestamp) for an incoming packet, or `None` for a packet
     /// older than the current source's first.
-    pub fn rewrite(&mut self, seq: u64, ts: u32, now: Instant, clock_rate: u32) -> Option<(u64, u32)> {
+    pub fn rewrite(
+        &mut self,
+        seq: u64,
+        ts: u32,
+        now: Instant,
+        clock_rate: u32,
+    ) -> Option<(u64, u32)> {
         let (first, dseq, dts) = match self.base {
             Some(b) => b,
             None => {
@@ -80,7 +86,8 @@ impl Rewriter {
                     None => (1 + (seq & 0x3fff), ts),
                     Some(at) => {
                         let elapsed = now.saturating_duration_since(at);
-                        let ticks = (elapsed.as_micros() as u64 * u64::from(clock_rate) / 1_000_000).max(1);
+                        let ticks =
+                            (elapsed.as_micros() as u64 * u64::from(clock_rate) / 1_000_000).max(1);
                         (self.last_seq + 1, self.last_ts.wrapping_add(ticks as u32))
                     }
                 };
@@ -107,7 +114,9 @@ impl Rewriter {
 pub fn is_keyframe(codec: Codec, payload: &[u8]) -> bool {
     match codec {
         Codec::Vp8 => vp8_keyframe(payload),
-        Codec::Vp9 => payload.first().is_some_and(|b| b & 0x40 == 0 && b & 0x08 != 0),
+        Codec::Vp9 => payload
+            .first()
+            .is_some_and(|b| b & 0x40 == 0 && b & 0x08 != 0),
         Codec::H264 => h264_keyframe(payload),
         Codec::Av1 => payload.first().is_some_and(|b| b & 0x08 != 0),
         _ => true,
@@ -155,7 +164,9 @@ fn h264_keyframe(p: &[u8]) -> bool {
             }
             false
         }
-        28 => p.get(1).is_some_and(|fu| fu & 0x80 != 0 && matches!(fu & 0x1f, 5 | 7)),
+        28 => p
+            .get(1)
+            .is_some_and(|fu| fu & 0x80 != 0 && matches!(fu & 0x1f, 5 | 7)),
         _ => false,
     }
 }
@@ -166,7 +177,9 @@ fn target_layer(layers: &[super::publish::Layer], max_quality: i32, now: Instant
     let mut best = None;
     let mut lowest = None;
     for (i, l) in layers.iter().enumerate() {
-        let flowing = l.last_seen.is_some_and(|t| now.saturating_duration_since(t) < LAYER_ACTIVE);
+        let flowing = l
+            .last_seen
+            .is_some_and(|t| now.saturating_duration_since(t) < LAYER_ACTIVE);
         if !flowing {
             continue;
         }
@@ -187,7 +200,11 @@ impl Engine {
             return *hit;
         }
         let (mid, rid) = {
-            let rx = peer.rtc.direct_api().stream_rx(&ssrc).map(|s| (s.mid(), s.rid()));
+            let rx = peer
+                .rtc
+                .direct_api()
+                .stream_rx(&ssrc)
+                .map(|s| (s.mid(), s.rid()));
             match rx {
                 Some(r) => r,
                 None => (pkt.header.ext_vals.mid?, pkt.header.ext_vals.rid),
@@ -206,7 +223,10 @@ impl Engine {
             Some((tk, layer))
         });
         if let Some((tk, layer)) = found
-            && let Some(l) = self.tracks.get_mut(tk).and_then(|t| t.layers.get_mut(layer))
+            && let Some(l) = self
+                .tracks
+                .get_mut(tk)
+                .and_then(|t| t.layers.get_mut(layer))
         {
             l.ssrc = Some(ssrc);
         }
@@ -227,12 +247,18 @@ impl Engine {
         let codec = params
             .iter()
             .find(|p| p.pt() == pt)
-            .map(|p| PubCodec { spec: p.spec(), red: false })
+            .map(|p| PubCodec {
+                spec: p.spec(),
+                red: false,
+            })
             .or_else(|| {
                 params
                     .iter()
                     .find(|p| p.red() == Some(pt))
-                    .map(|p| PubCodec { spec: p.spec(), red: true })
+                    .map(|p| PubCodec {
+                        spec: p.spec(),
+                        red: true,
+                    })
             })?;
         self.tracks.get_mut(tk)?.codecs.push((*pt, codec));
         Some(codec)
@@ -259,7 +285,9 @@ impl Engine {
         let mut want_keyframe: Option<usize> = None;
 
         for &dk in &track.downs {
-            let Some(down) = self.downs.get_mut(dk) else { continue };
+            let Some(down) = self.downs.get_mut(dk) else {
+                continue;
+            };
             if down.state != DownState::Live || down.fwd.disabled {
                 continue;
             }
@@ -268,9 +296,13 @@ impl Engine {
             if simulcast {
                 let target = target_layer(&track.layers, fwd.max_quality, now).unwrap_or(layer);
                 if fwd.current != Some(layer) {
-                    let current_flowing = fwd.current.and_then(|c| track.layers.get(c)).is_some_and(|l| {
-                        l.last_seen.is_some_and(|t| now.saturating_duration_since(t) < LAYER_ACTIVE)
-                    });
+                    let current_flowing = fwd
+                        .current
+                        .and_then(|c| track.layers.get(c))
+                        .is_some_and(|l| {
+                            l.last_seen
+                                .is_some_and(|t| now.saturating_duration_since(t) < LAYER_ACTIVE)
+                        });
                     if layer == target && keyframe {
                         fwd.current = Some(layer);
                         fwd.rewriter.rebase();
@@ -286,15 +318,23 @@ impl Engine {
             } else if fwd.current.is_none() {
                 fwd.current = Some(0);
             }
-            let Some(sub_pt) = map_pt(&mut fwd.pt_map, &self.peers, down.peer, mid, pt, codec) else {
+            let Some(sub_pt) = map_pt(&mut fwd.pt_map, &self.peers, down.peer, mid, pt, codec)
+            else {
                 continue;
             };
-            let Some((seq, ts)) = fwd.rewriter.rewrite(*pkt.seq_no, pkt.header.timestamp, now, clock_rate) else {
+            let Some((seq, ts)) =
+                fwd.rewriter
+                    .rewrite(*pkt.seq_no, pkt.header.timestamp, now, clock_rate)
+            else {
                 continue;
             };
-            let Some(peer) = self.peers.get_mut(down.peer) else { continue };
+            let Some(peer) = self.peers.get_mut(down.peer) else {
+                continue;
+            };
             let mut api = peer.rtc.direct_api();
-            let Some(tx) = api.stream_tx_by_mid(mid, None) else { continue };
+            let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+                continue;
+            };
             let ext = ExtensionValues {
                 audio_level: pkt.header.ext_vals.audio_level,
                 voice_activity: pkt.header.ext_vals.voice_activity,
@@ -303,10 +343,16 @@ impl Engine {
                 ..Default::default()
             };
             tx.write_rtp(
-                RtpWrite::new(sub_pt, SeqNo::from(seq), ts, pkt.timestamp, pkt.payload.clone())
-                    .marker(pkt.header.marker)
-                    .ext_vals(ext)
-                    .nackable(video),
+                RtpWrite::new(
+                    sub_pt,
+                    SeqNo::from(seq),
+                    ts,
+                    pkt.timestamp,
+                    pkt.payload.clone(),
+                )
+                .marker(pkt.header.marker)
+                .ext_vals(ext)
+                .nackable(video),
             );
             if !peer.dirty {
                 peer.dirty = true;
@@ -319,19 +365,30 @@ impl Engine {
     }
 
     /// Asks the publisher of `tk` for a keyframe on `layer` (or on every flowing layer).
-    pub(super) fn request_keyframe_for(&mut self, tk: TrackKey, layer: Option<usize>, now: Instant) {
-        let Some(track) = self.tracks.get_mut(tk) else { return };
+    pub(super) fn request_keyframe_for(
+        &mut self,
+        tk: TrackKey,
+        layer: Option<usize>,
+        now: Instant,
+    ) {
+        let Some(track) = self.tracks.get_mut(tk) else {
+            return;
+        };
         if track.kind != MediaKind::Video {
             return;
         }
-        let Some(peer) = self.peers.get_mut(track.peer) else { return };
+        let Some(peer) = self.peers.get_mut(track.peer) else {
+            return;
+        };
         let mut sent = false;
         for (i, l) in track.layers.iter_mut().enumerate() {
             if layer.is_some_and(|want| want != i) {
                 continue;
             }
             let Some(ssrc) = l.ssrc else { continue };
-            if l.last_keyframe_request.is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_SPACING) {
+            if l.last_keyframe_request
+                .is_some_and(|t| now.saturating_duration_since(t) < KEYFRAME_REQUEST_SPACING)
+            {
                 continue;
             }
             if let Some(rx) = peer.rtc.direct_api().stream_rx(&ssrc) {
@@ -347,11 +404,23 @@ impl Engine {
     }
 
     /// A subscriber asked for a keyframe on one of its m-lines.
-    pub(super) fn on_keyframe_request(&mut self, sub_peer: PeerKey, mid: Mid, _kind: KeyframeRequestKind, now: Instant) {
-        let Some(dk) = self.peers.get(sub_peer).and_then(|p| p.mids.get(&mid).copied()) else {
+    pub(super) fn on_keyframe_request(
+        &mut self,
+        sub_peer: PeerKey,
+        mid: Mid,
+        _kind: KeyframeRequestKind,
+        now: Instant,
+    ) {
+        let Some(dk) = self
+            .peers
+            .get(sub_peer)
+            .and_then(|p| p.mids.get(&mid).copied())
+        else {
             return;
         };
-        let Some(down) = self.downs.get(dk) else { return };
+        let Some(down) = self.downs.get(dk) else {
+            return;
+        };
         let (tk, layer) = (down.track, down.fwd.current);
         self.request_keyframe_for(tk, layer, now);
     }
@@ -391,7 +460,10 @@ fn map_pt(
     }
     let mapped = best.map(|(_, p)| p);
     if mapped.is_none() {
-        tracing::warn!(?codec, "subscriber has no matching payload type; track not forwarded to it");
+        tracing::warn!(
+            ?codec,
+            "subscriber has no matching payload type; track not forwarded to it"
+        );
     }
     cache.push((*pt, mapped));
     mapped
@@ -409,7 +481,10 @@ mod tests {
         let (s2, t2) = r.rewrite(5001, 93_000, t0, 90_000).unwrap_or_default();
         assert_eq!(s2, s1 + 1);
         assert_eq!(t2.wrapping_sub(t1), 3000);
-        assert!(s1 < 65_536, "first sequence number must not need a rollover counter");
+        assert!(
+            s1 < 65_536,
+            "first sequence number must not need a rollover counter"
+        );
         // Switch to another source with unrelated numbering 100 ms later.
         r.rebase();
         let later = t0 + Duration::from_millis(100);

@@ -59,7 +59,11 @@ impl Engine {
             if !self.cfg.auto_create {
                 return Err(JoinError::RoomNotFound);
             }
-            let room = Room::new(&grant.room, self.cfg.empty_timeout, self.cfg.departure_timeout);
+            let room = Room::new(
+                &grant.room,
+                self.cfg.empty_timeout,
+                self.cfg.departure_timeout,
+            );
             tracing::info!(room = %room.name, sid = %room.sid, "room created");
             self.rooms.insert(grant.room.clone(), room);
         }
@@ -68,10 +72,11 @@ impl Engine {
             .get(&grant.room)
             .map(|r| r.participants.clone())
             .unwrap_or_default();
-        let duplicate = existing
-            .iter()
-            .copied()
-            .find(|pk| self.participants.get(*pk).is_some_and(|p| p.identity == grant.identity));
+        let duplicate = existing.iter().copied().find(|pk| {
+            self.participants
+                .get(*pk)
+                .is_some_and(|p| p.identity == grant.identity)
+        });
         if let Some(old) = duplicate {
             let leave = proto::LeaveRequest {
                 reason: proto::DisconnectReason::DuplicateIdentity as i32,
@@ -147,7 +152,10 @@ impl Engine {
             }
             self.negotiate(pk);
         }
-        Ok(Joined { participant: pk, sid })
+        Ok(Joined {
+            participant: pk,
+            sid,
+        })
     }
 
     fn join_response(&self, pk: ParticipantKey, room: &str) -> proto::JoinResponse {

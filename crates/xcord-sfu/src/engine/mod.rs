@@ -29,10 +29,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::SfuConfig;
 pub use join::{JoinError, JoinRequest, Joined};
-pub use room::unix_ms;
 use participant::Participant;
 use peer::Peer;
 use room::Room;
+pub use room::unix_ms;
 use subscribe::DownTrack;
 use timers::Timers;
 use udp::UdpIo;
@@ -65,7 +65,7 @@ pub const SIGNAL_QUEUE: usize = 1024;
 
 enum Command {
     Join(Box<JoinRequest>, oneshot::Sender<Result<Joined, JoinError>>),
-    Signal(ParticipantKey, proto::signal_request::Message),
+    Signal(ParticipantKey, Box<proto::signal_request::Message>),
     Disconnected(ParticipantKey),
 }
 
@@ -88,7 +88,7 @@ impl EngineHandle {
 
     /// Hands a signal request from a participant to the engine.
     pub fn signal(&self, participant: ParticipantKey, msg: proto::signal_request::Message) {
-        let _ = self.tx.send(Command::Signal(participant, msg));
+        let _ = self.tx.send(Command::Signal(participant, Box::new(msg)));
     }
 
     /// Tells the engine the participant's signal connection is gone.
@@ -252,7 +252,7 @@ impl Engine {
                 let result = self.join(*req);
                 let _ = reply.send(result);
             }
-            Command::Signal(pk, msg) => self.on_signal(pk, msg),
+            Command::Signal(pk, msg) => self.on_signal(pk, *msg),
             Command::Disconnected(pk) => {
                 self.remove_participant(pk, proto::DisconnectReason::ClientInitiated, None)
             }

@@ -44,7 +44,12 @@ pub struct Peer {
 }
 
 impl Engine {
-    pub(super) fn new_peer(&mut self, participant: ParticipantKey, role: Role, now: Instant) -> PeerKey {
+    pub(super) fn new_peer(
+        &mut self,
+        participant: ParticipantKey,
+        role: Role,
+        now: Instant,
+    ) -> PeerKey {
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .set_rtp_mode(true)
@@ -85,7 +90,13 @@ impl Engine {
     }
 
     /// Routes one datagram to its peer and drains that peer.
-    pub(super) fn on_datagram(&mut self, now: Instant, source: SocketAddr, destination: SocketAddr, data: &[u8]) {
+    pub(super) fn on_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) {
         let pk = match stun_local_ufrag(data) {
             Some(ufrag) => {
                 let Some(pk) = self.by_ufrag.get(ufrag).copied() else {
@@ -149,7 +160,11 @@ impl Engine {
                 Err(e) => {
                     let participant = peer.participant;
                     tracing::warn!("peer connection failed: {e}");
-                    self.remove_participant(participant, proto::DisconnectReason::MediaFailure, None);
+                    self.remove_participant(
+                        participant,
+                        proto::DisconnectReason::MediaFailure,
+                        None,
+                    );
                     return;
                 }
             }
@@ -164,10 +179,8 @@ impl Engine {
             Event::ChannelData(data) => self.on_channel_data(pk, data.id, &data.data),
             Event::ChannelClose(id) => self.on_channel_close(pk, id),
             Event::Connected => self.on_peer_connected(pk),
-            Event::IceConnectionStateChange(state) => {
-                if state == IceConnectionState::Disconnected {
-                    tracing::debug!("peer ICE disconnected");
-                }
+            Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
+                tracing::debug!("peer ICE disconnected");
             }
             _ => {}
         }
@@ -243,7 +256,10 @@ mod tests {
 
     #[test]
     fn reads_local_ufrag() {
-        assert_eq!(stun_local_ufrag(&binding_request("srv1:cli2")), Some("srv1"));
+        assert_eq!(
+            stun_local_ufrag(&binding_request("srv1:cli2")),
+            Some("srv1")
+        );
         assert_eq!(stun_local_ufrag(&[0x80, 0, 0, 0]), None);
         let mut truncated = binding_request("abc:def");
         truncated.truncate(25);

@@ -80,7 +80,8 @@ impl Engine {
         let Some(p) = self.participants.get_mut(pk) else {
             return;
         };
-        let source = proto::TrackSource::try_from(req.source).unwrap_or(proto::TrackSource::Unknown);
+        let source =
+            proto::TrackSource::try_from(req.source).unwrap_or(proto::TrackSource::Unknown);
         let kind = proto::TrackType::try_from(req.r#type).unwrap_or(proto::TrackType::Audio);
         let allowed = may_publish_source(&p.permission, source)
             && matches!(kind, proto::TrackType::Audio | proto::TrackType::Video);
@@ -112,7 +113,10 @@ impl Engine {
         let mime = mime_for(kind, requested_codec);
         let stream = if !req.stream.is_empty() {
             req.stream.clone()
-        } else if matches!(source, proto::TrackSource::ScreenShare | proto::TrackSource::ScreenShareAudio) {
+        } else if matches!(
+            source,
+            proto::TrackSource::ScreenShare | proto::TrackSource::ScreenShareAudio
+        ) {
             "screen".into()
         } else {
             "camera".into()
@@ -218,23 +222,29 @@ impl Engine {
     }
 
     /// Publishes, updates or unpublishes the track behind one m-section of a publisher offer.
-    fn apply_publisher_section(&mut self, pk: ParticipantKey, peer: PeerKey, section: &MediaSection) {
+    fn apply_publisher_section(
+        &mut self,
+        pk: ParticipantKey,
+        peer: PeerKey,
+        section: &MediaSection,
+    ) {
         let kind = match section.kind {
             SectionKind::Audio => MediaKind::Audio,
             SectionKind::Video => MediaKind::Video,
             _ => return,
         };
-        let Ok(mid) = Mid::try_from(section.mid.as_str()).map_err(|_| ()) else {
+        if section.mid.is_empty() {
             return;
-        };
+        }
+        let mid = Mid::from(section.mid.as_str());
         let Some(p) = self.participants.get_mut(pk) else {
             return;
         };
-        let existing = p
-            .tracks
-            .iter()
-            .copied()
-            .find(|tk| self.tracks.get(*tk).is_some_and(|t| t.mid == mid && t.peer == peer));
+        let existing = p.tracks.iter().copied().find(|tk| {
+            self.tracks
+                .get(*tk)
+                .is_some_and(|t| t.mid == mid && t.peer == peer)
+        });
         match (existing, section.sending) {
             (Some(tk), false) => {
                 self.unpublish_track(tk, true);
@@ -251,7 +261,8 @@ impl Engine {
                         .iter()
                         .position(|t| t.cid == id || t.alt_cids.iter().any(|c| c == id))
                 });
-                let idx = by_cid.or_else(|| p.pending.iter().position(|t| t.info.r#type == wanted_kind));
+                let idx =
+                    by_cid.or_else(|| p.pending.iter().position(|t| t.info.r#type == wanted_kind));
                 let Some(idx) = idx else {
                     tracing::debug!(mid = %section.mid, "m-line without a pending track");
                     return;
@@ -321,7 +332,13 @@ impl Engine {
         let others: Vec<ParticipantKey> = self
             .rooms
             .get(&room)
-            .map(|r| r.participants.iter().copied().filter(|o| *o != pk).collect())
+            .map(|r| {
+                r.participants
+                    .iter()
+                    .copied()
+                    .filter(|o| *o != pk)
+                    .collect()
+            })
             .unwrap_or_default();
         for other in others {
             let auto = self

@@ -50,7 +50,12 @@ impl Engine {
         let p = self.participants.get(sub)?;
         let peer = p.subscriber?;
         let track = self.tracks.get(tk)?;
-        if track.publisher == sub || track.downs.iter().any(|d| self.downs.get(*d).is_some_and(|d| d.subscriber == sub)) {
+        if track.publisher == sub
+            || track
+                .downs
+                .iter()
+                .any(|d| self.downs.get(*d).is_some_and(|d| d.subscriber == sub))
+        {
             return None;
         }
         let dk = self.downs.insert(DownTrack {
@@ -109,7 +114,10 @@ impl Engine {
             .downs
             .iter()
             .filter_map(|&dk| {
-                let down = self.downs.get(dk).filter(|d| d.state == DownState::Pending)?;
+                let down = self
+                    .downs
+                    .get(dk)
+                    .filter(|d| d.state == DownState::Pending)?;
                 let track = self.tracks.get(down.track)?;
                 let publisher = self.participants.get(track.publisher)?;
                 let stream_id = format!("{}|{}", publisher.sid, track.info.sid);
@@ -143,7 +151,13 @@ impl Engine {
         }
         let mut added = Vec::with_capacity(additions.len());
         for (dk, kind, stream_id, track_id) in additions {
-            let mid = api.add_media(kind, Direction::SendOnly, Some(stream_id), Some(track_id), None);
+            let mid = api.add_media(
+                kind,
+                Direction::SendOnly,
+                Some(stream_id),
+                Some(track_id),
+                None,
+            );
             added.push((dk, mid));
         }
         let applied = api.apply();
@@ -169,12 +183,20 @@ impl Engine {
         self.mark_dirty(peer_key);
     }
 
-    pub(super) fn on_subscriber_answer(&mut self, pk: ParticipantKey, sd: proto::SessionDescription) {
+    pub(super) fn on_subscriber_answer(
+        &mut self,
+        pk: ParticipantKey,
+        sd: proto::SessionDescription,
+    ) {
         let now = Instant::now();
         let Some(p) = self.participants.get_mut(pk) else {
             return;
         };
-        let matches = p.neg.pending.as_ref().is_some_and(|(_, id)| sd.id == 0 || sd.id == *id);
+        let matches = p
+            .neg
+            .pending
+            .as_ref()
+            .is_some_and(|(_, id)| sd.id == 0 || sd.id == *id);
         if !matches {
             tracing::debug!(participant = %p.sid, id = sd.id, "stale subscriber answer ignored");
             return;
@@ -218,7 +240,11 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_update_subscription(&mut self, pk: ParticipantKey, us: proto::UpdateSubscription) {
+    pub(super) fn on_update_subscription(
+        &mut self,
+        pk: ParticipantKey,
+        us: proto::UpdateSubscription,
+    ) {
         let Some(p) = self.participants.get(pk) else {
             return;
         };
@@ -226,11 +252,18 @@ impl Engine {
         let sids: Vec<String> = us
             .track_sids
             .into_iter()
-            .chain(us.participant_tracks.into_iter().flat_map(|pt| pt.track_sids))
+            .chain(
+                us.participant_tracks
+                    .into_iter()
+                    .flat_map(|pt| pt.track_sids),
+            )
             .collect();
         let mut changed = false;
         for sid in sids {
-            let tk = self.rooms.get(&room).and_then(|r| r.track_sids.get(&sid).copied());
+            let tk = self
+                .rooms
+                .get(&room)
+                .and_then(|r| r.track_sids.get(&sid).copied());
             let Some(tk) = tk else {
                 if us.subscribe
                     && let Some(p) = self.participants.get_mut(pk)
@@ -260,7 +293,11 @@ impl Engine {
         let room = p.room.clone();
         let now = Instant::now();
         for sid in &s.track_sids {
-            let Some(tk) = self.rooms.get(&room).and_then(|r| r.track_sids.get(sid).copied()) else {
+            let Some(tk) = self
+                .rooms
+                .get(&room)
+                .and_then(|r| r.track_sids.get(sid).copied())
+            else {
                 continue;
             };
             let Some(dk) = self.down_of(pk, tk) else {
@@ -297,13 +334,22 @@ impl Engine {
 fn requested_quality(info: &proto::TrackInfo, s: &proto::UpdateTrackSettings) -> i32 {
     let high = proto::VideoQuality::High as i32;
     if s.width == 0 && s.height == 0 {
-        return if s.quality == proto::VideoQuality::Off as i32 { high } else { s.quality.min(high) };
+        return if s.quality == proto::VideoQuality::Off as i32 {
+            high
+        } else {
+            s.quality.min(high)
+        };
     }
-    let mut layers: Vec<&proto::VideoLayer> = info.codecs.iter().flat_map(|c| c.layers.iter()).collect();
+    let mut layers: Vec<&proto::VideoLayer> =
+        info.codecs.iter().flat_map(|c| c.layers.iter()).collect();
     layers.sort_by_key(|l| l.quality);
     let portrait = info.height > info.width;
     for l in layers {
-        let (have, want) = if portrait { (l.width, s.width) } else { (l.height, s.height) };
+        let (have, want) = if portrait {
+            (l.width, s.width)
+        } else {
+            (l.height, s.height)
+        };
         if have > 0 && f64::from(have) >= 0.9 * f64::from(want) {
             return l.quality;
         }
@@ -325,22 +371,44 @@ mod tests {
         proto::TrackInfo {
             width: 1280,
             height: 720,
-            codecs: vec![proto::SimulcastCodecInfo { layers: vec![
-                layer(proto::VideoQuality::Low, 320, 180),
-                layer(proto::VideoQuality::Medium, 640, 360),
-                layer(proto::VideoQuality::High, 1280, 720),
-            ], ..Default::default() }],
+            codecs: vec![proto::SimulcastCodecInfo {
+                layers: vec![
+                    layer(proto::VideoQuality::Low, 320, 180),
+                    layer(proto::VideoQuality::Medium, 640, 360),
+                    layer(proto::VideoQuality::High, 1280, 720),
+                ],
+                ..Default::default()
+            }],
             ..Default::default()
         }
     }
 
     #[test]
     fn picks_smallest_sufficient_layer() {
-        let s = |w, h| proto::UpdateTrackSettings { width: w, height: h, ..Default::default() };
-        assert_eq!(requested_quality(&info(), &s(300, 170)), proto::VideoQuality::Low as i32);
-        assert_eq!(requested_quality(&info(), &s(640, 340)), proto::VideoQuality::Medium as i32);
-        assert_eq!(requested_quality(&info(), &s(1920, 1080)), proto::VideoQuality::High as i32);
-        let explicit = proto::UpdateTrackSettings { quality: proto::VideoQuality::Low as i32, ..Default::default() };
-        assert_eq!(requested_quality(&info(), &explicit), proto::VideoQuality::Low as i32);
+        let s = |w, h| proto::UpdateTrackSettings {
+            width: w,
+            height: h,
+            ..Default::default()
+        };
+        assert_eq!(
+            requested_quality(&info(), &s(300, 170)),
+            proto::VideoQuality::Low as i32
+        );
+        assert_eq!(
+            requested_quality(&info(), &s(640, 340)),
+            proto::VideoQuality::Medium as i32
+        );
+        assert_eq!(
+            requested_quality(&info(), &s(1920, 1080)),
+            proto::VideoQuality::High as i32
+        );
+        let explicit = proto::UpdateTrackSettings {
+            quality: proto::VideoQuality::Low as i32,
+            ..Default::default()
+        };
+        assert_eq!(
+            requested_quality(&info(), &explicit),
+            proto::VideoQuality::Low as i32
+        );
     }
 }

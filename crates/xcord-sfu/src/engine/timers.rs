@@ -47,8 +47,14 @@ mod tests {
         t.schedule(b, t0 + Duration::from_millis(10));
         assert_eq!(t.next(), Some(t0 + Duration::from_millis(10)));
         assert_eq!(t.pop_due(t0), None);
-        assert_eq!(t.pop_due(t0 + Duration::from_millis(15)), Some((t0 + Duration::from_millis(10), b)));
+        assert_eq!(
+            t.pop_due(t0 + Duration::from_millis(15)),
+            Some((t0 + Duration::from_millis(10), b))
+        );
         assert_eq!(t.pop_due(t0 + Duration::from_millis(15)), None);
-        assert_eq!(t.pop_due(t0 + Duration::from_millis(25)).map(|e| e.1), Some(a));
+        assert_eq!(
+            t.pop_due(t0 + Duration::from_millis(25)).map(|e| e.1),
+            Some(a)
+        );
     }
 }

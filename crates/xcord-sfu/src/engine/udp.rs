@@ -6,9 +6,7 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::os::fd::AsRawFd;
 
-use nix::sys::socket::{
-    self, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, sockopt,
-};
+use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags, SockaddrIn, sockopt};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
@@ -107,7 +105,12 @@ impl UdpIo {
 
     /// Sends one datagram from `source` (used only on a wildcard socket). Errors other than a
     /// full socket buffer are returned; a full buffer drops the datagram, as a router would.
-    pub fn send(&self, contents: &[u8], source: SocketAddr, destination: SocketAddr) -> io::Result<()> {
+    pub fn send(
+        &self,
+        contents: &[u8],
+        source: SocketAddr,
+        destination: SocketAddr,
+    ) -> io::Result<()> {
         let result = match (self.wildcard, source.ip(), destination) {
             (true, IpAddr::V4(src), SocketAddr::V4(dst)) if !src.is_unspecified() => {
                 let info = nix::libc::in_pktinfo {

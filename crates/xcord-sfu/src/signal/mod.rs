@@ -49,11 +49,22 @@ async fn not_found() -> Response {
 
 fn plain(status: u16, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
-fn authorize(state: &SignalState, headers: &HeaderMap, params: &ConnectParams) -> Result<JoinGrant, AuthError> {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+fn authorize(
+    state: &SignalState,
+    headers: &HeaderMap,
+    params: &ConnectParams,
+) -> Result<JoinGrant, AuthError> {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let token = token_from_request(authorization, params.access_token.as_deref())?
         .ok_or(AuthError::NoGrant)?;
     let claims = state.cfg.keys.verify(&token)?;
