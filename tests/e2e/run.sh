@@ -105,7 +105,7 @@ http_status() {
 # ---- start the server ---------------------------------------------------------------------------
 say "namespace $XCORD_NETNS; logs in $out"
 # shellcheck disable=SC2086
-RUST_LOG=${RUST_LOG:-info} "$XCORD_BIN" media --dev --bind "$HOST:$PORT" --node-ip "$HOST" \
+NO_COLOR=1 RUST_LOG=${RUST_LOG:-info} "$XCORD_BIN" media --dev --bind "$HOST:$PORT" --node-ip "$HOST" \
   --data-dir "$datadir" ${E2E_SERVER_ARGS:-} >"$server_log" 2>&1 &
 server_pid=$!
 say "started $XCORD_BIN (pid $server_pid)"
