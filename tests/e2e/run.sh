@@ -140,18 +140,41 @@ run_suite() {
   (cd "$dir" && timeout -k 15 "$limit" "$@") 2>&1 | tee "$out/$name.log"
   local rc=${PIPESTATUS[0]}
   local took=$((SECONDS - t0))
+  # test counts from the runner's own summary (pytest: "N passed, M failed"; node: "ℹ pass N")
+  local np=0 nf=0 log="$out/$name.log"
+  case "$name" in
+    python)
+      local last
+      last=$(grep -E '^=+ .* in [0-9.]+s' "$log" | tail -n 1)
+      np=$(grep -oE '[0-9]+ passed' <<<"$last" | grep -oE '[0-9]+' || true)
+      nf=$(( $(grep -oE '[0-9]+ failed' <<<"$last" | grep -oE '[0-9]+' || echo 0) \
+           + $(grep -oE '[0-9]+ errors?' <<<"$last" | grep -oE '[0-9]+' || echo 0) )) ;;
+    node|browser)
+      np=$(grep -E '^ℹ pass [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || true)
+      nf=$(( $(grep -E '^ℹ fail [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0) \
+           + $(grep -E '^ℹ cancelled [0-9]+' "$log" | tail -n 1 | grep -oE '[0-9]+' || echo 0) )) ;;
+  esac
+  np=${np:-0}
+  # a failing suite counts at least one failed test, even if it died before reporting any
+  if [ "$rc" != 0 ] && [ "$nf" = 0 ]; then nf=1; fi
+  tests_passed=$((tests_passed + np)); tests_failed=$((tests_failed + nf))
+  local counts="; $np passed"
+  [ "$rc" != 0 ] && counts="; $np passed, $nf failed"
+  if [ "$name" = measure ]; then counts=""; tests_failed=$((tests_failed - nf)); fi
   if [ "$rc" = 0 ]; then
-    results+=("$name: PASS (${took}s)"); passed=$((passed + 1))
+    results+=("$name: PASS (${took}s$counts)"); passed=$((passed + 1))
   elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
     results+=("$name: FAIL (timed out after ${limit}s)"); failed=$((failed + 1))
   else
-    results+=("$name: FAIL (exit $rc, ${took}s)"); failed=$((failed + 1))
+    results+=("$name: FAIL (exit $rc, ${took}s$counts)"); failed=$((failed + 1))
   fi
 }
 
 results=()
 passed=0
 failed=0
+tests_passed=0
+tests_failed=0
 for s in "${suites[@]}"; do
   case "$s" in
     python)
@@ -166,7 +189,7 @@ for s in "${suites[@]}"; do
   esac
   if ! kill -0 "$server_pid" 2>/dev/null; then
     say "server process is gone (crashed or exited during suite $s)"
-    results+=("server: FAIL (exited during suite $s)"); failed=$((failed + 1))
+    results+=("server: FAIL (exited during suite $s)"); failed=$((failed + 1)); tests_failed=$((tests_failed + 1))
     break
   fi
 done
@@ -179,5 +202,9 @@ if [ $failed -gt 0 ]; then
   show_server_log
   say "logs: $out"
 fi
-echo "e2e suites: $passed passed, $failed failed"
+say "suites: $passed passed, $failed failed"
+# the closing line counts tests (the measure script is not one)
+if [ $((tests_passed + tests_failed)) -gt 0 ]; then
+  echo "e2e: $tests_passed passed, $tests_failed failed"
+fi
 [ $failed = 0 ]
