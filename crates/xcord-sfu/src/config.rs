@@ -32,6 +32,8 @@ pub struct SfuConfig {
     pub server_version: String,
     /// This node's id, reported in ServerInfo.
     pub node_id: String,
+    /// Webhook delivery, if any URL is configured.
+    pub webhooks: Option<crate::webhook::WebhookConfig>,
 }
 
 impl SfuConfig {
@@ -50,6 +52,7 @@ impl SfuConfig {
             auto_create: true,
             server_version: format!("xcord-{}", env!("CARGO_PKG_VERSION")),
             node_id: format!("ND_{}", crate::ids::random_token(12)),
+            webhooks: None,
         }
     }
 }

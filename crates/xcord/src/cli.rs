@@ -51,6 +51,15 @@ pub struct ServerArgs {
     /// Where generated keys (and later the database) live [default: ./xcord-data].
     #[arg(long, env = "XCORD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// Refuse joins into rooms not created through the room service (404).
+    #[arg(long, env = "XCORD_NO_AUTO_CREATE")]
+    pub no_auto_create: bool,
+    /// POST webhook events to this URL; repeatable.
+    #[arg(long = "webhook-url", env = "XCORD_WEBHOOK_URL", value_delimiter = ',')]
+    pub webhook_url: Vec<String>,
+    /// API key whose secret signs webhooks [default: the first configured key].
+    #[arg(long, env = "XCORD_WEBHOOK_KEY")]
+    pub webhook_key: Option<String>,
 }
 
 /// Settings a TOML file may carry.
@@ -63,6 +72,9 @@ struct FileSettings {
     node_ip: Option<Vec<IpAddr>>,
     udp_port: Option<u16>,
     data_dir: Option<PathBuf>,
+    no_auto_create: Option<bool>,
+    webhook_url: Option<Vec<String>>,
+    webhook_key: Option<String>,
 }
 
 /// Fully resolved server settings.
@@ -74,6 +86,9 @@ pub struct Settings {
     pub node_ips: Vec<IpAddr>,
     pub udp_port: u16,
     pub data_dir: PathBuf,
+    pub auto_create: bool,
+    pub webhook_urls: Vec<String>,
+    pub webhook_key: Option<String>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -109,7 +124,20 @@ impl ServerArgs {
         } else {
             self.node_ip
         };
+        let webhook_urls = if self.webhook_url.is_empty() {
+            file.webhook_url.unwrap_or_default()
+        } else {
+            self.webhook_url
+        };
+        for url in &webhook_urls {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                bail!("--webhook-url must be an http(s) URL, got {url:?}");
+            }
+        }
         Ok(Settings {
+            auto_create: !(self.no_auto_create || file.no_auto_create.unwrap_or(false)),
+            webhook_urls,
+            webhook_key: self.webhook_key.or(file.webhook_key),
             dev: self.dev || file.dev.unwrap_or(false),
             keys,
             bind: self

@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 use xcord_sfu::auth::KeyStore;
+use xcord_sfu::webhook::WebhookConfig;
 use xcord_sfu::{Sfu, SfuConfig};
 
 use cli::{Cli, Command};
@@ -31,8 +32,11 @@ fn main() -> anyhow::Result<()> {
     } else {
         settings.node_ips.clone()
     };
+    let webhooks = webhook_config(&settings, &keys)?;
     let mut cfg = SfuConfig::new(KeyStore::new(keys), node_ips);
     cfg.udp_port = settings.udp_port;
+    cfg.auto_create = settings.auto_create;
+    cfg.webhooks = webhooks;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -56,6 +60,31 @@ fn main() -> anyhow::Result<()> {
             .await
             .context("serving HTTP")
     })
+}
+
+fn webhook_config(
+    settings: &cli::Settings,
+    keys: &[(String, String)],
+) -> anyhow::Result<Option<WebhookConfig>> {
+    if settings.webhook_urls.is_empty() {
+        return Ok(None);
+    }
+    let (api_key, api_secret) = match &settings.webhook_key {
+        Some(k) => keys
+            .iter()
+            .find(|(key, _)| key == k)
+            .cloned()
+            .with_context(|| format!("--webhook-key {k} is not one of the configured keys"))?,
+        None => keys
+            .first()
+            .cloned()
+            .context("no API key to sign webhooks with")?,
+    };
+    Ok(Some(WebhookConfig {
+        urls: settings.webhook_urls.clone(),
+        api_key,
+        api_secret,
+    }))
 }
 
 async fn shutdown_signal() {

@@ -13,6 +13,7 @@ use super::room::{Room, unix_ms};
 use super::subscribe::Negotiation;
 use super::{Engine, ParticipantKey, SignalSender};
 use crate::auth::JoinGrant;
+use crate::events::names;
 
 /// What a signal connection asks the engine when it opens.
 pub struct JoinRequest {
@@ -64,8 +65,7 @@ impl Engine {
                 self.cfg.empty_timeout,
                 self.cfg.departure_timeout,
             );
-            tracing::info!(room = %room.name, sid = %room.sid, "room created");
-            self.rooms.insert(grant.room.clone(), room);
+            self.insert_room(room);
         }
         let existing = self
             .rooms
@@ -211,6 +211,7 @@ impl Engine {
         let Some(p) = self.participants.get_mut(pk) else {
             return;
         };
+        let was_active = p.state == proto::participant_info::State::Active;
         if let Some(leave) = leave {
             p.send(Resp::Leave(leave));
         }
@@ -252,6 +253,12 @@ impl Engine {
                     })
                 });
             }
+            let event = if was_active {
+                names::PARTICIPANT_LEFT
+            } else {
+                names::PARTICIPANT_CONNECTION_ABORTED
+            };
+            self.emit(event, &room, Some(info), None);
         }
         self.participants.remove(pk);
         if let Some(r) = self.rooms.get_mut(&room)

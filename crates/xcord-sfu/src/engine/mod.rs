@@ -5,6 +5,7 @@
 //! The loop waits on three things: the socket, the command channel and the earliest peer
 //! deadline (a heap of each peer's own next timeout, never a poll of every peer).
 
+mod admin;
 mod data;
 mod dispatch;
 mod forward;
@@ -28,6 +29,7 @@ use slotmap::SlotMap;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::config::SfuConfig;
+use crate::events::EventBus;
 pub use join::{JoinError, JoinRequest, Joined};
 use participant::Participant;
 use peer::Peer;
@@ -67,6 +69,8 @@ enum Command {
     Join(Box<JoinRequest>, oneshot::Sender<Result<Joined, JoinError>>),
     Signal(ParticipantKey, Box<proto::signal_request::Message>),
     Disconnected(ParticipantKey),
+    /// Runs a closure on the engine thread (the room service API).
+    Call(Box<dyn FnOnce(&mut Engine) + Send>),
 }
 
 /// Cheap, cloneable access to the engine thread.
@@ -96,6 +100,21 @@ impl EngineHandle {
         let _ = self.tx.send(Command::Disconnected(participant));
     }
 
+    /// Runs `f` on the engine thread and returns its result.
+    pub(crate) async fn call<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Engine) -> R + Send + 'static,
+    ) -> Result<R, JoinError> {
+        let (tx, rx) = oneshot::channel();
+        let job: Box<dyn FnOnce(&mut Engine) + Send> = Box::new(move |engine| {
+            let _ = tx.send(f(engine));
+        });
+        self.tx
+            .send(Command::Call(job))
+            .map_err(|_| JoinError::Unavailable)?;
+        rx.await.map_err(|_| JoinError::Unavailable)
+    }
+
     /// The address the media socket is bound to.
     pub fn media_addr(&self) -> SocketAddr {
         self.media_addr
@@ -103,7 +122,7 @@ impl EngineHandle {
 }
 
 /// Binds the media socket and starts the engine thread.
-pub fn spawn(cfg: Arc<SfuConfig>) -> std::io::Result<EngineHandle> {
+pub fn spawn(cfg: Arc<SfuConfig>, events: EventBus) -> std::io::Result<EngineHandle> {
     let (tx, rx) = mpsc::unbounded_channel();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
@@ -132,7 +151,7 @@ pub fn spawn(cfg: Arc<SfuConfig>) -> std::io::Result<EngineHandle> {
                     }
                 };
                 let _ = ready_tx.send(Ok(udp.local_addr()));
-                Engine::new(cfg, udp).run(rx).await;
+                Engine::new(cfg, udp, events).run(rx).await;
             });
         })?;
     let media_addr = ready_rx
@@ -148,7 +167,7 @@ const RECV_BATCH: usize = 64;
 /// How often rooms and connection deadlines are checked.
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 
-pub(crate) struct Engine {
+pub struct Engine {
     cfg: Arc<SfuConfig>,
     udp: UdpIo,
     rooms: HashMap<String, Room>,
@@ -163,10 +182,11 @@ pub(crate) struct Engine {
     dirty: Vec<PeerKey>,
     /// Local ICE host candidates (one per node IP, all on the media port).
     candidates: Vec<str0m::Candidate>,
+    events: EventBus,
 }
 
 impl Engine {
-    fn new(cfg: Arc<SfuConfig>, udp: UdpIo) -> Self {
+    fn new(cfg: Arc<SfuConfig>, udp: UdpIo, events: EventBus) -> Self {
         let port = udp.local_addr().port();
         let candidates = cfg
             .node_ips
@@ -190,6 +210,7 @@ impl Engine {
             timers: Timers::default(),
             dirty: Vec::new(),
             candidates,
+            events,
         }
     }
 
@@ -256,6 +277,7 @@ impl Engine {
             Command::Disconnected(pk) => {
                 self.remove_participant(pk, proto::DisconnectReason::ClientInitiated, None)
             }
+            Command::Call(job) => job(self),
         }
     }
 

@@ -204,7 +204,13 @@ impl Engine {
         if role == primary && p.state != proto::participant_info::State::Active {
             p.state = proto::participant_info::State::Active;
             tracing::info!(participant = %p.sid, elapsed_ms = p.joined.elapsed().as_millis() as u64, "participant active");
+            let room = p.room.clone();
             self.broadcast_participant(participant);
+            let info = self
+                .participants
+                .get(participant)
+                .map(|p| p.info(&self.tracks));
+            self.emit(crate::events::names::PARTICIPANT_JOINED, &room, info, None);
         }
         if role == Role::Subscriber {
             self.flush_pending_data(participant);

@@ -329,6 +329,7 @@ impl Engine {
         }
         // The update carrying the track goes out before any offer that carries it.
         self.broadcast_participant(pk);
+        self.emit_track(crate::events::names::TRACK_PUBLISHED, pk, tk);
         let others: Vec<ParticipantKey> = self
             .rooms
             .get(&room)
@@ -367,6 +368,16 @@ impl Engine {
         }
         subscribers.dedup();
         let pk = track.publisher;
+        if let Some(p) = self.participants.get(pk) {
+            let (room, info) = (p.room.clone(), p.info(&self.tracks));
+            let unpublished = Some(track.info.clone());
+            self.emit(
+                crate::events::names::TRACK_UNPUBLISHED,
+                &room,
+                Some(info),
+                unpublished,
+            );
+        }
         if let Some(p) = self.participants.get_mut(pk) {
             p.tracks.retain(|t| *t != tk);
             tracing::info!(participant = %p.sid, track = %track.info.sid, "track unpublished");

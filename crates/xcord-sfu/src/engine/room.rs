@@ -123,9 +123,63 @@ impl Engine {
             .map(|r| r.name.clone())
             .collect();
         for name in expired {
-            if let Some(room) = self.rooms.remove(&name) {
-                tracing::info!(room = %room.name, sid = %room.sid, "room closed");
-            }
+            self.close_room(&name);
         }
+    }
+}
+
+impl Engine {
+    /// Registers a new room and announces it.
+    pub(super) fn insert_room(&mut self, room: Room) {
+        tracing::info!(room = %room.name, sid = %room.sid, "room created");
+        let proto = room.proto(0, 0);
+        let name = room.name.clone();
+        self.rooms.insert(name, room);
+        self.events.publish(proto::WebhookEvent {
+            event: crate::events::names::ROOM_STARTED.into(),
+            room: Some(proto),
+            ..Default::default()
+        });
+    }
+
+    /// Removes a room (which must be empty) and announces it.
+    pub(super) fn close_room(&mut self, name: &str) {
+        if let Some(room) = self.rooms.remove(name) {
+            tracing::info!(room = %room.name, sid = %room.sid, "room closed");
+            self.events.publish(proto::WebhookEvent {
+                event: crate::events::names::ROOM_FINISHED.into(),
+                room: Some(room.proto(0, 0)),
+                ..Default::default()
+            });
+        }
+    }
+
+    /// Publishes an event about `room`, optionally a participant and a track.
+    pub(super) fn emit(
+        &self,
+        event: &str,
+        room: &str,
+        participant: Option<proto::ParticipantInfo>,
+        track: Option<proto::TrackInfo>,
+    ) {
+        self.events.publish(proto::WebhookEvent {
+            event: event.into(),
+            room: self.room_proto(room),
+            participant,
+            track,
+            ..Default::default()
+        });
+    }
+
+    pub(super) fn emit_track(&self, event: &str, pk: ParticipantKey, tk: TrackKey) {
+        let (Some(p), Some(t)) = (self.participants.get(pk), self.tracks.get(tk)) else {
+            return;
+        };
+        self.emit(
+            event,
+            &p.room,
+            Some(p.info(&self.tracks)),
+            Some(t.info.clone()),
+        );
     }
 }

@@ -76,10 +76,18 @@ async fn validate(
     headers: HeaderMap,
     Query(params): Query<ConnectParams>,
 ) -> Response {
-    match authorize(&state, &headers, &params) {
-        Ok(_) => (StatusCode::OK, "success").into_response(),
-        Err(e) => plain(e.status(), e.to_string()),
+    let grant = match authorize(&state, &headers, &params) {
+        Ok(g) => g,
+        Err(e) => return plain(e.status(), e.to_string()),
+    };
+    if !state.cfg.auto_create {
+        let rooms = crate::rooms::RoomService::new(state.engine.clone());
+        if !rooms.room_exists(grant.room).await.unwrap_or(false) {
+            let e = crate::engine::JoinError::RoomNotFound;
+            return plain(e.status(), e.to_string());
+        }
     }
+    (StatusCode::OK, "success").into_response()
 }
 
 async fn rtc(

@@ -1,0 +1,341 @@
+//! Room service operations (LiveKit's RoomService), run on the engine thread: rooms, their
+//! settings and metadata, and acting on participants (remove, mute, permissions, subscriptions,
+//! server-sent data).
+
+#![allow(deprecated)] // UserPacket/DataPacket still carry fields clients read.
+
+use std::time::Duration;
+
+use livekit_protocol as proto;
+use proto::signal_response::Message as Resp;
+
+use super::data::DataKind;
+use super::room::Room;
+use super::{Engine, ParticipantKey};
+use crate::auth::may_publish_source;
+use crate::rooms::RoomServiceError;
+
+type Result<T> = std::result::Result<T, RoomServiceError>;
+
+impl Engine {
+    fn participant_by_identity(&self, room: &str, identity: &str) -> Result<ParticipantKey> {
+        let r = self
+            .rooms
+            .get(room)
+            .ok_or_else(|| RoomServiceError::NotFound("requested room does not exist".into()))?;
+        r.participants
+            .iter()
+            .copied()
+            .find(|pk| {
+                self.participants
+                    .get(*pk)
+                    .is_some_and(|p| p.identity == identity)
+            })
+            .ok_or_else(|| RoomServiceError::NotFound("participant not found".into()))
+    }
+
+    pub(crate) fn admin_create_room(
+        &mut self,
+        req: proto::CreateRoomRequest,
+    ) -> Result<proto::Room> {
+        if req.name.is_empty() {
+            return Err(RoomServiceError::InvalidArgument(
+                "room name is required".into(),
+            ));
+        }
+        if req.name.len() > 256 {
+            return Err(RoomServiceError::InvalidArgument(
+                "room name is too long".into(),
+            ));
+        }
+        if !self.rooms.contains_key(&req.name) {
+            let secs = |v: u32, default: Duration| {
+                if v > 0 {
+                    Duration::from_secs(u64::from(v))
+                } else {
+                    default
+                }
+            };
+            let mut room = Room::new(
+                &req.name,
+                secs(req.empty_timeout, self.cfg.empty_timeout),
+                secs(req.departure_timeout, self.cfg.departure_timeout),
+            );
+            room.max_participants = req.max_participants;
+            room.metadata = req.metadata;
+            self.insert_room(room);
+        }
+        self.room_proto(&req.name)
+            .ok_or_else(|| RoomServiceError::NotFound("requested room does not exist".into()))
+    }
+
+    pub(crate) fn admin_list_rooms(&self, names: &[String]) -> Vec<proto::Room> {
+        let mut rooms: Vec<proto::Room> = self
+            .rooms
+            .keys()
+            .filter(|n| names.is_empty() || names.contains(n))
+            .filter_map(|n| self.room_proto(n))
+            .collect();
+        rooms.sort_by(|a, b| a.name.cmp(&b.name));
+        rooms
+    }
+
+    pub(crate) fn room_exists(&self, name: &str) -> bool {
+        self.rooms.contains_key(name)
+    }
+
+    pub(crate) fn admin_delete_room(&mut self, name: &str) -> Result<()> {
+        let room = self
+            .rooms
+            .get(name)
+            .ok_or_else(|| RoomServiceError::NotFound("requested room does not exist".into()))?;
+        let leave = proto::LeaveRequest {
+            reason: proto::DisconnectReason::RoomDeleted as i32,
+            action: proto::leave_request::Action::Disconnect as i32,
+            ..Default::default()
+        };
+        for pk in room.participants.clone() {
+            self.remove_participant(
+                pk,
+                proto::DisconnectReason::RoomDeleted,
+                Some(leave.clone()),
+            );
+        }
+        self.close_room(name);
+        Ok(())
+    }
+
+    pub(crate) fn admin_update_room_metadata(
+        &mut self,
+        name: &str,
+        metadata: String,
+    ) -> Result<proto::Room> {
+        let room = self
+            .rooms
+            .get_mut(name)
+            .ok_or_else(|| RoomServiceError::NotFound("requested room does not exist".into()))?;
+        room.metadata = metadata;
+        let proto = self
+            .room_proto(name)
+            .ok_or_else(|| RoomServiceError::NotFound("requested room does not exist".into()))?;
+        let update = proto.clone();
+        self.send_to_room(name, None, false, |_| {
+            Resp::RoomUpdate(proto::RoomUpdate {
+                room: Some(update.clone()),
+            })
+        });
+        Ok(proto)
+    }
+
+    pub(crate) fn admin_list_participants(
+        &self,
+        name: &str,
+    ) -> Result<Vec<proto::ParticipantInfo>> {
+        let room = self
+            .rooms
+            .get(name)
+            .ok_or_else(|| RoomServiceError::NotFound("requested room does not exist".into()))?;
+        Ok(room
+            .participants
+            .iter()
+            .filter_map(|pk| self.participants.get(*pk))
+            .map(|p| p.info(&self.tracks))
+            .collect())
+    }
+
+    pub(crate) fn admin_get_participant(
+        &self,
+        room: &str,
+        identity: &str,
+    ) -> Result<proto::ParticipantInfo> {
+        let pk = self.participant_by_identity(room, identity)?;
+        self.participants
+            .get(pk)
+            .map(|p| p.info(&self.tracks))
+            .ok_or_else(|| RoomServiceError::NotFound("participant not found".into()))
+    }
+
+    pub(crate) fn admin_remove_participant(&mut self, room: &str, identity: &str) -> Result<()> {
+        let pk = self.participant_by_identity(room, identity)?;
+        let leave = proto::LeaveRequest {
+            reason: proto::DisconnectReason::ParticipantRemoved as i32,
+            action: proto::leave_request::Action::Disconnect as i32,
+            ..Default::default()
+        };
+        self.remove_participant(pk, proto::DisconnectReason::ParticipantRemoved, Some(leave));
+        Ok(())
+    }
+
+    pub(crate) fn admin_mute_track(
+        &mut self,
+        req: &proto::MuteRoomTrackRequest,
+    ) -> Result<proto::TrackInfo> {
+        let pk = self.participant_by_identity(&req.room, &req.identity)?;
+        let p = self
+            .participants
+            .get_mut(pk)
+            .ok_or_else(|| RoomServiceError::NotFound("participant not found".into()))?;
+        let tk = p
+            .tracks
+            .iter()
+            .copied()
+            .find(|tk| {
+                self.tracks
+                    .get(*tk)
+                    .is_some_and(|t| t.info.sid == req.track_sid)
+            })
+            .ok_or_else(|| RoomServiceError::NotFound("track not found".into()))?;
+        p.send(Resp::Mute(proto::MuteTrackRequest {
+            sid: req.track_sid.clone(),
+            muted: req.muted,
+        }));
+        let track = self
+            .tracks
+            .get_mut(tk)
+            .ok_or_else(|| RoomServiceError::NotFound("track not found".into()))?;
+        let changed = track.info.muted != req.muted;
+        track.info.muted = req.muted;
+        let info = track.info.clone();
+        if changed {
+            self.broadcast_participant(pk);
+        }
+        Ok(info)
+    }
+
+    pub(crate) fn admin_update_participant(
+        &mut self,
+        req: proto::UpdateParticipantRequest,
+    ) -> Result<proto::ParticipantInfo> {
+        let pk = self.participant_by_identity(&req.room, &req.identity)?;
+        let p = self
+            .participants
+            .get_mut(pk)
+            .ok_or_else(|| RoomServiceError::NotFound("participant not found".into()))?;
+        if !req.metadata.is_empty() {
+            p.metadata = req.metadata;
+        }
+        if !req.name.is_empty() {
+            p.name = req.name;
+        }
+        for (k, v) in req.attributes {
+            if v.is_empty() {
+                p.attributes.remove(&k);
+            } else {
+                p.attributes.insert(k, v);
+            }
+        }
+        if let Some(permission) = req.permission {
+            self.apply_permission(pk, permission);
+        }
+        self.broadcast_participant(pk);
+        self.admin_get_participant(&req.room, &req.identity)
+    }
+
+    /// Applies new permissions live: tracks the participant may no longer publish are
+    /// unpublished (and the client told), and subscriptions end when subscribing is revoked.
+    fn apply_permission(&mut self, pk: ParticipantKey, permission: proto::ParticipantPermission) {
+        let Some(p) = self.participants.get_mut(pk) else {
+            return;
+        };
+        p.permission = permission.clone();
+        let tracks = p.tracks.clone();
+        let forbidden: Vec<_> = tracks
+            .into_iter()
+            .filter(|tk| {
+                self.tracks.get(*tk).is_some_and(|t| {
+                    let source = proto::TrackSource::try_from(t.info.source)
+                        .unwrap_or(proto::TrackSource::Unknown);
+                    !may_publish_source(&permission, source)
+                })
+            })
+            .collect();
+        for tk in forbidden {
+            let sid = self
+                .tracks
+                .get(tk)
+                .map(|t| t.info.sid.clone())
+                .unwrap_or_default();
+            self.unpublish_track(tk, false);
+            if let Some(p) = self.participants.get_mut(pk) {
+                p.send(Resp::TrackUnpublished(proto::TrackUnpublishedResponse {
+                    track_sid: sid,
+                }));
+            }
+        }
+        if !permission.can_subscribe {
+            let downs = self
+                .participants
+                .get(pk)
+                .map(|p| p.downs.clone())
+                .unwrap_or_default();
+            let any = !downs.is_empty();
+            for dk in downs {
+                self.detach_down(dk);
+            }
+            if any {
+                self.negotiate(pk);
+            }
+        }
+    }
+
+    pub(crate) fn admin_update_subscriptions(
+        &mut self,
+        req: proto::UpdateSubscriptionsRequest,
+    ) -> Result<()> {
+        let pk = self.participant_by_identity(&req.room, &req.identity)?;
+        self.on_update_subscription(
+            pk,
+            proto::UpdateSubscription {
+                track_sids: req.track_sids,
+                subscribe: req.subscribe,
+                participant_tracks: req.participant_tracks,
+            },
+        );
+        Ok(())
+    }
+
+    pub(crate) fn admin_send_data(&mut self, req: proto::SendDataRequest) -> Result<()> {
+        if !self.rooms.contains_key(&req.room) {
+            return Err(RoomServiceError::NotFound(
+                "requested room does not exist".into(),
+            ));
+        }
+        if !req.nonce.is_empty() && req.nonce.len() != 16 {
+            return Err(RoomServiceError::InvalidArgument(
+                "nonce should be 16-bytes or not present".into(),
+            ));
+        }
+        let kind = if req.kind == proto::data_packet::Kind::Lossy as i32 {
+            DataKind::Lossy
+        } else {
+            DataKind::Reliable
+        };
+        let mut destinations = req.destination_identities.clone();
+        if !req.destination_sids.is_empty()
+            && let Some(room) = self.rooms.get(&req.room)
+        {
+            for pk in &room.participants {
+                if let Some(p) = self.participants.get(*pk)
+                    && req.destination_sids.contains(&p.sid)
+                {
+                    destinations.push(p.identity.clone());
+                }
+            }
+        }
+        let packet = proto::DataPacket {
+            kind: req.kind,
+            destination_identities: destinations.clone(),
+            value: Some(proto::data_packet::Value::User(proto::UserPacket {
+                payload: req.data,
+                topic: req.topic,
+                nonce: req.nonce,
+                destination_identities: destinations.clone(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let encoded = prost::Message::encode_to_vec(&packet);
+        self.deliver_data(&req.room, None, &destinations, kind, &encoded);
+        Ok(())
+    }
+}

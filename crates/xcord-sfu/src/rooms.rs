@@ -1,0 +1,106 @@
+//! The room service (LiveKit's RoomService) as a Rust API over the engine: what the Twirp
+//! endpoint serves and what an in-process control plane calls directly.
+
+use livekit_protocol as proto;
+
+use crate::engine::EngineHandle;
+
+/// Why a room service call failed; each maps onto a Twirp error code.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RoomServiceError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("media engine unavailable")]
+    Unavailable,
+}
+
+type Result<T> = std::result::Result<T, RoomServiceError>;
+
+/// Handle to the room service of a running SFU.
+#[derive(Clone)]
+pub struct RoomService {
+    engine: EngineHandle,
+}
+
+impl RoomService {
+    pub(crate) fn new(engine: EngineHandle) -> Self {
+        Self { engine }
+    }
+
+    async fn run<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut crate::engine::Engine) -> Result<R> + Send + 'static,
+    ) -> Result<R> {
+        self.engine
+            .call(f)
+            .await
+            .map_err(|_| RoomServiceError::Unavailable)?
+    }
+
+    pub async fn create_room(&self, req: proto::CreateRoomRequest) -> Result<proto::Room> {
+        self.run(move |e| e.admin_create_room(req)).await
+    }
+
+    pub async fn list_rooms(&self, names: Vec<String>) -> Result<Vec<proto::Room>> {
+        self.run(move |e| Ok(e.admin_list_rooms(&names))).await
+    }
+
+    pub async fn room_exists(&self, name: String) -> Result<bool> {
+        self.run(move |e| Ok(e.room_exists(&name))).await
+    }
+
+    pub async fn delete_room(&self, room: String) -> Result<()> {
+        self.run(move |e| e.admin_delete_room(&room)).await
+    }
+
+    pub async fn update_room_metadata(
+        &self,
+        room: String,
+        metadata: String,
+    ) -> Result<proto::Room> {
+        self.run(move |e| e.admin_update_room_metadata(&room, metadata))
+            .await
+    }
+
+    pub async fn list_participants(&self, room: String) -> Result<Vec<proto::ParticipantInfo>> {
+        self.run(move |e| e.admin_list_participants(&room)).await
+    }
+
+    pub async fn get_participant(
+        &self,
+        room: String,
+        identity: String,
+    ) -> Result<proto::ParticipantInfo> {
+        self.run(move |e| e.admin_get_participant(&room, &identity))
+            .await
+    }
+
+    pub async fn remove_participant(&self, room: String, identity: String) -> Result<()> {
+        self.run(move |e| e.admin_remove_participant(&room, &identity))
+            .await
+    }
+
+    pub async fn mute_published_track(
+        &self,
+        req: proto::MuteRoomTrackRequest,
+    ) -> Result<proto::TrackInfo> {
+        self.run(move |e| e.admin_mute_track(&req)).await
+    }
+
+    pub async fn update_participant(
+        &self,
+        req: proto::UpdateParticipantRequest,
+    ) -> Result<proto::ParticipantInfo> {
+        self.run(move |e| e.admin_update_participant(req)).await
+    }
+
+    pub async fn update_subscriptions(&self, req: proto::UpdateSubscriptionsRequest) -> Result<()> {
+        self.run(move |e| e.admin_update_subscriptions(req)).await
+    }
+
+    pub async fn send_data(&self, req: proto::SendDataRequest) -> Result<()> {
+        self.run(move |e| e.admin_send_data(req)).await
+    }
+}
