@@ -90,7 +90,14 @@ stop_server() {
   server_pid=""
 }
 
+suite_pid=""
 cleanup() {
+  if [ -n "$suite_pid" ]; then
+    # the suite's subshell and its direct children (timeout, tee); timeout passes TERM on
+    # shellcheck disable=SC2046
+    kill -TERM $(pgrep -P "$suite_pid") "$suite_pid" 2>/dev/null
+    sleep 1
+  fi
   stop_server
   rm -rf "$datadir"
 }
@@ -137,8 +144,12 @@ run_suite() {
   shift 3
   say "==== suite $name (timeout ${limit}s) ===="
   local t0=$SECONDS
-  (cd "$dir" && timeout -k 15 "$limit" "$@") 2>&1 | tee "$out/$name.log"
-  local rc=${PIPESTATUS[0]}
+  # in the background + wait, so that INT/TERM reach our trap at once
+  (cd "$dir" && timeout -k 15 "$limit" "$@" 2>&1 | tee "$out/$name.log"; exit "${PIPESTATUS[0]}") &
+  suite_pid=$!
+  wait "$suite_pid"
+  local rc=$?
+  suite_pid=""
   local took=$((SECONDS - t0))
   # test counts from the runner's own summary (pytest: "N passed, M failed"; node: "ℹ pass N")
   local np=0 nf=0 log="$out/$name.log"
