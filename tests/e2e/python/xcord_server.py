@@ -1,0 +1,152 @@
+"""Extra xcord server instances for tests that need their own flags (--no-auto-create,
+--webhook-url ...), started next to the runner's default server inside the same namespace.
+
+    async with XcordServer("noauto", ["--no-auto-create"]) as srv:
+        srv.url        # ws://10.99.0.1:<port>
+        srv.http_url   # http://10.99.0.1:<port>
+
+Each instance gets its own HTTP port and UDP media port (from 7900 up, so they never collide
+with the default server on 7880/7882 or the Node suite's instances from 7950 up), its own data
+directory and its own log file in $E2E_OUT (server-<name>-<port>.log). It is stopped by its PID
+(SIGTERM, then SIGKILL after 10 s). When the block exits with an exception, the tail of the
+server's log is printed so that pytest shows it with the failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Optional, Sequence
+
+HOST = os.environ.get("XCORD_EXTRA_HOST", "10.99.0.1")
+XCORD_BIN = os.environ.get("XCORD_BIN", str(Path(__file__).resolve().parents[3] / "target/release/xcord"))
+OUT_DIR = Path(os.environ.get("E2E_OUT", tempfile.gettempdir()))
+
+# HTTP ports 7900, 7904, ... (UDP media port = HTTP port + 2)
+_ports = itertools.count(int(os.environ.get("XCORD_EXTRA_PORT_BASE", "7900")), 4)
+
+
+def _status(url: str) -> Optional[int]:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except Exception:
+        return None
+
+
+class XcordServer:
+    def __init__(self, name: str, extra_args: Sequence[str] = (), *, ready_timeout: float = 30.0):
+        self.name = name
+        self.extra_args = list(extra_args)
+        self.ready_timeout = ready_timeout
+        self.port = next(_ports)
+        self.udp_port = self.port + 2
+        self.url = f"ws://{HOST}:{self.port}"
+        self.http_url = f"http://{HOST}:{self.port}"
+        self.log_path = OUT_DIR / f"server-{name}-{self.port}.log"
+        self.proc: Optional[subprocess.Popen] = None
+        self._datadir: Optional[str] = None
+        self._log = None
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        self._datadir = tempfile.mkdtemp(prefix=f"xcord-e2e-{self.name}.")
+        self._log = open(self.log_path, "wb")
+        cmd = [
+            XCORD_BIN, "media", "--dev",
+            "--bind", f"{HOST}:{self.port}",
+            "--node-ip", HOST,
+            "--udp-port", str(self.udp_port),
+            "--data-dir", self._datadir,
+            *self.extra_args,
+        ]
+        env = dict(os.environ, NO_COLOR="1", RUST_LOG=os.environ.get("RUST_LOG", "info"))
+        self._log.write((" ".join(cmd) + "\n").encode())
+        self._log.flush()
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=env)
+        print(f"[xcord-server {self.name}] pid {self.proc.pid} at {self.http_url}, log {self.log_path}")
+
+    async def wait_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + self.ready_timeout
+        last = None
+        while time.monotonic() < deadline:
+            rc = self.proc.poll()
+            if rc is not None:
+                raise AssertionError(
+                    f"extra server {self.name} exited with status {rc} before it was ready\n{self.log_tail()}"
+                )
+            last = await asyncio.to_thread(_status, self.http_url + "/")
+            if last == 200:
+                return
+            await asyncio.sleep(0.2)
+        raise AssertionError(
+            f"extra server {self.name}: GET / did not answer 200 within {self.ready_timeout:.0f}s "
+            f"(last: {last})\n{self.log_tail()}"
+        )
+
+    def stop(self) -> Optional[int]:
+        """Stops the server by its PID; returns its exit status."""
+        rc = None
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    print(f"[xcord-server {self.name}] no exit within 10 s of SIGTERM; killing pid {self.proc.pid}")
+                    self.proc.kill()
+                    self.proc.wait(5)
+            rc = self.proc.returncode
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        if self._datadir:
+            shutil.rmtree(self._datadir, ignore_errors=True)
+            self._datadir = None
+        return rc
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def log_tail(self, lines: int = 80) -> str:
+        tail = self.log_text().splitlines()[-lines:]
+        return (
+            f"---- last {len(tail)} lines of {self.log_path} ----\n" + "\n".join(tail) + "\n---- end of server log ----"
+        )
+
+    async def __aenter__(self) -> "XcordServer":
+        self.start()
+        try:
+            await self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        was_alive = self.alive()
+        await asyncio.to_thread(self.stop)
+        if exc_type is not None or not was_alive:
+            print(self.log_tail())
+        if exc_type is None:
+            assert was_alive, f"extra server {self.name} died during the test (see its log above)"
