@@ -192,7 +192,8 @@ async fn call(
             Err(e) => return plain_unauthorized(&e),
         },
         Ok(None) => {
-            return TwirpError::unauthenticated("no permissions to access the room").into_response();
+            return TwirpError::unauthenticated("no permissions to access the room")
+                .into_response();
         }
         Err(e) => return plain_unauthorized(&e),
     };

@@ -41,8 +41,14 @@ pub fn sign(api_key: &str, api_secret: &str, body: &[u8]) -> Option<String> {
         .ok()
 }
 
+/// Installs the process-wide TLS crypto provider HTTP clients need (idempotent).
+pub fn ensure_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Starts delivering every event from `events` to the configured URLs.
 pub fn spawn_notifier(cfg: WebhookConfig, mut events: mpsc::UnboundedReceiver<Event>) {
+    ensure_tls_provider();
     let client = match reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build() {
         Ok(c) => c,
         Err(e) => {

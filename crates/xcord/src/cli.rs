@@ -60,6 +60,20 @@ pub struct ServerArgs {
     /// API key whose secret signs webhooks [default: the first configured key].
     #[arg(long, env = "XCORD_WEBHOOK_KEY")]
     pub webhook_key: Option<String>,
+    /// `serve` only: use this LiveKit-compatible server as the media plane instead of the
+    /// embedded SFU (an `xcord media` node, a LiveKit cluster, LiveKit Cloud).
+    #[arg(long, env = "XCORD_LIVEKIT_URL", requires_all = ["livekit_key", "livekit_secret"])]
+    pub livekit_url: Option<String>,
+    /// API key for `--livekit-url` (also verifies its webhooks).
+    #[arg(long, env = "XCORD_LIVEKIT_KEY")]
+    pub livekit_key: Option<String>,
+    /// API secret for `--livekit-url`.
+    #[arg(long, env = "XCORD_LIVEKIT_SECRET")]
+    pub livekit_secret: Option<String>,
+    /// `serve` only: append every media-plane event the control plane receives to this file
+    /// (JSON lines).
+    #[arg(long, env = "XCORD_MEDIA_EVENT_LOG")]
+    pub media_event_log: Option<PathBuf>,
 }
 
 /// Settings a TOML file may carry.
@@ -75,6 +89,10 @@ struct FileSettings {
     no_auto_create: Option<bool>,
     webhook_url: Option<Vec<String>>,
     webhook_key: Option<String>,
+    livekit_url: Option<String>,
+    livekit_key: Option<String>,
+    livekit_secret: Option<String>,
+    media_event_log: Option<PathBuf>,
 }
 
 /// Fully resolved server settings.
@@ -89,6 +107,9 @@ pub struct Settings {
     pub auto_create: bool,
     pub webhook_urls: Vec<String>,
     pub webhook_key: Option<String>,
+    /// A remote media plane: (url, key, secret).
+    pub livekit: Option<(String, String, String)>,
+    pub media_event_log: Option<PathBuf>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -134,7 +155,18 @@ impl ServerArgs {
                 bail!("--webhook-url must be an http(s) URL, got {url:?}");
             }
         }
+        let livekit = match (
+            self.livekit_url.or(file.livekit_url),
+            self.livekit_key.or(file.livekit_key),
+            self.livekit_secret.or(file.livekit_secret),
+        ) {
+            (None, _, _) => None,
+            (Some(url), Some(key), Some(secret)) => Some((url, key, secret)),
+            (Some(_), _, _) => bail!("--livekit-url needs --livekit-key and --livekit-secret"),
+        };
         Ok(Settings {
+            livekit,
+            media_event_log: self.media_event_log.or(file.media_event_log),
             auto_create: !(self.no_auto_create || file.no_auto_create.unwrap_or(false)),
             webhook_urls,
             webhook_key: self.webhook_key.or(file.webhook_key),

@@ -5,8 +5,13 @@ mod keys;
 
 use anyhow::Context;
 use clap::Parser;
+use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 use xcord_sfu::auth::KeyStore;
+
+use xcord_control::media::embedded::EmbeddedMediaPlane;
+use xcord_control::media::livekit_http::{self, LiveKitHttpMediaPlane};
+use xcord_control::media::{MediaPlane, events};
 use xcord_sfu::webhook::WebhookConfig;
 use xcord_sfu::{Sfu, SfuConfig};
 
@@ -43,18 +48,41 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let sfu = Sfu::start(cfg).context("starting the media server")?;
-        let app = sfu.router();
+        let (app, media_plane) = match (role, settings.livekit.clone()) {
+            ("serve", Some((url, key, secret))) => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                events::spawn_handler(rx, settings.media_event_log.clone());
+                let plane: Arc<dyn MediaPlane> =
+                    Arc::new(LiveKitHttpMediaPlane::new(&url, &key, &secret));
+                tracing::info!(%url, "media plane: remote LiveKit-compatible server");
+                (livekit_http::webhook_router(&key, &secret, tx), Some(plane))
+            }
+            _ => {
+                let sfu = Sfu::start(cfg).context("starting the media server")?;
+                tracing::info!(media = %sfu.media_addr(), candidates = ?sfu.config().node_ips, "media plane: embedded SFU");
+                let plane: Option<Arc<dyn MediaPlane>> = if role == "serve" {
+                    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                    events::spawn_handler(rx, settings.media_event_log.clone());
+                    Some(Arc::new(EmbeddedMediaPlane::new(&sfu, tx)))
+                } else {
+                    None
+                };
+                let router = sfu.router();
+                // The SFU lives as long as the server: its engine thread runs independently.
+                std::mem::forget(sfu);
+                (router, plane)
+            }
+        };
+        if let Some(plane) = &media_plane {
+            match plane.list_rooms(Vec::new()).await {
+                Ok(rooms) => tracing::info!(kind = plane.kind(), rooms = rooms.len(), "media plane reachable"),
+                Err(e) => tracing::warn!(kind = plane.kind(), "media plane not reachable yet: {e}"),
+            }
+        }
         let listener = tokio::net::TcpListener::bind(settings.bind)
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
-        tracing::info!(
-            role,
-            http = %settings.bind,
-            media = %sfu.media_addr(),
-            candidates = ?sfu.config().node_ips,
-            "xcord listening"
-        );
+        tracing::info!(role, http = %settings.bind, "xcord listening");
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await

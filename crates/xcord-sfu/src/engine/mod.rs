@@ -68,7 +68,7 @@ pub const SIGNAL_QUEUE: usize = 1024;
 enum Command {
     Join(Box<JoinRequest>, oneshot::Sender<Result<Joined, JoinError>>),
     Signal(ParticipantKey, Box<proto::signal_request::Message>),
-    Disconnected(ParticipantKey),
+    Disconnected(ParticipantKey, proto::DisconnectReason),
     /// Runs a closure on the engine thread (the room service API).
     Call(Box<dyn FnOnce(&mut Engine) + Send>),
 }
@@ -95,9 +95,9 @@ impl EngineHandle {
         let _ = self.tx.send(Command::Signal(participant, Box::new(msg)));
     }
 
-    /// Tells the engine the participant's signal connection is gone.
-    pub fn disconnected(&self, participant: ParticipantKey) {
-        let _ = self.tx.send(Command::Disconnected(participant));
+    /// Tells the engine the participant's signal connection is gone, and why.
+    pub fn disconnected(&self, participant: ParticipantKey, reason: proto::DisconnectReason) {
+        let _ = self.tx.send(Command::Disconnected(participant, reason));
     }
 
     /// Runs `f` on the engine thread and returns its result.
@@ -274,9 +274,7 @@ impl Engine {
                 let _ = reply.send(result);
             }
             Command::Signal(pk, msg) => self.on_signal(pk, *msg),
-            Command::Disconnected(pk) => {
-                self.remove_participant(pk, proto::DisconnectReason::ClientInitiated, None)
-            }
+            Command::Disconnected(pk, reason) => self.remove_participant(pk, reason, None),
             Command::Call(job) => job(self),
         }
     }

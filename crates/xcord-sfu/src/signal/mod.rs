@@ -129,7 +129,7 @@ async fn rtc(
     };
     ws.on_failed_upgrade(move |e| {
         tracing::debug!("signal upgrade failed: {e}");
-        failed_engine.disconnected(key);
+        failed_engine.disconnected(key, livekit_protocol::DisconnectReason::JoinFailure);
     })
     .on_upgrade(move |socket| session::run(socket, ctx, out_rx))
 }

@@ -54,6 +54,8 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
     let ping_timeout = Duration::from_secs(u64::from(ctx.cfg.ping_timeout.max(1)));
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
     let mut deadline = tokio::time::Instant::now() + ping_timeout;
+    // Why the loop ended, unless the client said goodbye (its `leave` reaches the engine first).
+    let mut reason = proto::DisconnectReason::SignalClose;
     loop {
         tokio::select! {
             biased;
@@ -105,6 +107,7 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
                 let leaving = matches!(message, Req::Leave(_));
                 ctx.engine.signal(key, message);
                 if leaving {
+                    reason = proto::DisconnectReason::ClientInitiated;
                     break;
                 }
             }
@@ -121,5 +124,5 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
             }
         }
     }
-    ctx.engine.disconnected(key);
+    ctx.engine.disconnected(key, reason);
 }

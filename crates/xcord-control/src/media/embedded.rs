@@ -1,0 +1,141 @@
+//! The in-process media plane: direct calls into this process's SFU; events copied from its bus.
+
+use async_trait::async_trait;
+use livekit_protocol as proto;
+use tokio::sync::mpsc;
+use xcord_sfu::Sfu;
+use xcord_sfu::rooms::{RoomService, RoomServiceError};
+
+use super::{MediaError, MediaEvent, MediaPlane};
+
+pub struct EmbeddedMediaPlane {
+    rooms: RoomService,
+}
+
+impl EmbeddedMediaPlane {
+    /// Wraps `sfu`; its events are forwarded to `events` from now on.
+    pub fn new(sfu: &Sfu, events: mpsc::UnboundedSender<MediaEvent>) -> Self {
+        let mut rx = sfu.events().subscribe();
+        tokio::spawn(async move {
+            while let Some(e) = rx.recv().await {
+                if events.send(e).is_err() {
+                    return;
+                }
+            }
+        });
+        Self { rooms: sfu.rooms() }
+    }
+}
+
+impl From<RoomServiceError> for MediaError {
+    fn from(e: RoomServiceError) -> Self {
+        match e {
+            RoomServiceError::NotFound(m) => MediaError::NotFound(m),
+            RoomServiceError::InvalidArgument(m) => MediaError::Invalid(m),
+            RoomServiceError::Unavailable => MediaError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+#[async_trait]
+impl MediaPlane for EmbeddedMediaPlane {
+    fn kind(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn create_room(&self, req: proto::CreateRoomRequest) -> Result<proto::Room, MediaError> {
+        Ok(self.rooms.create_room(req).await?)
+    }
+
+    async fn list_rooms(&self, names: Vec<String>) -> Result<Vec<proto::Room>, MediaError> {
+        Ok(self.rooms.list_rooms(names).await?)
+    }
+
+    async fn delete_room(&self, room: &str) -> Result<(), MediaError> {
+        Ok(self.rooms.delete_room(room.to_owned()).await?)
+    }
+
+    async fn update_room_metadata(
+        &self,
+        room: &str,
+        metadata: &str,
+    ) -> Result<proto::Room, MediaError> {
+        Ok(self
+            .rooms
+            .update_room_metadata(room.to_owned(), metadata.to_owned())
+            .await?)
+    }
+
+    async fn list_participants(
+        &self,
+        room: &str,
+    ) -> Result<Vec<proto::ParticipantInfo>, MediaError> {
+        Ok(self.rooms.list_participants(room.to_owned()).await?)
+    }
+
+    async fn get_participant(
+        &self,
+        room: &str,
+        identity: &str,
+    ) -> Result<proto::ParticipantInfo, MediaError> {
+        Ok(self
+            .rooms
+            .get_participant(room.to_owned(), identity.to_owned())
+            .await?)
+    }
+
+    async fn remove_participant(&self, room: &str, identity: &str) -> Result<(), MediaError> {
+        Ok(self
+            .rooms
+            .remove_participant(room.to_owned(), identity.to_owned())
+            .await?)
+    }
+
+    async fn mute_published_track(
+        &self,
+        room: &str,
+        identity: &str,
+        track_sid: &str,
+        muted: bool,
+    ) -> Result<proto::TrackInfo, MediaError> {
+        Ok(self
+            .rooms
+            .mute_published_track(proto::MuteRoomTrackRequest {
+                room: room.to_owned(),
+                identity: identity.to_owned(),
+                track_sid: track_sid.to_owned(),
+                muted,
+            })
+            .await?)
+    }
+
+    async fn update_participant(
+        &self,
+        req: proto::UpdateParticipantRequest,
+    ) -> Result<proto::ParticipantInfo, MediaError> {
+        Ok(self.rooms.update_participant(req).await?)
+    }
+
+    async fn update_subscriptions(
+        &self,
+        room: &str,
+        identity: &str,
+        track_sids: Vec<String>,
+        subscribe: bool,
+    ) -> Result<(), MediaError> {
+        Ok(self
+            .rooms
+            .update_subscriptions(proto::UpdateSubscriptionsRequest {
+                room: room.to_owned(),
+                identity: identity.to_owned(),
+                track_sids,
+                subscribe,
+                ..Default::default()
+            })
+            .await?)
+    }
+
+    async fn send_data(&self, req: proto::SendDataRequest) -> Result<(), MediaError> {
+        Ok(self.rooms.send_data(req).await?)
+    }
+}
