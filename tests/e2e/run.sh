@@ -7,6 +7,9 @@
 #   $XCORD_BIN media --dev --bind 10.99.0.1:7880 --node-ip 10.99.0.1 --data-dir <tmp>
 # waits until GET http://10.99.0.1:7880/ answers 200, runs each suite with an outer timeout,
 # stops the server by its PID and exits non-zero if any suite failed (server log is shown then).
+# Tests that need other server flags (--no-auto-create, --webhook-url) start extra instances on
+# their own ports themselves (python/xcord_server.py, node/xcord-server.mjs; XCORD_BIN is exported),
+# stop them by PID and log them to $E2E_OUT/server-<name>-<port>.log.
 #
 # Environment:
 #   XCORD_BIN          server binary (default target/release/xcord)
