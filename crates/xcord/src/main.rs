@@ -55,7 +55,9 @@ fn main() -> anyhow::Result<()> {
                 let plane: Arc<dyn MediaPlane> =
                     Arc::new(LiveKitHttpMediaPlane::new(&url, &key, &secret));
                 tracing::info!(%url, "media plane: remote LiveKit-compatible server");
-                (livekit_http::webhook_router(&key, &secret, tx), Some(plane))
+                let router = livekit_http::webhook_router(&key, &secret, tx)
+                    .route("/", axum::routing::get(|| async { "OK" }).head(|| async { "OK" }));
+                (router, Some(plane))
             }
             _ => {
                 let sfu = Sfu::start(cfg).context("starting the media server")?;

@@ -250,11 +250,16 @@ impl Engine {
             })
             .collect();
         for tk in forbidden {
-            let sid = self
+            let Some((sid, peer, mid)) = self
                 .tracks
                 .get(tk)
-                .map(|t| t.info.sid.clone())
-                .unwrap_or_default();
+                .map(|t| (t.info.sid.clone(), t.peer, t.mid))
+            else {
+                continue;
+            };
+            if let Some(peer) = self.peers.get_mut(peer) {
+                peer.retired_mids.push(mid);
+            }
             self.unpublish_track(tk, false);
             if let Some(p) = self.participants.get_mut(pk) {
                 p.send(Resp::TrackUnpublished(proto::TrackUnpublishedResponse {

@@ -40,6 +40,9 @@ pub struct Peer {
     pub ssrcs: HashMap<Ssrc, Option<(TrackKey, usize)>>,
     /// Subscriber: m-line → subscription.
     pub mids: HashMap<Mid, DownKey>,
+    /// Publisher: m-lines whose track the server unpublished while the client still sends on
+    /// them; ignored until the client stops sending there (then the m-line may be reused).
+    pub retired_mids: Vec<Mid>,
     pub connected: bool,
 }
 
@@ -70,6 +73,7 @@ impl Engine {
             addrs: Vec::new(),
             ssrcs: HashMap::new(),
             mids: HashMap::new(),
+            retired_mids: Vec::new(),
             connected: false,
         });
         self.by_ufrag.insert(ufrag, pk);

@@ -237,6 +237,14 @@ impl Engine {
             return;
         }
         let mid = Mid::from(section.mid.as_str());
+        if let Some(peer) = self.peers.get_mut(peer)
+            && let Some(i) = peer.retired_mids.iter().position(|m| *m == mid)
+        {
+            if !section.sending {
+                peer.retired_mids.swap_remove(i);
+            }
+            return;
+        }
         let Some(p) = self.participants.get_mut(pk) else {
             return;
         };

@@ -1,0 +1,169 @@
+"""The control plane's MediaPlane boundary: `xcord serve` on its embedded SFU and `xcord serve
+--livekit-url` pointed at a separate `xcord media` node (Twirp + signed webhooks) must see the same
+sequence of media events for the same scenario.
+
+Each configuration runs its own server processes inside the test namespace; the control plane
+writes every event it receives to `--media-event-log`, which the test reads back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from livekit import api, rtc
+
+from lkutil import API_KEY, API_SECRET, Publisher, make_token, unique_room
+
+HOST = "10.99.0.1"
+BIN = os.environ.get("XCORD_BIN", "target/release/xcord")
+OUT = Path(os.environ.get("E2E_OUT", tempfile.gettempdir()))
+
+
+class Server:
+    """One xcord process, stopped by its PID."""
+
+    def __init__(self, name: str, args: list[str], http_port: int):
+        self.name = name
+        self.http = f"http://{HOST}:{http_port}"
+        self.data = tempfile.mkdtemp(prefix=f"xcord-{name}-")
+        self.log = open(OUT / f"{name}.log", "wb")
+        self.proc = subprocess.Popen(
+            [BIN, *args, "--bind", f"{HOST}:{http_port}", "--data-dir", self.data],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def wait_ready(self, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}")
+            with contextlib.suppress(Exception):
+                with urllib.request.urlopen(self.http + "/", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name} not ready within {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+def read_events(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+async def wait_for_event(path: Path, name: str, timeout: float = 20.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        events = read_events(path)
+        if any(e["event"] == name for e in events):
+            return events
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {name} event within {timeout}s; got {[e['event'] for e in read_events(path)]}")
+
+
+async def scenario(ws_url: str, http_url: str, events: Path) -> list[tuple[str, str, str]]:
+    """Room created by the API, a participant joins, publishes, unpublishes, leaves, the room
+    closes. Returns (event, participant identity, track source) in the order received."""
+    room_name = unique_room("plane")
+    lk = api.LiveKitAPI(http_url, API_KEY, API_SECRET)
+    try:
+        await lk.room.create_room(api.CreateRoomRequest(name=room_name, departure_timeout=1))
+    finally:
+        await lk.aclose()
+    room = rtc.Room()
+    pub = Publisher(room)
+    try:
+        await asyncio.wait_for(room.connect(ws_url, make_token("alice", room_name)), 30)
+        publication = await pub.publish_tone()
+        await wait_for_event(events, "track_published")
+        await room.local_participant.unpublish_track(publication.sid)
+        await wait_for_event(events, "track_unpublished")
+    finally:
+        await pub.stop()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(room.disconnect(), 10)
+    got = await wait_for_event(events, "room_finished")
+    ids = [e["id"] for e in got]
+    assert len(set(ids)) == len(ids), f"event ids are not unique: {ids}"
+    for e in got:
+        assert e["room"]["name"] == room_name, f"event for another room: {e}"
+    return [
+        (
+            e["event"],
+            (e.get("participant") or {}).get("identity", ""),
+            (e.get("track") or {}).get("source", ""),
+        )
+        for e in got
+    ]
+
+
+EXPECTED = [
+    ("room_started", "", ""),
+    ("participant_joined", "alice", ""),
+    ("track_published", "alice", "MICROPHONE"),
+    ("track_unpublished", "alice", "MICROPHONE"),
+    ("participant_left", "alice", ""),
+    ("room_finished", "", ""),
+]
+
+
+async def test_embedded_and_remote_media_planes_deliver_the_same_events():
+    workdir = Path(tempfile.mkdtemp(prefix="xcord-planes-"))
+    embedded_log = workdir / "embedded.jsonl"
+    remote_log = workdir / "remote.jsonl"
+    servers: list[Server] = []
+    try:
+        embedded = Server(
+            "serve-embedded",
+            ["serve", "--dev", "--node-ip", HOST, "--udp-port", "7902", "--media-event-log", str(embedded_log)],
+            7900,
+        )
+        media = Server(
+            "media-node",
+            [
+                "media", "--dev", "--node-ip", HOST, "--udp-port", "7912",
+                "--webhook-url", f"http://{HOST}:7920/api/v1/webhooks/livekit",
+            ],
+            7910,
+        )
+        control = Server(
+            "serve-remote",
+            [
+                "serve", "--livekit-url", f"ws://{HOST}:7910", "--livekit-key", API_KEY,
+                "--livekit-secret", API_SECRET, "--media-event-log", str(remote_log),
+            ],
+            7920,
+        )
+        servers = [embedded, media, control]
+        for s in servers:
+            s.wait_ready()
+
+        seq_embedded = await scenario(f"ws://{HOST}:7900", embedded.http, embedded_log)
+        seq_remote = await scenario(f"ws://{HOST}:7910", media.http, remote_log)
+        print("embedded:", seq_embedded)
+        print("remote:  ", seq_remote)
+        assert seq_embedded == EXPECTED, f"embedded plane saw {seq_embedded}"
+        assert seq_remote == seq_embedded, f"remote plane saw {seq_remote}, embedded saw {seq_embedded}"
+    finally:
+        for s in reversed(servers):
+            s.stop()
