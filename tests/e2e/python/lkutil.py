@@ -182,12 +182,15 @@ class Publisher:
         )
         return self.audio_pub
 
-    async def publish_video(self, width: int = VIDEO_W, height: int = VIDEO_H) -> rtc.LocalTrackPublication:
+    async def publish_video(
+        self, width: int = VIDEO_W, height: int = VIDEO_H, codec: Optional[int] = None
+    ) -> rtc.LocalTrackPublication:
         source = rtc.VideoSource(width, height)
         self.tasks.append(asyncio.create_task(run_video(source, width, height)))
         track = rtc.LocalVideoTrack.create_video_track("pattern", source)
         opts = rtc.TrackPublishOptions(
             source=rtc.TrackSource.SOURCE_CAMERA,
+            video_codec=codec if codec is not None else rtc.VideoCodec.VP8,
             # keep the resolution even if the 2-core CI machine reports CPU overuse, so that the
             # size check below tests the SFU rather than libwebrtc's CPU adaptation
             degradation_preference=DegradationPreference.DEGRADATION_PREFERENCE_MAINTAIN_RESOLUTION,

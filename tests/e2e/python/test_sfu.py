@@ -80,6 +80,36 @@ async def test_audio_and_video_reach_both_subscribers():
         await disconnect_all(a, b, c)
 
 
+@pytest.mark.parametrize("codec", ["VP8", "H264"])
+async def test_video_codecs_are_forwarded(codec):
+    """A publishes video in the given codec; B decodes frames of the published size and the
+    publication reports that codec."""
+    room_name = unique_room(f"codec-{codec.lower()}")
+    a = b = None
+    pub = None
+    try:
+        a = await connect(A, room_name)
+        b = rtc.Room()
+        subs = EventWaiter(b, "track_subscribed")
+        await join(b, B, room_name)
+        pub = Publisher(a)
+        await pub.publish_video(codec=getattr(rtc.VideoCodec, codec))
+        track, publication, _ = await subs.wait(_from_a_kind(rtc.TrackKind.KIND_VIDEO), timeout=20)
+        sizes = await collect_video_sizes(track, (VIDEO_W, VIDEO_H), timeout=15)
+        # what B's peer connection actually receives, from its own WebRTC stats
+        received = sorted(
+            {s.codec.codec.mime_type for s in await track.get_stats() if s.WhichOneof("stats") == "codec"}
+        )
+        print(f"{codec}: publication {publication.mime_type!r}, received {received}, sizes {sizes}")
+        assert publication.mime_type.lower() == f"video/{codec.lower()}", publication.mime_type
+        assert [m.lower() for m in received] == [f"video/{codec.lower()}"], f"B receives {received}"
+        assert (VIDEO_W, VIDEO_H) in sizes, f"{codec}: no full-size frame decoded, sizes seen {sizes}"
+    finally:
+        if pub:
+            await pub.stop()
+        await disconnect_all(a, b)
+
+
 async def test_data_packets_broadcast_and_addressed():
     room_name = unique_room("data")
     a = b = c = None
