@@ -14,6 +14,7 @@ log() { printf '[e2e-setup] %s\n' "$*"; }
 # ---- Debian packages -------------------------------------------------------------------------
 missing=()
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 if ! command -v python3 >/dev/null 2>&1; then
   missing+=(python3 python3-venv)
