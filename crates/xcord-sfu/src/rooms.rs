@@ -103,4 +103,14 @@ impl RoomService {
     pub async fn send_data(&self, req: proto::SendDataRequest) -> Result<()> {
         self.run(move |e| e.admin_send_data(req)).await
     }
+
+    /// Disconnects everyone with SERVER_SHUTDOWN (clients are asked to reconnect) and closes
+    /// every room.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.run(|e| {
+            e.shutdown();
+            Ok(())
+        })
+        .await
+    }
 }

@@ -48,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        let mut rooms = None;
         let (app, media_plane) = match (role, settings.livekit.clone()) {
             ("serve", Some((url, key, secret))) => {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -70,8 +71,7 @@ fn main() -> anyhow::Result<()> {
                     None
                 };
                 let router = sfu.router();
-                // The SFU lives as long as the server: its engine thread runs independently.
-                std::mem::forget(sfu);
+                rooms = Some(sfu.rooms());
                 (router, plane)
             }
         };
@@ -86,7 +86,17 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", settings.bind))?;
         tracing::info!(role, http = %settings.bind, "xcord listening");
         axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(async move {
+                shutdown_signal().await;
+                tracing::info!("shutting down: disconnecting participants");
+                if let Some(rooms) = rooms
+                    && let Err(e) = rooms.shutdown().await
+                {
+                    tracing::warn!("media shutdown: {e}");
+                }
+                // Signal connections end as their participants are closed; give them a moment.
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            })
             .await
             .context("serving HTTP")
     })

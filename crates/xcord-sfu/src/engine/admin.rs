@@ -344,3 +344,28 @@ impl Engine {
         Ok(())
     }
 }
+
+impl Engine {
+    /// Tells every participant the server is going away (they reconnect elsewhere or later),
+    /// closes their connections and the rooms.
+    pub(crate) fn shutdown(&mut self) {
+        let leave = proto::LeaveRequest {
+            can_reconnect: true,
+            reason: proto::DisconnectReason::ServerShutdown as i32,
+            action: proto::leave_request::Action::Reconnect as i32,
+            ..Default::default()
+        };
+        let everyone: Vec<ParticipantKey> = self.participants.keys().collect();
+        for pk in everyone {
+            self.remove_participant(
+                pk,
+                proto::DisconnectReason::ServerShutdown,
+                Some(leave.clone()),
+            );
+        }
+        let rooms: Vec<String> = self.rooms.keys().cloned().collect();
+        for name in rooms {
+            self.close_room(&name);
+        }
+    }
+}
