@@ -11,18 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import subprocess
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
-import pytest
 from livekit import api, rtc
 
 from lkutil import API_KEY, API_SECRET, Publisher, make_token, unique_room
-from servers import HOST, Server
+from xcord_server import XcordServer
 
 
 
@@ -92,39 +88,15 @@ async def test_embedded_and_remote_media_planes_deliver_the_same_events():
     workdir = Path(tempfile.mkdtemp(prefix="xcord-planes-"))
     embedded_log = workdir / "embedded.jsonl"
     remote_log = workdir / "remote.jsonl"
-    servers: list[Server] = []
-    try:
-        embedded = Server(
-            "serve-embedded",
-            ["serve", "--dev", "--node-ip", HOST, "--udp-port", "7902", "--media-event-log", str(embedded_log)],
-            7900,
-        )
-        media = Server(
-            "media-node",
-            [
-                "media", "--dev", "--node-ip", HOST, "--udp-port", "7912",
-                "--webhook-url", f"http://{HOST}:7920/api/v1/webhooks/livekit",
-            ],
-            7910,
-        )
-        control = Server(
-            "serve-remote",
-            [
-                "serve", "--livekit-url", f"ws://{HOST}:7910", "--livekit-key", API_KEY,
-                "--livekit-secret", API_SECRET, "--media-event-log", str(remote_log),
-            ],
-            7920,
-        )
-        servers = [embedded, media, control]
-        for s in servers:
-            s.wait_ready()
-
-        seq_embedded = await scenario(f"ws://{HOST}:7900", embedded.http, embedded_log)
-        seq_remote = await scenario(f"ws://{HOST}:7910", media.http, remote_log)
+    embedded = XcordServer("serve-embedded", ["--media-event-log", str(embedded_log)], command=["serve", "--dev"])
+    media = XcordServer("media-node", [])
+    control = XcordServer("serve-remote", ["--media-event-log", str(remote_log)], command=["serve"])
+    media.extra_args += ["--webhook-url", f"{control.http_url}/api/v1/webhooks/livekit"]
+    control.extra_args += ["--livekit-url", media.url, "--livekit-key", API_KEY, "--livekit-secret", API_SECRET]
+    async with embedded, media, control:
+        seq_embedded = await scenario(embedded.url, embedded.http_url, embedded_log)
+        seq_remote = await scenario(media.url, media.http_url, remote_log)
         print("embedded:", seq_embedded)
         print("remote:  ", seq_remote)
         assert seq_embedded == EXPECTED, f"embedded plane saw {seq_embedded}"
         assert seq_remote == seq_embedded, f"remote plane saw {seq_remote}, embedded saw {seq_embedded}"
-    finally:
-        for s in reversed(servers):
-            s.stop()

@@ -10,18 +10,20 @@ import time
 from livekit import rtc
 
 from lkutil import EventWaiter, make_token, unique_room
-from servers import HOST, Server
+from xcord_server import XcordServer
 
 
 async def test_sigterm_disconnects_participants_and_exits():
-    server = Server("shutdown", ["media", "--dev", "--node-ip", HOST, "--udp-port", "7932"], 7930)
+    server = XcordServer("shutdown")
     room = rtc.Room()
     try:
-        server.wait_ready()
+        server.start()
+        await server.wait_ready()
         trouble = [EventWaiter(room, "reconnecting"), EventWaiter(room, "disconnected")]
-        await asyncio.wait_for(room.connect(f"ws://{HOST}:7930", make_token("alice", unique_room("bye"))), 30)
+        await asyncio.wait_for(room.connect(server.url, make_token("alice", unique_room("bye"))), 30)
         assert not any(w.seen for w in trouble)
         started = time.monotonic()
+        assert server.proc is not None
         server.proc.terminate()
         code = await asyncio.get_running_loop().run_in_executor(None, server.proc.wait, 10)
         took = time.monotonic() - started

@@ -46,9 +46,17 @@ def _status(url: str) -> Optional[int]:
 
 
 class XcordServer:
-    def __init__(self, name: str, extra_args: Sequence[str] = (), *, ready_timeout: float = 30.0):
+    def __init__(
+        self,
+        name: str,
+        extra_args: Sequence[str] = (),
+        *,
+        ready_timeout: float = 30.0,
+        command: Sequence[str] = ("media", "--dev"),
+    ):
         self.name = name
         self.extra_args = list(extra_args)
+        self.command = list(command)
         self.ready_timeout = ready_timeout
         self.port = next(_ports)
         self.udp_port = self.port + 2
@@ -66,7 +74,7 @@ class XcordServer:
         self._datadir = tempfile.mkdtemp(prefix=f"xcord-e2e-{self.name}.")
         self._log = open(self.log_path, "wb")
         cmd = [
-            XCORD_BIN, "media", "--dev",
+            XCORD_BIN, *self.command,
             "--bind", f"{HOST}:{self.port}",
             "--node-ip", HOST,
             "--udp-port", str(self.udp_port),
