@@ -14,15 +14,17 @@ run: build
 build:
 	$(CARGO) build --release
 
-# Every test: formatting, lints, unit and integration tests, then the end-to-end suites with the
-# official LiveKit SDKs (Python, Node, browser) in a network namespace. Installs what it needs.
+# Every test: formatting, lints, unit and integration tests (control plane on SQLite and
+# PostgreSQL), then the end-to-end suites with the official LiveKit SDKs (Python, Node, browser)
+# in a network namespace. Installs what it needs.
 test: e2e-setup lint unit e2e
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+# Unit and integration tests; the control plane's run against SQLite and a throwaway PostgreSQL.
 unit:
-	$(CARGO) test --workspace
+	tests/with-postgres.sh $(CARGO) test --workspace
 
 include mk/e2e.mk

@@ -1,4 +1,9 @@
-//! xcord's control plane: everything around the media plane — for now the `MediaPlane`
-//! boundary (LiveKit's server API, in-process or over HTTP) and the handling of its events.
+//! xcord's control plane: the application backend around the media plane — accounts (so far),
+//! the HTTP API, storage on SQLite or PostgreSQL, and the `MediaPlane` boundary (LiveKit's server
+//! API, in-process or over HTTP) with the handling of its events.
 
+pub mod accounts;
+pub mod api;
+pub mod db;
+pub mod error;
 pub mod media;

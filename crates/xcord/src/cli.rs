@@ -70,6 +70,10 @@ pub struct ServerArgs {
     /// API secret for `--livekit-url`.
     #[arg(long, env = "XCORD_LIVEKIT_SECRET")]
     pub livekit_secret: Option<String>,
+    /// `serve` only: the database, `sqlite://FILE` or `postgres://…`
+    /// [default: sqlite in the data directory].
+    #[arg(long, env = "XCORD_DATABASE_URL")]
+    pub database_url: Option<String>,
     /// `serve` only: append every media-plane event the control plane receives to this file
     /// (JSON lines).
     #[arg(long, env = "XCORD_MEDIA_EVENT_LOG")]
@@ -93,6 +97,7 @@ struct FileSettings {
     livekit_key: Option<String>,
     livekit_secret: Option<String>,
     media_event_log: Option<PathBuf>,
+    database_url: Option<String>,
 }
 
 /// Fully resolved server settings.
@@ -110,6 +115,7 @@ pub struct Settings {
     /// A remote media plane: (url, key, secret).
     pub livekit: Option<(String, String, String)>,
     pub media_event_log: Option<PathBuf>,
+    pub database_url: Option<String>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -167,6 +173,7 @@ impl ServerArgs {
         Ok(Settings {
             livekit,
             media_event_log: self.media_event_log.or(file.media_event_log),
+            database_url: self.database_url.or(file.database_url),
             auto_create: !(self.no_auto_create || file.no_auto_create.unwrap_or(false)),
             webhook_urls,
             webhook_key: self.webhook_key.or(file.webhook_key),

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 use xcord_sfu::auth::KeyStore;
 
+use xcord_control::api::{self, AppState};
+use xcord_control::db::Db;
 use xcord_control::media::embedded::EmbeddedMediaPlane;
 use xcord_control::media::livekit_http::{self, LiveKitHttpMediaPlane};
 use xcord_control::media::{MediaPlane, events};
@@ -77,6 +79,19 @@ fn main() -> anyhow::Result<()> {
                 (router, plane)
             }
         };
+        let app = if role == "serve" {
+            std::fs::create_dir_all(&settings.data_dir)
+                .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+            let url = settings
+                .database_url
+                .clone()
+                .unwrap_or_else(|| Db::default_url(&settings.data_dir));
+            let db = Db::connect(&url).await.context("opening the database")?;
+            tracing::info!(backend = ?db.backend, "database ready");
+            app.merge(api::router(AppState::new(db)))
+        } else {
+            app
+        };
         if let Some(plane) = &media_plane {
             match plane.list_rooms(Vec::new()).await {
                 Ok(rooms) => tracing::info!(kind = plane.kind(), rooms = rooms.len(), "media plane reachable"),
@@ -87,7 +102,7 @@ fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
         tracing::info!(role, http = %settings.bind, "xcord listening");
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 tracing::info!("shutting down: disconnecting participants");

@@ -1,0 +1,73 @@
+//! Field rules for account data, each failure a precise message.
+
+use crate::error::AppError;
+
+pub fn handle(h: &str) -> Result<(), AppError> {
+    let len = h.chars().count();
+    if !(3..=32).contains(&len) {
+        return Err(AppError::invalid("handle must be 3 to 32 characters"));
+    }
+    if !h
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    {
+        return Err(AppError::invalid(
+            "handle may contain only letters, digits, '_' and '.'",
+        ));
+    }
+    Ok(())
+}
+
+pub fn display_name(n: &str) -> Result<(), AppError> {
+    let trimmed = n.trim();
+    let len = trimmed.chars().count();
+    if !(1..=64).contains(&len) {
+        return Err(AppError::invalid("displayName must be 1 to 64 characters"));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "displayName must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+pub fn password(p: &str) -> Result<(), AppError> {
+    let len = p.chars().count();
+    if !(8..=128).contains(&len) {
+        return Err(AppError::invalid("password must be 8 to 128 characters"));
+    }
+    Ok(())
+}
+
+pub fn colour(c: &str) -> Result<(), AppError> {
+    let ok = c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|d| d.is_ascii_hexdigit());
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(format!(
+            "avatarGradient colours must be #rrggbb, got {c:?}"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        assert!(handle("ab").is_err());
+        assert!(handle("alice_01.x").is_ok());
+        assert!(handle("al ice").is_err());
+        assert!(handle(&"a".repeat(33)).is_err());
+        assert!(display_name("  ").is_err());
+        assert!(display_name("Alice").is_ok());
+        assert!(display_name("a\u{7}b").is_err());
+        assert!(password("short").is_err());
+        assert!(password("long enough").is_ok());
+        assert!(colour("#A0b1c2").is_ok());
+        assert!(colour("red").is_err());
+        assert!(colour("#12345g").is_err());
+    }
+}

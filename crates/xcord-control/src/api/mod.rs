@@ -1,0 +1,93 @@
+//! The HTTP API under `/api/v1`: shared state, the JSON body and bearer-session extractors, and
+//! the route table. Every error is `{code, message}` with its status.
+
+mod auth;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+
+use crate::accounts::ratelimit::RateLimiter;
+use crate::accounts::{User, hash_token, store};
+use crate::db::Db;
+use crate::error::AppError;
+
+/// What handlers share.
+pub struct AppState {
+    pub db: Db,
+    pub login_limiter: RateLimiter,
+}
+
+impl AppState {
+    pub fn new(db: Db) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            login_limiter: RateLimiter::new(10, Duration::from_secs(300)),
+        })
+    }
+}
+
+pub type State = axum::extract::State<Arc<AppState>>;
+
+/// The `/api/v1` routes.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/v1/auth/register", post(auth::register))
+        .route("/api/v1/auth/login", post(auth::login))
+        .route("/api/v1/auth/logout", post(auth::logout))
+        .route("/api/v1/users/@me", get(auth::me).patch(auth::update_me))
+        .route("/api/v1/users/{id}", get(auth::user))
+        .fallback(|| async { AppError::not_found("no such endpoint") })
+        .with_state(state)
+}
+
+/// A JSON body whose rejections are API errors with a precise message.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Self(v)),
+            Err(rejection) => Err(AppError::invalid(rejection.body_text())),
+        }
+    }
+}
+
+/// The signed-in user, from `Authorization: Bearer <session token>`.
+pub struct Session {
+    pub user: User,
+    pub token_hash: String,
+}
+
+impl FromRequestParts<Arc<AppState>> for Session {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                AppError::unauthorized("missing Authorization: Bearer <session token>")
+            })?;
+        let token = header.strip_prefix("Bearer ").ok_or_else(|| {
+            AppError::unauthorized("Authorization must be Bearer <session token>")
+        })?;
+        let token_hash = hash_token(token.trim());
+        let user = store::session_user(&state.db, &token_hash)
+            .await?
+            .ok_or_else(|| AppError::unauthorized("session is invalid or expired"))?;
+        Ok(Self { user, token_hash })
+    }
+}

@@ -1,0 +1,103 @@
+//! Test support: the control plane's API over a fresh database of each backend — a SQLite file
+//! always, and PostgreSQL when `XCORD_TEST_POSTGRES_URL` is set (`tests/with-postgres.sh`; under
+//! `CI=true` it must be).
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+use xcord_control::api::{self, AppState};
+use xcord_control::db::Db;
+
+/// A fresh, migrated database on every available backend.
+pub async fn databases() -> Vec<Db> {
+    let dir = std::env::temp_dir().join(format!("xcord-test-{}", xcord_control::db::new_id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut dbs = vec![Db::connect(&Db::default_url(&dir)).await.expect("sqlite")];
+    match std::env::var("XCORD_TEST_POSTGRES_URL") {
+        Ok(admin_url) => {
+            let name = format!("xcord_t_{}", xcord_control::db::new_id());
+            let admin = Db::connect_admin(&admin_url).await;
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&admin)
+                .await
+                .expect("create database");
+            let base = admin_url
+                .rsplit_once('/')
+                .map(|(b, _)| b)
+                .unwrap_or(&admin_url);
+            dbs.push(
+                Db::connect(&format!("{base}/{name}"))
+                    .await
+                    .expect("postgres"),
+            );
+        }
+        Err(_) if std::env::var("CI").is_ok() => {
+            panic!(
+                "CI must run the control-plane tests against PostgreSQL too (tests/with-postgres.sh)"
+            )
+        }
+        Err(_) => eprintln!("XCORD_TEST_POSTGRES_URL not set: PostgreSQL skipped"),
+    }
+    dbs
+}
+
+/// The API router over `db`, as a client from 10.0.0.1 would see it.
+pub fn app(db: Db) -> Router {
+    api::router(AppState::new(db)).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5000))))
+}
+
+/// One API call: returns the status and the JSON body (`Null` when empty).
+pub async fn call(
+    app: &Router,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Request::builder().method(method).uri(path);
+    if let Some(t) = token {
+        req = req.header(header::AUTHORIZATION, format!("Bearer {t}"));
+    }
+    let req = match body {
+        Some(b) => req
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(b.to_string())),
+        None => req.body(Body::empty()),
+    }
+    .unwrap();
+    let resp = app.clone().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let json = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    (status, json)
+}
+
+/// Registers a user and returns (session token, user id).
+pub async fn register(app: &Router, handle: &str) -> (String, String) {
+    let (status, body) = call(
+        app,
+        "POST",
+        "/api/v1/auth/register",
+        None,
+        Some(serde_json::json!({"handle": handle, "displayName": handle, "password": "correct horse battery"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    (
+        body["token"].as_str().unwrap().to_owned(),
+        body["user"]["id"].as_str().unwrap().to_owned(),
+    )
+}
