@@ -7,3 +7,4 @@ pub mod api;
 pub mod db;
 pub mod error;
 pub mod media;
+pub mod realtime;

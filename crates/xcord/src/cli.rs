@@ -70,6 +70,10 @@ pub struct ServerArgs {
     /// API secret for `--livekit-url`.
     #[arg(long, env = "XCORD_LIVEKIT_SECRET")]
     pub livekit_secret: Option<String>,
+    /// `serve` only: the URL clients use to reach the media plane, put in the tokens the API
+    /// issues [default: ws://<bind address>].
+    #[arg(long, env = "XCORD_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// `serve` only: the database, `sqlite://FILE` or `postgres://…`
     /// [default: sqlite in the data directory].
     #[arg(long, env = "XCORD_DATABASE_URL")]
@@ -98,6 +102,7 @@ struct FileSettings {
     livekit_secret: Option<String>,
     media_event_log: Option<PathBuf>,
     database_url: Option<String>,
+    public_url: Option<String>,
 }
 
 /// Fully resolved server settings.
@@ -116,6 +121,7 @@ pub struct Settings {
     pub livekit: Option<(String, String, String)>,
     pub media_event_log: Option<PathBuf>,
     pub database_url: Option<String>,
+    pub public_url: Option<String>,
 }
 
 fn read_file(path: &Path) -> anyhow::Result<FileSettings> {
@@ -174,6 +180,7 @@ impl ServerArgs {
             livekit,
             media_event_log: self.media_event_log.or(file.media_event_log),
             database_url: self.database_url.or(file.database_url),
+            public_url: self.public_url.or(file.public_url),
             auto_create: !(self.no_auto_create || file.no_auto_create.unwrap_or(false)),
             webhook_urls,
             webhook_key: self.webhook_key.or(file.webhook_key),

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 use xcord_sfu::auth::KeyStore;
 
-use xcord_control::api::{self, AppState};
+use xcord_control::api::{self, AppState, MediaAccess};
 use xcord_control::db::Db;
 use xcord_control::media::embedded::EmbeddedMediaPlane;
 use xcord_control::media::livekit_http::{self, LiveKitHttpMediaPlane};
@@ -36,6 +36,7 @@ fn main() -> anyhow::Result<()> {
     };
     let settings = args.resolve()?;
     let keys = keys::resolve(settings.dev, &settings.keys, &settings.data_dir)?;
+    let media_keys = keys.first().cloned();
     let node_ips = if settings.node_ips.is_empty() {
         xcord_sfu::config::default_node_ips()
     } else {
@@ -88,7 +89,8 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|| Db::default_url(&settings.data_dir));
             let db = Db::connect(&url).await.context("opening the database")?;
             tracing::info!(backend = ?db.backend, "database ready");
-            app.merge(api::router(AppState::new(db)))
+            let media_access = media_access(&settings, media_keys.as_ref());
+            app.merge(api::router(AppState::with_media(db, media_plane.clone(), media_access)))
         } else {
             app
         };
@@ -116,6 +118,41 @@ fn main() -> anyhow::Result<()> {
             })
             .await
             .context("serving HTTP")
+    })
+}
+
+/// Where clients reach the media plane and the key that signs their tokens.
+fn media_access(
+    settings: &cli::Settings,
+    embedded_key: Option<&(String, String)>,
+) -> Option<MediaAccess> {
+    if let Some((url, key, secret)) = &settings.livekit {
+        return Some(MediaAccess {
+            url: url.clone(),
+            api_key: key.clone(),
+            api_secret: secret.clone(),
+        });
+    }
+    let (key, secret) = embedded_key?;
+    let url = settings.public_url.clone().unwrap_or_else(|| {
+        let host = if settings.bind.ip().is_unspecified() {
+            settings
+                .node_ips
+                .first()
+                .copied()
+                .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]))
+        } else {
+            settings.bind.ip()
+        };
+        format!(
+            "ws://{}",
+            std::net::SocketAddr::new(host, settings.bind.port())
+        )
+    });
+    Some(MediaAccess {
+        url,
+        api_key: key.clone(),
+        api_secret: secret.clone(),
     })
 }
 

@@ -2,6 +2,9 @@
 //! the route table. Every error is `{code, message}` with its status.
 
 mod auth;
+mod communities;
+mod conversations;
+mod gateway;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,18 +20,46 @@ use crate::accounts::ratelimit::RateLimiter;
 use crate::accounts::{User, hash_token, store};
 use crate::db::Db;
 use crate::error::AppError;
+use crate::media::MediaPlane;
+use crate::realtime::hub::Hub;
+
+/// How the control plane issues media tokens: where clients connect and the key pair that
+/// signs their access tokens (the media plane's).
+#[derive(Clone, Debug)]
+pub struct MediaAccess {
+    /// The LiveKit URL clients connect to (`ws(s)://…`).
+    pub url: String,
+    pub api_key: String,
+    pub api_secret: String,
+}
 
 /// What handlers share.
 pub struct AppState {
     pub db: Db,
     pub login_limiter: RateLimiter,
+    /// Live connections of each user (the gateway).
+    pub hub: Hub,
+    /// The media plane, when one is attached (`xcord serve`).
+    pub media: Option<Arc<dyn MediaPlane>>,
+    pub media_access: Option<MediaAccess>,
 }
 
 impl AppState {
     pub fn new(db: Db) -> Arc<Self> {
+        Self::with_media(db, None, None)
+    }
+
+    pub fn with_media(
+        db: Db,
+        media: Option<Arc<dyn MediaPlane>>,
+        media_access: Option<MediaAccess>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             db,
             login_limiter: RateLimiter::new(10, Duration::from_secs(300)),
+            hub: Hub::default(),
+            media,
+            media_access,
         })
     }
 }
@@ -43,6 +74,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/v1/auth/logout", post(auth::logout))
         .route("/api/v1/users/@me", get(auth::me).patch(auth::update_me))
         .route("/api/v1/users/{id}", get(auth::user))
+        .merge(communities::routes())
+        .merge(conversations::routes())
+        .merge(gateway::routes())
         .fallback(|| async { AppError::not_found("no such endpoint") })
         .with_state(state)
 }
