@@ -22,6 +22,7 @@ use crate::db::Db;
 use crate::error::AppError;
 use crate::media::MediaPlane;
 use crate::realtime::hub::Hub;
+use crate::realtime::session::Sessions;
 
 /// How the control plane issues media tokens: where clients connect and the key pair that
 /// signs their access tokens (the media plane's).
@@ -38,7 +39,9 @@ pub struct AppState {
     pub db: Db,
     pub login_limiter: RateLimiter,
     /// Live connections of each user (the gateway).
-    pub hub: Hub,
+    pub hub: Arc<Hub>,
+    /// Gateway sessions (resumable).
+    pub sessions: Sessions,
     /// The media plane, when one is attached (`xcord serve`).
     pub media: Option<Arc<dyn MediaPlane>>,
     pub media_access: Option<MediaAccess>,
@@ -57,7 +60,8 @@ impl AppState {
         Arc::new(Self {
             db,
             login_limiter: RateLimiter::new(10, Duration::from_secs(300)),
-            hub: Hub::default(),
+            hub: Arc::new(Hub::default()),
+            sessions: Sessions::default(),
             media,
             media_access,
         })

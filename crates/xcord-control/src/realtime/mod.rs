@@ -2,3 +2,5 @@
 //! and (to come) the gateway WebSocket protocol on top of it.
 
 pub mod hub;
+pub mod session;
+pub mod snapshot;

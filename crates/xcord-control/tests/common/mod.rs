@@ -101,3 +101,19 @@ pub async fn register(app: &Router, handle: &str) -> (String, String) {
         body["user"]["id"].as_str().unwrap().to_owned(),
     )
 }
+
+/// Serves the API over `db` on a loopback port; returns its address and the shared state.
+pub async fn serve(db: Db) -> (SocketAddr, std::sync::Arc<AppState>) {
+    let state = AppState::new(db);
+    let router = api::router(state.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await;
+    });
+    (addr, state)
+}

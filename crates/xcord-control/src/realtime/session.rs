@@ -1,0 +1,251 @@
+//! Gateway sessions: one per identified connection, outliving its WebSocket for a resume window.
+//! A session's task owns its hub queue, numbers every event (`s`), keeps the last
+//! `REPLAY_BUFFER` of them, and forwards them to the attached socket. A resuming socket gets
+//! every event after the sequence it last saw, or `Gap` when those are no longer buffered (the
+//! client then identifies again and gets a fresh snapshot).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use super::hub::{ConnectionId, GatewayEvent, Hub};
+
+/// Events kept for resuming.
+pub const REPLAY_BUFFER: usize = 1000;
+/// How long a session without a socket stays resumable.
+pub const RESUME_WINDOW: Duration = Duration::from_secs(120);
+
+/// What kind of client a connection is (the owner-window choice prefers `main`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectionKind {
+    Main,
+    Overlay,
+    Mobile,
+}
+
+/// A numbered event on its way to a socket.
+#[derive(Clone, Debug)]
+pub struct Sequenced {
+    pub seq: u64,
+    pub event: Arc<GatewayEvent>,
+}
+
+/// Why a resume was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ResumeError {
+    UnknownSession,
+    WrongUser,
+    Gap,
+}
+
+enum Command {
+    Attach {
+        socket: mpsc::Sender<Sequenced>,
+        after: u64,
+        reply: oneshot::Sender<Result<u64, ResumeError>>,
+    },
+    Detach,
+}
+
+/// A live gateway session, as the registry knows it.
+#[derive(Clone)]
+pub struct SessionHandle {
+    pub id: String,
+    pub user_id: String,
+    pub kind: ConnectionKind,
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl SessionHandle {
+    /// Attaches a socket; events after `after` are replayed to it first. Returns how many.
+    pub async fn attach(
+        &self,
+        socket: mpsc::Sender<Sequenced>,
+        after: u64,
+    ) -> Result<u64, ResumeError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Attach {
+                socket,
+                after,
+                reply,
+            })
+            .map_err(|_| ResumeError::UnknownSession)?;
+        rx.await.map_err(|_| ResumeError::UnknownSession)?
+    }
+
+    pub fn detach(&self) {
+        let _ = self.commands.send(Command::Detach);
+    }
+}
+
+/// All gateway sessions of this process.
+#[derive(Clone, Default)]
+pub struct Sessions {
+    by_id: Arc<Mutex<HashMap<String, SessionHandle>>>,
+}
+
+impl Sessions {
+    /// Starts a session for `user_id`, registered with the hub from this moment on.
+    pub fn start(&self, hub: Arc<Hub>, user_id: &str, kind: ConnectionKind) -> SessionHandle {
+        let (hub_id, events) = hub.connect(user_id);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let handle = SessionHandle {
+            id: crate::db::new_id(),
+            user_id: user_id.to_owned(),
+            kind,
+            commands: tx,
+        };
+        if let Ok(mut map) = self.by_id.lock() {
+            map.insert(handle.id.clone(), handle.clone());
+        }
+        tokio::spawn(run(self.clone(), hub, hub_id, handle.clone(), events, rx));
+        handle
+    }
+
+    pub fn get(&self, id: &str) -> Option<SessionHandle> {
+        self.by_id.lock().ok()?.get(id).cloned()
+    }
+
+    /// Live sessions of a user.
+    pub fn of_user(&self, user_id: &str) -> Vec<SessionHandle> {
+        self.by_id
+            .lock()
+            .map(|m| {
+                m.values()
+                    .filter(|s| s.user_id == user_id)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn remove(&self, id: &str) {
+        if let Ok(mut map) = self.by_id.lock() {
+            map.remove(id);
+        }
+    }
+}
+
+async fn run(
+    sessions: Sessions,
+    hub: Arc<Hub>,
+    hub_id: ConnectionId,
+    handle: SessionHandle,
+    mut events: mpsc::Receiver<GatewayEvent>,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
+    let mut seq: u64 = 0;
+    let mut buffer: VecDeque<Sequenced> = VecDeque::with_capacity(64);
+    let mut socket: Option<mpsc::Sender<Sequenced>> = None;
+    let expiry = tokio::time::sleep(RESUME_WINDOW);
+    tokio::pin!(expiry);
+    loop {
+        tokio::select! {
+            event = events.recv() => {
+                let Some(event) = event else { break };
+                seq += 1;
+                let item = Sequenced { seq, event: Arc::new(event) };
+                if buffer.len() == REPLAY_BUFFER {
+                    buffer.pop_front();
+                }
+                buffer.push_back(item.clone());
+                if let Some(tx) = &socket
+                    && tx.try_send(item).is_err()
+                {
+                    socket = None;
+                    expiry.as_mut().reset(tokio::time::Instant::now() + RESUME_WINDOW);
+                }
+            }
+            command = commands.recv() => match command {
+                Some(Command::Attach { socket: tx, after, reply }) => {
+                    let oldest = buffer.front().map_or(seq + 1, |e| e.seq);
+                    if after > seq || after + 1 < oldest {
+                        let _ = reply.send(Err(ResumeError::Gap));
+                        continue;
+                    }
+                    let mut replayed = 0;
+                    for item in buffer.iter().filter(|e| e.seq > after) {
+                        if tx.try_send(item.clone()).is_err() {
+                            break;
+                        }
+                        replayed += 1;
+                    }
+                    socket = Some(tx);
+                    let _ = reply.send(Ok(replayed));
+                }
+                Some(Command::Detach) => {
+                    socket = None;
+                    expiry.as_mut().reset(tokio::time::Instant::now() + RESUME_WINDOW);
+                }
+                None => break,
+            },
+            _ = &mut expiry, if socket.is_none() => break,
+        }
+    }
+    hub.disconnect(&handle.user_id, hub_id);
+    sessions.remove(&handle.id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::realtime::hub::Audience;
+
+    #[tokio::test]
+    async fn numbers_events_and_replays_after_a_sequence() {
+        let hub = Arc::new(Hub::default());
+        let sessions = Sessions::default();
+        let s = sessions.start(hub.clone(), "alice", ConnectionKind::Main);
+        let (tx, mut rx) = mpsc::channel(16);
+        assert_eq!(s.attach(tx, 0).await, Ok(0));
+        for i in 0..3 {
+            hub.publish(Audience::User("alice".into()), GatewayEvent::new("E", i));
+        }
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(rx.recv().await.map(|e| e.seq));
+        }
+        assert_eq!(got, vec![Some(1), Some(2), Some(3)]);
+        // the socket goes away; two more events arrive meanwhile
+        s.detach();
+        hub.publish(Audience::User("alice".into()), GatewayEvent::new("E", 3));
+        hub.publish(Audience::User("alice".into()), GatewayEvent::new("E", 4));
+        tokio::task::yield_now().await;
+        let (tx2, mut rx2) = mpsc::channel(16);
+        let resumed = sessions.get(&s.id);
+        let replayed = match resumed {
+            Some(h) => h.attach(tx2, 2).await,
+            None => Err(ResumeError::UnknownSession),
+        };
+        assert_eq!(replayed, Ok(3));
+        let seqs: Vec<u64> = std::iter::from_fn(|| rx2.try_recv().ok().map(|e| e.seq)).collect();
+        assert_eq!(seqs, vec![3, 4, 5]);
+        // a sequence from the future is a gap
+        let (tx3, _rx3) = mpsc::channel(16);
+        assert_eq!(s.attach(tx3, 99).await, Err(ResumeError::Gap));
+    }
+
+    #[tokio::test]
+    async fn too_old_a_sequence_is_a_gap() {
+        let hub = Arc::new(Hub::default());
+        let sessions = Sessions::default();
+        let s = sessions.start(hub.clone(), "bob", ConnectionKind::Overlay);
+        for i in 0..(REPLAY_BUFFER + 5) {
+            hub.publish(Audience::User("bob".into()), GatewayEvent::new("E", i));
+            if i % 100 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        // let the session task drain its queue
+        for _ in 0..50 {
+            tokio::task::yield_now().await;
+        }
+        let (tx, _rx) = mpsc::channel(2048);
+        assert_eq!(s.attach(tx, 1).await, Err(ResumeError::Gap));
+    }
+}
