@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod api;
+pub mod communities;
 pub mod db;
 pub mod error;
 pub mod media;

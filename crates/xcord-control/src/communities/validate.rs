@@ -1,0 +1,124 @@
+//! Field rules for communities, roles, channels, invites and messages, each failure a precise
+//! message. Names are trimmed before they are checked and stored.
+
+use super::ChannelKind;
+use crate::error::AppError;
+
+/// Longest message, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 4000;
+/// Largest channel user limit (0 is unlimited).
+pub const MAX_USER_LIMIT: i64 = 99;
+/// Longest invite lifetime: 30 days.
+pub const MAX_INVITE_AGE_SECONDS: i64 = 30 * 24 * 3600;
+pub const MAX_INVITE_USES: i64 = 1000;
+
+/// A 1–100 character name without control characters; `field` names it in the message.
+pub fn name<'a>(field: &str, value: &'a str) -> Result<&'a str, AppError> {
+    let trimmed = value.trim();
+    if !(1..=100).contains(&trimmed.chars().count()) {
+        return Err(AppError::invalid(format!(
+            "{field} must be 1 to 100 characters"
+        )));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(AppError::invalid(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(trimmed)
+}
+
+pub fn channel_kind(kind: &str) -> Result<ChannelKind, AppError> {
+    ChannelKind::parse(kind).ok_or_else(|| {
+        AppError::invalid(format!(
+            "kind must be \"text\", \"voice\" or \"video\", got {kind:?}"
+        ))
+    })
+}
+
+/// A user limit for a channel of `kind`.
+pub fn user_limit(kind: ChannelKind, limit: i64) -> Result<u32, AppError> {
+    if !(0..=MAX_USER_LIMIT).contains(&limit) {
+        return Err(AppError::invalid("userLimit must be 0 (unlimited) to 99"));
+    }
+    if limit != 0 && !kind.is_media() {
+        return Err(AppError::invalid(
+            "userLimit applies only to voice and video channels",
+        ));
+    }
+    u32::try_from(limit).map_err(|_| AppError::invalid("userLimit must be 0 (unlimited) to 99"))
+}
+
+pub fn position(position: i64) -> Result<i64, AppError> {
+    if !(0..=1_000_000).contains(&position) {
+        return Err(AppError::invalid("position must be 0 to 1000000"));
+    }
+    Ok(position)
+}
+
+/// Message content: 1–4000 characters, not only white space (kept as written).
+pub fn content(content: &str) -> Result<(), AppError> {
+    if content.trim().is_empty() || content.chars().count() > MAX_MESSAGE_CHARS {
+        return Err(AppError::invalid("content must be 1 to 4000 characters"));
+    }
+    Ok(())
+}
+
+pub fn invite_max_uses(uses: Option<i64>) -> Result<Option<i64>, AppError> {
+    match uses {
+        Some(u) if !(1..=MAX_INVITE_USES).contains(&u) => {
+            Err(AppError::invalid("maxUses must be 1 to 1000"))
+        }
+        other => Ok(other),
+    }
+}
+
+pub fn invite_max_age(seconds: Option<i64>) -> Result<Option<i64>, AppError> {
+    match seconds {
+        Some(s) if !(1..=MAX_INVITE_AGE_SECONDS).contains(&s) => Err(AppError::invalid(
+            "maxAgeSeconds must be 1 to 2592000 (30 days)",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// A page size: 1–100, 50 when absent.
+pub fn page_limit(limit: Option<&str>) -> Result<i64, AppError> {
+    let Some(limit) = limit else {
+        return Ok(50);
+    };
+    match limit.parse::<i64>() {
+        Ok(n) if (1..=100).contains(&n) => Ok(n),
+        _ => Err(AppError::invalid(format!(
+            "limit must be 1 to 100, got {limit:?}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules() {
+        assert_eq!(name("name", "  General  ").ok(), Some("General"));
+        assert!(name("name", "   ").is_err());
+        assert!(name("name", &"x".repeat(101)).is_err());
+        assert!(name("name", &"é".repeat(100)).is_ok());
+        assert!(name("name", "a\nb").is_err());
+        assert!(channel_kind("stage").is_err());
+        assert_eq!(user_limit(ChannelKind::Voice, 99).ok(), Some(99));
+        assert!(user_limit(ChannelKind::Voice, 100).is_err());
+        assert!(user_limit(ChannelKind::Text, 5).is_err());
+        assert_eq!(user_limit(ChannelKind::Text, 0).ok(), Some(0));
+        assert!(content(" \n ").is_err());
+        assert!(content(&"x".repeat(4000)).is_ok());
+        assert!(content(&"x".repeat(4001)).is_err());
+        assert!(invite_max_uses(Some(0)).is_err());
+        assert!(invite_max_age(Some(2_592_001)).is_err());
+        assert_eq!(page_limit(None).ok(), Some(50));
+        assert!(page_limit(Some("0")).is_err());
+        assert!(page_limit(Some("abc")).is_err());
+        assert_eq!(page_limit(Some("100")).ok(), Some(100));
+    }
+}
