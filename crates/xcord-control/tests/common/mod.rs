@@ -117,3 +117,12 @@ pub async fn serve(db: Db) -> (SocketAddr, std::sync::Arc<AppState>) {
     });
     (addr, state)
 }
+
+/// The API router over `db` (as `app` builds it) and its shared state, for tests that watch
+/// the hub (`state.hub.connect(user_id)`).
+pub fn app_with_state(db: Db) -> (Router, std::sync::Arc<AppState>) {
+    let state = AppState::new(db);
+    let router =
+        api::router(state.clone()).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5000))));
+    (router, state)
+}
