@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api;
 pub mod communities;
+pub mod conversations;
 pub mod db;
 pub mod error;
 pub mod media;

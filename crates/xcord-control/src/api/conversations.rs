@@ -1,11 +1,89 @@
-//! Direct conversations between two users and their messages.
+//! Direct conversations between two users and their messages. The rules live in
+//! `crate::conversations::service`.
 
 use std::sync::Arc;
 
-use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
 
-use super::AppState;
+use super::communities::{PageQuery, page_request};
+use super::{ApiJson, AppState, Session};
+use crate::conversations::{ConversationView, DmMessage, service};
+use crate::error::AppResult;
 
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
+        .route("/api/v1/conversations", get(mine).post(open))
+        .route("/api/v1/conversations/{id}", get(conversation))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(list_messages).post(send_message),
+        )
+}
+
+type St = State<Arc<AppState>>;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OpenRequest {
+    user_id: String,
+}
+
+/// The conversation with `userId`: 201 when created now, 200 when it existed.
+async fn open(
+    State(state): St,
+    session: Session,
+    ApiJson(req): ApiJson<OpenRequest>,
+) -> AppResult<(StatusCode, Json<ConversationView>)> {
+    let (conversation, created) = service::open(&state, &session.user, &req.user_id).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(conversation)))
+}
+
+async fn mine(State(state): St, session: Session) -> AppResult<Json<Vec<ConversationView>>> {
+    Ok(Json(service::mine(&state, &session.user.id).await?))
+}
+
+async fn conversation(
+    State(state): St,
+    session: Session,
+    Path(id): Path<String>,
+) -> AppResult<Json<ConversationView>> {
+    Ok(Json(service::get(&state, &session.user.id, &id).await?))
+}
+
+async fn list_messages(
+    State(state): St,
+    session: Session,
+    Path(id): Path<String>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> AppResult<Json<Vec<DmMessage>>> {
+    let page = page_request(&query)?;
+    Ok(Json(
+        service::messages(&state, &session.user.id, &id, page).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendRequest {
+    content: String,
+}
+
+async fn send_message(
+    State(state): St,
+    session: Session,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<SendRequest>,
+) -> AppResult<(StatusCode, Json<DmMessage>)> {
+    let message = service::send(&state, &session.user, &id, &req.content).await?;
+    Ok((StatusCode::CREATED, Json(message)))
 }
