@@ -10,3 +10,4 @@ pub mod db;
 pub mod error;
 pub mod media;
 pub mod realtime;
+pub mod voice;

@@ -14,10 +14,14 @@ use xcord_control::db::Db;
 use xcord_control::media::embedded::EmbeddedMediaPlane;
 use xcord_control::media::livekit_http::{self, LiveKitHttpMediaPlane};
 use xcord_control::media::{MediaPlane, events};
+use xcord_control::voice;
 use xcord_sfu::webhook::WebhookConfig;
 use xcord_sfu::{Sfu, SfuConfig};
 
 use cli::{Cli, Command};
+
+/// How often stored voice states are compared with the media plane's truth.
+const VOICE_RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -54,33 +58,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let mut rooms = None;
-        let (app, media_plane) = match (role, settings.livekit.clone()) {
-            ("serve", Some((url, key, secret))) => {
-                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                events::spawn_handler(rx, settings.media_event_log.clone());
-                let plane: Arc<dyn MediaPlane> =
-                    Arc::new(LiveKitHttpMediaPlane::new(&url, &key, &secret));
-                tracing::info!(%url, "media plane: remote LiveKit-compatible server");
-                let router = livekit_http::webhook_router(&key, &secret, tx)
-                    .route("/", axum::routing::get(|| async { "OK" }).head(|| async { "OK" }));
-                (router, Some(plane))
-            }
-            _ => {
-                let sfu = Sfu::start(cfg).context("starting the media server")?;
-                tracing::info!(media = %sfu.media_addr(), candidates = ?sfu.config().node_ips, "media plane: embedded SFU");
-                let plane: Option<Arc<dyn MediaPlane>> = if role == "serve" {
-                    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                    events::spawn_handler(rx, settings.media_event_log.clone());
-                    Some(Arc::new(EmbeddedMediaPlane::new(&sfu, tx)))
-                } else {
-                    None
-                };
-                let router = sfu.router();
-                rooms = Some(sfu.rooms());
-                (router, plane)
-            }
-        };
-        let app = if role == "serve" {
+        let db = if role == "serve" {
             std::fs::create_dir_all(&settings.data_dir)
                 .with_context(|| format!("creating {}", settings.data_dir.display()))?;
             let url = settings
@@ -89,10 +67,42 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|| Db::default_url(&settings.data_dir));
             let db = Db::connect(&url).await.context("opening the database")?;
             tracing::info!(backend = ?db.backend, "database ready");
-            let media_access = media_access(&settings, media_keys.as_ref());
-            app.merge(api::router(AppState::with_media(db, media_plane.clone(), media_access)))
+            Some(db)
         } else {
-            app
+            None
+        };
+        let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (app, media_plane) = match (role, settings.livekit.clone()) {
+            ("serve", Some((url, key, secret))) => {
+                let plane: Arc<dyn MediaPlane> =
+                    Arc::new(LiveKitHttpMediaPlane::new(&url, &key, &secret));
+                tracing::info!(%url, "media plane: remote LiveKit-compatible server");
+                let router = livekit_http::webhook_router(&key, &secret, events_tx, db.clone())
+                    .route("/", axum::routing::get(|| async { "OK" }).head(|| async { "OK" }));
+                (router, Some(plane))
+            }
+            _ => {
+                let sfu = Sfu::start(cfg).context("starting the media server")?;
+                tracing::info!(media = %sfu.media_addr(), candidates = ?sfu.config().node_ips, "media plane: embedded SFU");
+                let plane: Option<Arc<dyn MediaPlane>> = if role == "serve" {
+                    Some(Arc::new(EmbeddedMediaPlane::new(&sfu, events_tx)))
+                } else {
+                    None
+                };
+                let router = sfu.router();
+                rooms = Some(sfu.rooms());
+                (router, plane)
+            }
+        };
+        let app = match db {
+            Some(db) => {
+                let media_access = media_access(&settings, media_keys.as_ref());
+                let state = AppState::with_media(db, media_plane.clone(), media_access);
+                events::spawn_handler(events_rx, settings.media_event_log.clone(), Some(state.clone()));
+                voice::reconcile::spawn(state.clone(), VOICE_RECONCILE_EVERY);
+                app.merge(api::router(state))
+            }
+            None => app,
         };
         if let Some(plane) = &media_plane {
             match plane.list_rooms(Vec::new()).await {

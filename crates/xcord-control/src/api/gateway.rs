@@ -158,7 +158,15 @@ async fn serve(state: Arc<AppState>, socket: WebSocket) {
             let kind = id.kind.unwrap_or(ConnectionKind::Main);
             // Registered before the snapshot is read: nothing published meanwhile is lost.
             let session = state.sessions.start(state.hub.clone(), &user.id, kind);
-            let mut ready = snapshot::ready(&state, &user).await;
+            let mut ready = match snapshot::ready(&state, &user).await {
+                Ok(r) => r,
+                Err(e) => {
+                    session.detach();
+                    let _ = sink.send(error_frame(e.code, &e.message)).await;
+                    let _ = sink.close().await;
+                    return;
+                }
+            };
             if let Some(obj) = ready.as_object_mut() {
                 obj.insert("sessionId".into(), json!(session.id));
                 obj.insert("kind".into(), json!(kind));

@@ -5,6 +5,7 @@ mod auth;
 mod communities;
 mod conversations;
 mod gateway;
+pub mod voice;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,6 +82,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(communities::routes())
         .merge(conversations::routes())
         .merge(gateway::routes())
+        .merge(voice::routes())
         .fallback(|| async { AppError::not_found("no such endpoint") })
         .with_state(state)
 }

@@ -76,10 +76,8 @@ pub(crate) async fn to_viewers(
 }
 
 /// Called after a membership ended and was committed (leave, kick or ban): tells the remaining
-/// members and the removed user (`MEMBER_REMOVE`).
-///
-/// The hook for everything else that must follow a removal: the voice code extends it to
-/// disconnect the user from the community's voice and video channels.
+/// members and the removed user (`MEMBER_REMOVE`), and disconnects the user from the
+/// community's voice and video channels.
 pub async fn on_member_removed(state: &Arc<AppState>, community_id: &str, user_id: &str) {
     let data = serde_json::json!({ "communityId": community_id, "userId": user_id });
     match store::member_ids(&state.db, community_id).await {
@@ -92,4 +90,6 @@ pub async fn on_member_removed(state: &Arc<AppState>, community_id: &str, user_i
             publish(state, vec![user_id.to_owned()], MEMBER_REMOVE, data);
         }
     }
+    // Whoever is no longer a member is no longer in its voice channels either.
+    crate::api::voice::drop_from_community_voice(state, community_id, user_id).await;
 }

@@ -21,6 +21,7 @@ use livekit_protocol as proto;
 use tokio::sync::mpsc;
 
 use super::{MediaError, MediaEvent, MediaPlane};
+use crate::db::Db;
 
 /// Path of the webhook receiver.
 pub const WEBHOOK_PATH: &str = "/api/v1/webhooks/livekit";
@@ -42,21 +43,31 @@ impl LiveKitHttpMediaPlane {
     }
 }
 
-/// The webhook receiver route: verified events go to `events`.
+/// The webhook receiver route: verified events are stored in the inbox of `db` (when given)
+/// before they are acknowledged, then handed to `events`.
 pub fn webhook_router(
     api_key: &str,
     api_secret: &str,
     events: mpsc::UnboundedSender<MediaEvent>,
+    db: Option<Db>,
 ) -> Router {
     let receiver = Arc::new(WebhookReceiver::new(TokenVerifier::with_api_key(
         api_key, api_secret,
     )));
     Router::new()
         .route(WEBHOOK_PATH, post(receive))
-        .with_state((receiver, events))
+        .with_state(Arc::new(ReceiverState {
+            receiver,
+            events,
+            db,
+        }))
 }
 
-type ReceiverState = (Arc<WebhookReceiver>, mpsc::UnboundedSender<MediaEvent>);
+struct ReceiverState {
+    receiver: Arc<WebhookReceiver>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    db: Option<Db>,
+}
 
 fn refuse(status: StatusCode, code: &str, message: String) -> Response {
     let body = serde_json::json!({ "code": code, "message": message });
@@ -69,10 +80,11 @@ fn refuse(status: StatusCode, code: &str, message: String) -> Response {
 }
 
 async fn receive(
-    State((receiver, events)): State<ReceiverState>,
+    State(st): State<Arc<ReceiverState>>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
+    let (receiver, events) = (&st.receiver, &st.events);
     let Some(auth) = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -86,7 +98,18 @@ async fn receive(
     let auth = auth.strip_prefix("Bearer ").unwrap_or(auth);
     match receiver.receive(&body, auth) {
         Ok(event) => {
-            if events.send(Arc::new(event)).is_err() {
+            let event = Arc::new(event);
+            if let Some(db) = &st.db
+                && let Err(e) = crate::voice::inbox::store(db, &event).await
+            {
+                tracing::warn!(id = %event.id, "webhook not stored: {e}");
+                return refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "cannot store the event now".into(),
+                );
+            }
+            if events.send(event).is_err() {
                 return refuse(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "unavailable",
@@ -263,7 +286,7 @@ mod tests {
     #[tokio::test]
     async fn accepts_signed_events_and_refuses_bad_ones() {
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let router = webhook_router("devkey", "secret", tx);
+        let router = webhook_router("devkey", "secret", tx, None);
         let body = r#"{"event":"room_started","room":{"name":"r1"},"id":"EV_1","createdAt":"1"}"#;
         let good =
             xcord_sfu::webhook::sign("devkey", "secret", body.as_bytes()).unwrap_or_default();
@@ -300,7 +323,7 @@ mod tests {
         use base64::Engine as _;
         use sha2::Digest as _;
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let router = webhook_router("devkey", "secret", tx);
+        let router = webhook_router("devkey", "secret", tx, None);
         let body = r#"{"event":"room_finished","id":"EV_2"}"#;
         // livekit-api installs jsonwebtoken's HMAC provider on first use.
         let _ = xcord_sfu::webhook::sign("devkey", "secret", b"");

@@ -91,5 +91,6 @@ pub async fn delete(state: &Arc<AppState>, user_id: &str, channel_id: &str) -> A
     }
     let data = serde_json::json!({ "id": channel_id, "communityId": channel.community_id });
     events::to_viewers(state, &channel.community_id, CHANNEL_DELETE, data).await;
+    crate::voice::close_rooms(state, &[channel_id.to_owned()]).await;
     Ok(())
 }

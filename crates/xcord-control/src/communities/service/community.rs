@@ -52,6 +52,7 @@ pub async fn delete(state: &Arc<AppState>, user_id: &str, id: &str) -> AppResult
         ));
     }
     let members = store::member_ids(&state.db, id).await?;
+    let channels = crate::voice::channels_of_community(&state.db, id).await?;
     if !store::community::delete(&state.db, id).await? {
         return Err(AppError::not_found("community not found"));
     }
@@ -61,5 +62,6 @@ pub async fn delete(state: &Arc<AppState>, user_id: &str, id: &str) -> AppResult
         COMMUNITY_DELETE,
         serde_json::json!({ "id": id }),
     );
+    crate::voice::close_rooms(state, &channels).await;
     Ok(())
 }

@@ -1,0 +1,57 @@
+//! The media event inbox: every event is stored (keyed by its id) before it is acknowledged or
+//! applied, and marked processed in the transaction that applies it.
+
+use sqlx::Row;
+
+use crate::db::{Db, get_bool, is_unique_violation, now_ms};
+use crate::media::MediaEvent;
+
+/// Stores an event unless its id is already known. Returns whether it still needs applying.
+pub async fn store(db: &Db, event: &MediaEvent) -> Result<bool, sqlx::Error> {
+    let payload = serde_json::to_string(event.as_ref()).unwrap_or_default();
+    let room = event
+        .room
+        .as_ref()
+        .map(|r| r.name.clone())
+        .unwrap_or_default();
+    let inserted = sqlx::query(
+        "INSERT INTO media_event_inbox (event_id, event, room, payload, processed, received_at) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&event.id)
+    .bind(&event.event)
+    .bind(room)
+    .bind(payload)
+    .bind(false)
+    .bind(now_ms())
+    .execute(&db.pool)
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(e) if is_unique_violation(&e) => {
+            let row = sqlx::query("SELECT processed FROM media_event_inbox WHERE event_id = $1")
+                .bind(&event.id)
+                .fetch_one(&db.pool)
+                .await?;
+            Ok(!get_bool(&row, "processed")?)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Events stored but not applied (after a restart), oldest first.
+pub async fn pending(db: &Db) -> Result<Vec<MediaEvent>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT payload FROM media_event_inbox WHERE processed = $1 ORDER BY received_at",
+    )
+    .bind(false)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut events = Vec::new();
+    for r in rows {
+        let payload: String = r.try_get("payload")?;
+        if let Ok(e) = serde_json::from_str(&payload) {
+            events.push(std::sync::Arc::new(e));
+        }
+    }
+    Ok(events)
+}

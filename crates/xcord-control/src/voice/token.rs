@@ -1,0 +1,166 @@
+//! Media tokens for voice and video channels: identity = user id, name = display name, JSON
+//! metadata for other clients to render the participant, grants derived from community
+//! permissions (no SPEAK → no microphone; no VIDEO → no camera; no SCREEN_SHARE → no screen),
+//! a short TTL, room `vc_<channel id>`.
+
+use std::time::Duration;
+
+use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_protocol as proto;
+use serde::Serialize;
+
+use crate::accounts::User;
+use crate::api::MediaAccess;
+use crate::communities::permissions::Permissions;
+
+/// How long a media token is valid (clients get refresh tokens from the SFU while connected).
+pub const TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
+
+/// What a client needs to connect.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaTicket {
+    pub url: String,
+    pub token: String,
+    pub room: String,
+    pub channel_id: String,
+    pub expires_at: i64,
+}
+
+/// The track sources `perms` allow, in LiveKit's names.
+pub fn sources(perms: Permissions) -> Vec<&'static str> {
+    let mut s = Vec::new();
+    if perms.contains(Permissions::SPEAK) {
+        s.push("microphone");
+    }
+    if perms.contains(Permissions::VIDEO) {
+        s.push("camera");
+    }
+    if perms.contains(Permissions::SCREEN_SHARE) {
+        s.push("screen_share");
+        s.push("screen_share_audio");
+    }
+    s
+}
+
+/// The video grant for `room` under `perms`, with server mute/deafen applied.
+pub fn grant(room: &str, perms: Permissions, server_mute: bool, server_deaf: bool) -> VideoGrants {
+    let mut sources = sources(perms);
+    if server_mute {
+        sources.retain(|s| *s != "microphone");
+    }
+    VideoGrants {
+        room_join: true,
+        room: room.to_owned(),
+        can_publish: Some(!sources.is_empty()),
+        can_publish_sources: sources.iter().map(|s| (*s).to_owned()).collect(),
+        can_subscribe: Some(!server_deaf),
+        can_publish_data: Some(perms.contains(Permissions::SEND_MESSAGES)),
+        can_update_own_metadata: Some(false),
+        ..Default::default()
+    }
+}
+
+/// The same grant as a live participant permission (for UpdateParticipant).
+pub fn permission(
+    perms: Permissions,
+    server_mute: bool,
+    server_deaf: bool,
+) -> proto::ParticipantPermission {
+    let g = grant("", perms, server_mute, server_deaf);
+    let src = |name: &str| match name {
+        "microphone" => proto::TrackSource::Microphone,
+        "camera" => proto::TrackSource::Camera,
+        "screen_share" => proto::TrackSource::ScreenShare,
+        _ => proto::TrackSource::ScreenShareAudio,
+    } as i32;
+    proto::ParticipantPermission {
+        can_subscribe: g.can_subscribe(),
+        can_publish: g.can_publish(),
+        can_publish_data: g.can_publish_data(),
+        can_publish_sources: g.can_publish_sources.iter().map(|s| src(s)).collect(),
+        ..Default::default()
+    }
+}
+
+/// A role label for other clients' UIs.
+pub fn role_label(perms: Permissions) -> &'static str {
+    if perms.contains(Permissions::ADMINISTRATOR) {
+        "admin"
+    } else if perms.contains(Permissions::MUTE_MEMBERS) || perms.contains(Permissions::MOVE_MEMBERS)
+    {
+        "moderator"
+    } else {
+        "member"
+    }
+}
+
+/// Signs a media token for `user` into `room`.
+pub fn issue(
+    access: &MediaAccess,
+    user: &User,
+    channel_id: &str,
+    perms: Permissions,
+    server_mute: bool,
+    server_deaf: bool,
+) -> Option<MediaTicket> {
+    let room = super::room_of_channel(channel_id);
+    let metadata = serde_json::json!({
+        "userId": user.id,
+        "displayName": user.display_name,
+        "handle": user.handle,
+        "avatarGradient": user.avatar_gradient,
+        "role": role_label(perms),
+    });
+    let token = AccessToken::with_api_key(&access.api_key, &access.api_secret)
+        .with_identity(&user.id)
+        .with_name(&user.display_name)
+        .with_metadata(&metadata.to_string())
+        .with_grants(grant(&room, perms, server_mute, server_deaf))
+        .with_ttl(TOKEN_TTL)
+        .to_jwt()
+        .ok()?;
+    Some(MediaTicket {
+        url: access.url.clone(),
+        token,
+        room,
+        channel_id: channel_id.to_owned(),
+        expires_at: crate::db::now_ms() + TOKEN_TTL.as_millis() as i64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grants_follow_permissions() {
+        let everyone = Permissions::EVERYONE_DEFAULT;
+        let g = grant("vc_1", everyone, false, false);
+        assert_eq!(
+            g.can_publish_sources,
+            vec!["microphone", "camera", "screen_share", "screen_share_audio"]
+        );
+        assert!(g.room_join && g.can_subscribe());
+        let no_speak =
+            Permissions::from_bits_truncate(everyone.bits() & !Permissions::SPEAK.bits());
+        assert!(
+            !grant("vc_1", no_speak, false, false)
+                .can_publish_sources
+                .contains(&"microphone".to_owned())
+        );
+        let muted = grant("vc_1", everyone, true, false);
+        assert!(!muted.can_publish_sources.contains(&"microphone".to_owned()));
+        assert!(muted.can_publish());
+        assert!(!grant("vc_1", everyone, false, true).can_subscribe());
+        let listen_only = Permissions::from_bits_truncate(
+            Permissions::CONNECT.bits() | Permissions::VIEW_CHANNEL.bits(),
+        );
+        assert!(!grant("vc_1", listen_only, false, false).can_publish());
+        let p = permission(everyone, true, false);
+        assert!(
+            !p.can_publish_sources
+                .contains(&(proto::TrackSource::Microphone as i32))
+        );
+    }
+}
