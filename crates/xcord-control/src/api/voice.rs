@@ -234,6 +234,37 @@ struct MuteRequest {
     muted: bool,
 }
 
+/// Which server-side flag a moderator sets.
+#[derive(Clone, Copy)]
+enum ServerFlag {
+    Mute,
+    Deafen,
+}
+
+/// Sets a member's server mute or deafen: the permission is checked, the member's live
+/// permissions at the SFU are updated (they stay connected), and the state is announced.
+async fn set_server_flag(
+    state: &AppState,
+    moderator: &User,
+    channel_id: &str,
+    target: &str,
+    flag: ServerFlag,
+    on: bool,
+) -> AppResult<VoiceState> {
+    let (perm, name) = match flag {
+        ServerFlag::Mute => (Permissions::MUTE_MEMBERS, "MUTE_MEMBERS"),
+        ServerFlag::Deafen => (Permissions::DEAFEN_MEMBERS, "DEAFEN_MEMBERS"),
+    };
+    let (_, mut s) = moderated(state, moderator, channel_id, target, perm, name).await?;
+    match flag {
+        ServerFlag::Mute => s.server_mute = on,
+        ServerFlag::Deafen => s.server_deaf = on,
+    }
+    enforce(state, &s).await?;
+    set_flags(state, &s).await?;
+    Ok(s)
+}
+
 /// `POST …/members/{userId}/mute {muted}` (MUTE_MEMBERS): the member stays connected but can no
 /// longer publish a microphone (their microphone track is unpublished at the SFU).
 async fn server_mute(
@@ -242,18 +273,15 @@ async fn server_mute(
     Path((channel_id, target)): Path<(String, String)>,
     ApiJson(req): ApiJson<MuteRequest>,
 ) -> AppResult<Json<VoiceState>> {
-    let (_, mut s) = moderated(
+    let s = set_server_flag(
         &state,
         &session.user,
         &channel_id,
         &target,
-        Permissions::MUTE_MEMBERS,
-        "MUTE_MEMBERS",
+        ServerFlag::Mute,
+        req.muted,
     )
     .await?;
-    s.server_mute = req.muted;
-    enforce(&state, &s).await?;
-    set_flags(&state, &s).await?;
     Ok(Json(s))
 }
 
@@ -270,18 +298,15 @@ async fn server_deafen(
     Path((channel_id, target)): Path<(String, String)>,
     ApiJson(req): ApiJson<DeafenRequest>,
 ) -> AppResult<Json<VoiceState>> {
-    let (_, mut s) = moderated(
+    let s = set_server_flag(
         &state,
         &session.user,
         &channel_id,
         &target,
-        Permissions::DEAFEN_MEMBERS,
-        "DEAFEN_MEMBERS",
+        ServerFlag::Deafen,
+        req.deafened,
     )
     .await?;
-    s.server_deaf = req.deafened;
-    enforce(&state, &s).await?;
-    set_flags(&state, &s).await?;
     Ok(Json(s))
 }
 

@@ -211,19 +211,7 @@ impl Engine {
             .participants
             .get_mut(pk)
             .ok_or_else(|| RoomServiceError::NotFound("participant not found".into()))?;
-        if !req.metadata.is_empty() {
-            p.metadata = req.metadata;
-        }
-        if !req.name.is_empty() {
-            p.name = req.name;
-        }
-        for (k, v) in req.attributes {
-            if v.is_empty() {
-                p.attributes.remove(&k);
-            } else {
-                p.attributes.insert(k, v);
-            }
-        }
+        p.apply_metadata(req.metadata, req.name, req.attributes);
         if let Some(permission) = req.permission {
             self.apply_permission(pk, permission);
         }

@@ -46,19 +46,7 @@ impl Engine {
             }));
             return;
         }
-        if !req.metadata.is_empty() {
-            p.metadata = req.metadata;
-        }
-        if !req.name.is_empty() {
-            p.name = req.name;
-        }
-        for (k, v) in req.attributes {
-            if v.is_empty() {
-                p.attributes.remove(&k);
-            } else {
-                p.attributes.insert(k, v);
-            }
-        }
+        p.apply_metadata(req.metadata, req.name, req.attributes);
         self.broadcast_participant(pk);
     }
 }

@@ -93,6 +93,29 @@ impl Participant {
         }
     }
 
+    /// Applies a metadata update: non-empty metadata and name replace the old ones; an attribute
+    /// with an empty value is deleted.
+    pub fn apply_metadata(
+        &mut self,
+        metadata: String,
+        name: String,
+        attributes: HashMap<String, String>,
+    ) {
+        if !metadata.is_empty() {
+            self.metadata = metadata;
+        }
+        if !name.is_empty() {
+            self.name = name;
+        }
+        for (k, v) in attributes {
+            if v.is_empty() {
+                self.attributes.remove(&k);
+            } else {
+                self.attributes.insert(k, v);
+            }
+        }
+    }
+
     pub fn close(&mut self) {
         let _ = self.out.try_send(Outbound::Close);
     }
