@@ -242,3 +242,52 @@ async def test_permissions_become_grants_and_server_mute_silences(control):
         for r in rooms:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(r.disconnect(), 5)
+
+
+async def test_move_and_disconnect_by_a_moderator(control):
+    server, api, http = control
+    alice, alice_id = await api.register("alice")
+    bob, bob_id = await api.register("bob")
+    community, lounge = await community_with_voice(api, alice, [bob])
+    other = await api.ok("POST", f"/api/v1/communities/{community}/channels", alice, {"name": "Stage", "kind": "video"}, status=201)
+    gw_bob = await Gateway(http, server.http_url, bob).start()
+    gw_alice = await Gateway(http, server.http_url, alice).start()
+    rooms = []
+    try:
+        b = rtc.Room()
+        b_gone = EventWaiter(b, "disconnected")
+        rooms.append(await join_voice(api, bob, lounge, b))
+        await gw_alice.wait_voice(bob_id, lounge, timeout=2.0)
+
+        # bob may not move anyone
+        status, err = await api.call("POST", f"/api/v1/channels/{lounge}/voice/members/{bob_id}/move", bob, {"channelId": other["id"]})
+        assert (status, err["message"]) == (403, "missing permission MOVE_MEMBERS"), (status, err)
+
+        await api.ok("POST", f"/api/v1/channels/{lounge}/voice/members/{bob_id}/move", alice, {"channelId": other["id"]}, status=204)
+        # bob's gateway carries a token for the new channel; his old connection is removed
+        deadline = time.monotonic() + 5
+        move = None
+        while move is None and time.monotonic() < deadline:
+            move = next((e["d"] for e in gw_bob.events if e["t"] == "VOICE_MOVE"), None)
+            await asyncio.sleep(0.05)
+        assert move is not None, "no VOICE_MOVE reached bob's gateway"
+        assert move["channelId"] == other["id"] and move["room"] == f"vc_{other['id']}"
+        await b_gone.wait(lambda *a: True, timeout=10)
+        b2 = rtc.Room()
+        await asyncio.wait_for(b2.connect(move["url"], move["token"]), 30)
+        rooms.append(b2)
+        await gw_alice.wait_voice(bob_id, other["id"], timeout=5.0)
+        states = await api.ok("GET", f"/api/v1/channels/{other['id']}/voice", alice)
+        assert [s["userId"] for s in states] == [bob_id]
+
+        # disconnect: bob is removed from the room and from the voice states
+        b2_gone = EventWaiter(b2, "disconnected")
+        await api.ok("POST", f"/api/v1/channels/{other['id']}/voice/members/{bob_id}/disconnect", alice, status=204)
+        await b2_gone.wait(lambda *a: True, timeout=10)
+        await gw_alice.wait_voice(bob_id, None, timeout=5.0)
+    finally:
+        for r in rooms:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(r.disconnect(), 5)
+        await gw_alice.close()
+        await gw_bob.close()
