@@ -5,6 +5,7 @@ mod auth;
 mod communities;
 mod conversations;
 mod gateway;
+mod openapi;
 pub mod voice;
 
 use std::sync::Arc;
@@ -83,6 +84,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(conversations::routes())
         .merge(gateway::routes())
         .merge(voice::routes())
+        .merge(openapi::routes())
         .fallback(|| async { AppError::not_found("no such endpoint") })
         .with_state(state)
 }
