@@ -315,3 +315,27 @@ def http_get(path: str, timeout: float = 5.0) -> tuple[int, str]:
 
 def validate_status(token: str) -> tuple[int, str]:
     return http_get("/rtc/validate?" + urllib.parse.urlencode({"access_token": token}))
+
+
+class AudioMonitor:
+    """Reads a remote audio track for as long as it lives and records (time, rms) per frame."""
+
+    def __init__(self, track: rtc.Track):
+        self.frames: list[tuple[float, float]] = []
+        self._stream = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1)
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for ev in self._stream:
+            data = np.frombuffer(ev.frame.data, dtype=np.int16)
+            self.frames.append((time.monotonic(), rms(data)))
+
+    def audible(self, since: float, until: float = float("inf"), level: float = 300.0) -> int:
+        return sum(1 for t, r in self.frames if since <= t < until and r >= level)
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
+        with contextlib.suppress(Exception):
+            await self._stream.aclose()

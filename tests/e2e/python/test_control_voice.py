@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import aiohttp
 import pytest
 from livekit import rtc
 
-from lkutil import EventWaiter, Publisher, collect_audio, rms
+from lkutil import AudioMonitor, EventWaiter, Publisher, collect_audio, rms
 from xcord_server import XcordServer
 
 HERE = Path(__file__).resolve().parent
@@ -291,3 +290,54 @@ async def test_move_and_disconnect_by_a_moderator(control):
                 await asyncio.wait_for(r.disconnect(), 5)
         await gw_alice.close()
         await gw_bob.close()
+
+
+async def test_server_deafen_stops_what_a_member_hears(control):
+    """A deafened member stays connected but receives no audio; undeafened, they may subscribe
+    again (the permission comes back live)."""
+    server, api, http = control
+    alice, alice_id = await api.register("alice")
+    bob, bob_id = await api.register("bob")
+    _, channel = await community_with_voice(api, alice, [bob])
+    rooms = []
+    alice_pub = None
+    monitor = None
+    try:
+        a = rtc.Room()
+        rooms.append(await join_voice(api, alice, channel, a))
+        alice_pub = Publisher(a)
+        await alice_pub.publish_tone()
+        b = rtc.Room()
+        b_subs = EventWaiter(b, "track_subscribed")
+        b_perm = EventWaiter(b, "participant_permissions_changed")
+        b_gone = EventWaiter(b, "disconnected")
+        rooms.append(await join_voice(api, bob, channel, b))
+        track, _, _ = await b_subs.wait(lambda t, p, part: part.identity == alice_id, timeout=20)
+        monitor = AudioMonitor(track)
+        start = time.monotonic()
+        while monitor.audible(start) < 20 and time.monotonic() - start < 10:
+            await asyncio.sleep(0.1)
+        assert monitor.audible(start) >= 20, "bob does not hear alice before the deafen"
+
+        s = await api.ok("POST", f"/api/v1/channels/{channel}/voice/members/{bob_id}/deafen", alice, {"deafened": True})
+        assert s["serverDeaf"] is True
+        await b_perm.wait(lambda part, perm: part.identity == bob_id and not perm.can_subscribe, timeout=10)
+        await asyncio.sleep(1.0)  # frames already buffered drain
+        quiet_from = time.monotonic()
+        await asyncio.sleep(2.0)
+        heard = monitor.audible(quiet_from)
+        assert heard == 0, f"a deafened member still hears audio ({heard} audible frames in 2 s)"
+        assert not b_gone.seen, "the deafened member was disconnected"
+        states = {x["userId"]: x for x in await api.ok("GET", f"/api/v1/channels/{channel}/voice", alice)}
+        assert states[bob_id]["serverDeaf"] is True
+
+        await api.ok("POST", f"/api/v1/channels/{channel}/voice/members/{bob_id}/deafen", alice, {"deafened": False})
+        await b_perm.wait(lambda part, perm: part.identity == bob_id and perm.can_subscribe, timeout=10)
+    finally:
+        if monitor:
+            await monitor.close()
+        if alice_pub:
+            await alice_pub.stop()
+        for r in rooms:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(r.disconnect(), 5)

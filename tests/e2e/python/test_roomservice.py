@@ -9,21 +9,19 @@ answers, and what the participants in the room see (events and their local state
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import time
 from typing import Optional
 
 import aiohttp
-import numpy as np
 import pytest
 from livekit import api, rtc
 
 from lkutil import (
+    AudioMonitor,
     API_KEY,
     API_SECRET,
     HTTP_URL,
-    SAMPLE_RATE,
     TONE_HZ,
     URL,
     EventWaiter,
@@ -428,30 +426,6 @@ async def test_permissions_apply_live(lk):
             if p:
                 await p.stop()
         await disconnect_all(a, b)
-
-
-class AudioMonitor:
-    """Reads a remote audio track for as long as it lives and records (time, rms) per frame."""
-
-    def __init__(self, track: rtc.Track):
-        self.frames: list[tuple[float, float]] = []
-        self._stream = rtc.AudioStream(track, sample_rate=SAMPLE_RATE, num_channels=1)
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        async for ev in self._stream:
-            data = np.frombuffer(ev.frame.data, dtype=np.int16)
-            self.frames.append((time.monotonic(), rms(data)))
-
-    def audible(self, since: float, until: float = float("inf"), level: float = 300.0) -> int:
-        return sum(1 for t, r in self.frames if since <= t < until and r >= level)
-
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(BaseException):
-            await self._task
-        with contextlib.suppress(Exception):
-            await self._stream.aclose()
 
 
 async def test_update_subscriptions(lk):
