@@ -291,6 +291,14 @@ fn documented(doc: &Value) -> BTreeMap<Op, (String, BTreeSet<String>)> {
     ops
 }
 
+/// The names of a path template's parameters: `/a/{id}/b/{userId}` → `{id, userId}`.
+fn template_params(path: &str) -> BTreeSet<String> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|rest| rest.split_once('}').map(|(name, _)| name.to_owned()))
+        .collect()
+}
+
 /// The value at a `#/…` reference.
 fn resolve<'a>(doc: &'a Value, reference: &str) -> Option<&'a Value> {
     doc.pointer(reference.strip_prefix('#')?)
@@ -382,15 +390,38 @@ async fn document_is_openapi_3_1_with_bearer_auth_and_errors() {
 
     check_refs(&doc, &doc, "#");
 
-    // Every operation has an id, and every error response is the shared Error; operations
-    // behind the session document 401.
+    // Every operation has an id and declares exactly its template's path parameters, every
+    // error response is the shared Error, and operations behind the session document 401.
     let mut ids = BTreeSet::new();
+    let mut link_targets = Vec::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for method in METHODS {
             let Some(op) = item.get(method) else { continue };
             let id = op["operationId"].as_str().unwrap_or_default();
             assert!(!id.is_empty(), "{method} {path}: no operationId");
             assert!(ids.insert(id.to_owned()), "operationId {id} is used twice");
+            let declared: BTreeSet<String> = [&item["parameters"], &op["parameters"]]
+                .into_iter()
+                .filter_map(Value::as_array)
+                .flatten()
+                .map(|p| match p.get("$ref").and_then(Value::as_str) {
+                    Some(r) => resolve(&doc, r).unwrap(),
+                    None => p,
+                })
+                .filter(|p| p["in"] == "path")
+                .map(|p| {
+                    assert_eq!(
+                        p["required"], true,
+                        "{method} {path}: optional path parameter"
+                    );
+                    p["name"].as_str().unwrap_or_default().to_owned()
+                })
+                .collect();
+            assert_eq!(
+                declared,
+                template_params(path),
+                "{method} {path}: declared path parameters differ from the template's"
+            );
             let public = op["security"].as_array().is_some_and(|s| s.is_empty());
             let responses = op["responses"].as_object().unwrap();
             if !public {
@@ -401,6 +432,10 @@ async fn document_is_openapi_3_1_with_bearer_auth_and_errors() {
                     Some(r) => resolve(&doc, r).unwrap(),
                     None => response,
                 };
+                for (name, link) in response["links"].as_object().into_iter().flatten() {
+                    let target = link["operationId"].as_str().unwrap_or_default().to_owned();
+                    link_targets.push((format!("{method} {path} {status} → {name}"), target));
+                }
                 let json_schema = &response["content"]["application/json"]["schema"];
                 if status.starts_with('4') || status.starts_with('5') {
                     if path == "/api/v1/gateway" {
@@ -413,6 +448,9 @@ async fn document_is_openapi_3_1_with_bearer_auth_and_errors() {
                 }
             }
         }
+    }
+    for (link, target) in link_targets {
+        assert!(ids.contains(&target), "{link}: no operation {target:?}");
     }
 }
 
