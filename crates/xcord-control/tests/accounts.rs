@@ -151,6 +151,14 @@ async fn bad_input_gets_precise_errors() {
             (s, e["code"].as_str()),
             (StatusCode::UNAUTHORIZED, Some("unauthorized"))
         );
+        // a path parameter that is not UTF-8 is a JSON error too
+        let (token, _) = register(&app, "pathcheck").await;
+        let (s, e) = call(&app, "GET", "/api/v1/users/%FF", Some(&token), None).await;
+        assert_eq!(
+            (s, e["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("invalid_request")),
+            "{e}"
+        );
         let (s, e) = call(&app, "GET", "/api/v1/nowhere", None, None).await;
         assert_eq!(
             (s, e["code"].as_str()),

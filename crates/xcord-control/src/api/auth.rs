@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::Json;
-use axum::extract::{ConnectInfo, Path};
+use axum::extract::ConnectInfo;
+
+use super::ApiPath as Path;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
+
+use super::ApiPath as Path;
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::Path;
+use super::ApiPath as Path;
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post};
 use axum::{Json, Router};
