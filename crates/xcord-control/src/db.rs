@@ -40,12 +40,12 @@ impl Db {
     }
 
     /// A plain pool on an administrative URL (creating test databases, for instance).
-    pub async fn connect_admin(url: &str) -> AnyPool {
+    pub async fn connect_admin(url: &str) -> Result<AnyPool, DbError> {
         sqlx::any::install_default_drivers();
-        match AnyPoolOptions::new().max_connections(1).connect(url).await {
-            Ok(p) => p,
-            Err(e) => panic!("cannot connect to {url}: {e}"),
-        }
+        Ok(AnyPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await?)
     }
 
     /// Connects and applies the backend's migrations.

@@ -24,7 +24,9 @@ pub async fn databases() -> Vec<Db> {
     match std::env::var("XCORD_TEST_POSTGRES_URL") {
         Ok(admin_url) => {
             let name = format!("xcord_t_{}", xcord_control::db::new_id());
-            let admin = Db::connect_admin(&admin_url).await;
+            let admin = Db::connect_admin(&admin_url)
+                .await
+                .expect("postgres admin connection");
             sqlx::query(&format!("CREATE DATABASE {name}"))
                 .execute(&admin)
                 .await
