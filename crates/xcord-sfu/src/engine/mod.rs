@@ -151,7 +151,16 @@ pub fn spawn(cfg: Arc<SfuConfig>, events: EventBus) -> std::io::Result<EngineHan
                     }
                 };
                 let _ = ready_tx.send(Ok(udp.local_addr()));
-                Engine::new(cfg, udp, events).run(rx).await;
+                // A panic here is a bug (str0m fails fast on broken invariants). Media without its
+                // engine would leave every room silently dead, so the process exits and its
+                // supervisor restarts it; clients reconnect.
+                let engine = std::panic::AssertUnwindSafe(Engine::new(cfg, udp, events).run(rx));
+                if futures_util::FutureExt::catch_unwind(engine).await.is_err() {
+                    tracing::error!(
+                        "the media engine panicked; exiting so the server can be restarted"
+                    );
+                    std::process::exit(70);
+                }
             });
         })?;
     let media_addr = ready_rx
