@@ -352,14 +352,8 @@ async fn move_member(
         Audience::User(target.clone()),
         GatewayEvent::new("VOICE_MOVE", &ticket),
     );
-    let (media, _) = media(&state)?;
-    match media
-        .remove_participant(&room_of_channel(&s.channel_id), &target)
-        .await
-    {
-        Ok(()) | Err(MediaError::NotFound(_)) => Ok(StatusCode::NO_CONTENT),
-        Err(e) => Err(media_error(e)),
-    }
+    remove_from_room(&state, &s.channel_id, &target).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `POST …/members/{userId}/disconnect` (MOVE_MEMBERS): removes the member from the room.
@@ -377,12 +371,18 @@ async fn disconnect(
         "MOVE_MEMBERS",
     )
     .await?;
-    let (media, _) = media(&state)?;
+    remove_from_room(&state, &s.channel_id, &target).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes `user_id` from the channel's media room (already gone counts as done).
+async fn remove_from_room(state: &AppState, channel_id: &str, user_id: &str) -> AppResult<()> {
+    let (media, _) = media(state)?;
     match media
-        .remove_participant(&room_of_channel(&s.channel_id), &target)
+        .remove_participant(&room_of_channel(channel_id), user_id)
         .await
     {
-        Ok(()) | Err(MediaError::NotFound(_)) => Ok(StatusCode::NO_CONTENT),
+        Ok(()) | Err(MediaError::NotFound(_)) => Ok(()),
         Err(e) => Err(media_error(e)),
     }
 }

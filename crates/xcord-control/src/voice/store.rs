@@ -23,63 +23,58 @@ fn from_row(r: &AnyRow) -> Result<VoiceState, sqlx::Error> {
     })
 }
 
+/// Voice states matching `WHERE {filter} = $1` (plus `suffix`), on a pool or a transaction.
+async fn select<'e, E>(
+    exec: E,
+    filter: &str,
+    value: &str,
+    suffix: &str,
+) -> Result<Vec<VoiceState>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = Any>,
+{
+    let rows = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM voice_states WHERE {filter} = $1 {suffix}"
+    ))
+    .bind(value)
+    .fetch_all(exec)
+    .await?;
+    rows.iter().map(from_row).collect()
+}
+
 pub async fn by_sid(
     tx: &mut Transaction<'_, Any>,
     sid: &str,
 ) -> Result<Option<VoiceState>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM voice_states WHERE participant_sid = $1"
-    ))
-    .bind(sid)
-    .fetch_optional(&mut **tx)
-    .await?;
-    row.as_ref().map(from_row).transpose()
+    Ok(select(&mut **tx, "participant_sid", sid, "")
+        .await?
+        .into_iter()
+        .next())
 }
 
 pub async fn of_user_tx(
     tx: &mut Transaction<'_, Any>,
     user_id: &str,
 ) -> Result<Vec<VoiceState>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM voice_states WHERE user_id = $1"
-    ))
-    .bind(user_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    rows.iter().map(from_row).collect()
+    select(&mut **tx, "user_id", user_id, "").await
 }
 
 pub async fn of_user(db: &Db, user_id: &str) -> Result<Option<VoiceState>, sqlx::Error> {
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM voice_states WHERE user_id = $1"
-    ))
-    .bind(user_id)
-    .fetch_optional(&db.pool)
-    .await?;
-    row.as_ref().map(from_row).transpose()
+    Ok(select(&db.pool, "user_id", user_id, "")
+        .await?
+        .into_iter()
+        .next())
 }
 
 pub async fn in_channel(db: &Db, channel_id: &str) -> Result<Vec<VoiceState>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM voice_states WHERE channel_id = $1 ORDER BY joined_at"
-    ))
-    .bind(channel_id)
-    .fetch_all(&db.pool)
-    .await?;
-    rows.iter().map(from_row).collect()
+    select(&db.pool, "channel_id", channel_id, "ORDER BY joined_at").await
 }
 
 pub async fn in_room_tx(
     tx: &mut Transaction<'_, Any>,
     room: &str,
 ) -> Result<Vec<VoiceState>, sqlx::Error> {
-    let rows = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM voice_states WHERE room = $1"
-    ))
-    .bind(room)
-    .fetch_all(&mut **tx)
-    .await?;
-    rows.iter().map(from_row).collect()
+    select(&mut **tx, "room", room, "").await
 }
 
 pub async fn in_channels(db: &Db, channel_ids: &[String]) -> Result<Vec<VoiceState>, sqlx::Error> {
