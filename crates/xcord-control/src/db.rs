@@ -89,19 +89,15 @@ impl Db {
     }
 }
 
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
+/// A new id: a UUIDv7 as 32 hex digits. Ids sort by creation time and are strictly increasing
+/// within the process, so a page cursor (`before=<id>`) splits a history exactly.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
 }
 
-/// A new time-ordered id (milliseconds then randomness), as text.
-pub fn new_id() -> String {
-    use rand::Rng;
-    let random: u64 = rand::rng().random();
-    format!("{:012x}{:016x}", now_ms(), random)
+/// Whether `s` has the shape of an id (a page cursor, for instance).
+pub fn looks_like_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Whether an error is a unique-constraint violation (a duplicate).
@@ -122,5 +118,19 @@ pub fn get_bool(row: &sqlx::any::AnyRow, column: &str) -> Result<bool, sqlx::Err
     match row.try_get::<bool, _>(column) {
         Ok(b) => Ok(b),
         Err(_) => row.try_get::<i64, _>(column).map(|v| v != 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_increase_strictly_and_look_like_ids() {
+        let ids: Vec<String> = (0..5000).map(|_| new_id()).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert!(ids.iter().all(|i| i.len() == 32 && looks_like_id(i)));
+        assert!(!looks_like_id("x; DROP"));
+        assert!(!looks_like_id(""));
     }
 }

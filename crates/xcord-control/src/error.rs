@@ -1,64 +1,160 @@
-//! The one error type of the HTTP API: a status, a stable machine-readable code and a precise
-//! message, rendered as JSON `{code, message}`.
+//! The control plane's domain error: a refusal with a stable [`ErrorCode`] and a precise
+//! message, or an internal failure with its cause. Nothing here knows HTTP: `api::error` maps
+//! codes to statuses and renders `{code, message}` (and logs internal failures once, with the
+//! request they belong to).
 
-use axum::Json;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
+/// Stable, machine-readable error codes (snake_case on the wire). Clients branch on these;
+/// never rename one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed or a field breaks its rule.
+    InvalidRequest,
+    /// No valid session (or webhook signature).
+    Unauthorized,
+    /// Signed in, but not allowed (the message names the missing permission).
+    Forbidden,
+    /// The thing does not exist, or the caller may not know it exists.
+    NotFound,
+    /// The request conflicts with the current state (a taken handle, the owner leaving).
+    Conflict,
+    /// Too many attempts; try again later.
+    RateLimited,
+    /// An invite that expired or was used up.
+    InviteExpired,
+    /// A voice or video channel at its user limit.
+    ChannelFull,
+    /// No media plane is attached, or it cannot be reached.
+    MediaUnavailable,
+    /// The server cannot take the request now (an event store that is down).
+    Unavailable,
+    /// The server failed; the details are in its log, under the request's id.
+    Internal,
 }
 
-pub type AppResult<T> = Result<T, AppError>;
+impl ErrorCode {
+    /// Every code, for the API document.
+    pub const ALL: [ErrorCode; 11] = [
+        ErrorCode::InvalidRequest,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::NotFound,
+        ErrorCode::Conflict,
+        ErrorCode::RateLimited,
+        ErrorCode::InviteExpired,
+        ErrorCode::ChannelFull,
+        ErrorCode::MediaUnavailable,
+        ErrorCode::Unavailable,
+        ErrorCode::Internal,
+    ];
 
-impl AppError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidRequest => "invalid_request",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::Conflict => "conflict",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InviteExpired => "invite_expired",
+            ErrorCode::ChannelFull => "channel_full",
+            ErrorCode::MediaUnavailable => "media_unavailable",
+            ErrorCode::Unavailable => "unavailable",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a control-plane operation did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A rule refused the request; the message is for the client.
+    #[error("{code}: {message}")]
+    Refused { code: ErrorCode, message: String },
+    /// The database failed (the client sees only `internal`).
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Something else inside the server failed (the client sees only `internal`).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Refused {
             code,
             message: message.into(),
         }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
+        Self::new(ErrorCode::InvalidRequest, message)
     }
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(ErrorCode::Unauthorized, message)
     }
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+        Self::new(ErrorCode::Forbidden, message)
     }
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+        Self::new(ErrorCode::NotFound, message)
     }
     pub fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "conflict", message)
+        Self::new(ErrorCode::Conflict, message)
     }
     pub fn too_many(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
+        Self::new(ErrorCode::RateLimited, message)
     }
-    pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "internal error",
-        )
+    /// An internal failure with what went wrong (logged, never shown to the client).
+    pub fn internal(cause: impl Into<String>) -> Self {
+        Self::Internal(cause.into())
+    }
+
+    /// The code the client sees.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Refused { code, .. } => *code,
+            Error::Database(_) | Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The message the client sees (internal causes are not shown).
+    pub fn client_message(&self) -> &str {
+        match self {
+            Error::Refused { message, .. } => message,
+            Error::Database(_) | Error::Internal(_) => "internal error",
+        }
     }
 }
 
-impl From<sqlx::Error> for AppError {
-    fn from(e: sqlx::Error) -> Self {
-        tracing::error!("database error: {e}");
-        Self::internal()
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl IntoResponse for AppError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "code": self.code, "message": self.message });
-        (self.status, Json(body)).into_response()
+    #[test]
+    fn codes_are_snake_case_and_stable() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_value(code).unwrap();
+            assert_eq!(json, serde_json::json!(code.as_str()));
+        }
+        assert_eq!(ErrorCode::InviteExpired.as_str(), "invite_expired");
+    }
+
+    #[test]
+    fn internal_causes_stay_inside() {
+        let e = Error::internal("disk on fire");
+        assert_eq!(e.code(), ErrorCode::Internal);
+        assert_eq!(e.client_message(), "internal error");
+        assert!(e.to_string().contains("disk on fire"));
     }
 }

@@ -1,13 +1,28 @@
-//! xcord's control plane: the application backend around the media plane — accounts (so far),
-//! the HTTP API, storage on SQLite or PostgreSQL, and the `MediaPlane` boundary (LiveKit's server
-//! API, in-process or over HTTP) with the handling of its events.
+//! xcord's control plane: the application backend around the media plane.
+//!
+//! # Layout
+//! - `app`: [`app::Services`], what every part shares (database, clock, hub, media plane,
+//!   hooks); `clock`: the one clock; `error`: domain errors with stable codes; `db`: storage.
+//! - Domains, each owning its rules (`service`), SQL (`store`) and events: `accounts`,
+//!   `communities`, `conversations`, `voice`. They tell each other about changes through hooks
+//!   (`communities::hooks`, `media::MediaEventListener`), never by calling handlers.
+//! - `media`: the `MediaPlane` boundary (LiveKit's server API, in process or over HTTP), the
+//!   event inbox and the event handler.
+//! - `realtime`: the hub and resumable sessions; `gateway`: the WebSocket protocol and the
+//!   Ready snapshot.
+//! - `api`: the HTTP edge — parse, call one service function, render. Nothing outside it
+//!   imports it (`tests/structure.rs` checks this, and that the domains form no cycles).
 
 pub mod accounts;
 pub mod api;
+pub mod app;
+pub mod clock;
 pub mod communities;
 pub mod conversations;
 pub mod db;
 pub mod error;
+pub mod gateway;
 pub mod media;
 pub mod realtime;
+pub mod tasks;
 pub mod voice;

@@ -25,7 +25,7 @@ async fn open(app: &Router, token: &str, user_id: &str) -> (StatusCode, Value) {
 #[tokio::test]
 async fn one_conversation_per_pair_seen_only_by_its_two_users() {
     for db in databases().await {
-        let app = app(db);
+        let (app, state) = app_with_state(db);
         let (alice, alice_id) = register(&app, "alice").await;
         let (bob, bob_id) = register(&app, "bob").await;
         let (carol, carol_id) = register(&app, "carol").await;
@@ -109,7 +109,7 @@ async fn one_conversation_per_pair_seen_only_by_its_two_users() {
         let (s, with_carol) = open(&app, &alice, &carol_id).await;
         assert_eq!(s, StatusCode::CREATED);
         // a later millisecond than that creation, so the order below is certain
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        state.clock.advance(std::time::Duration::from_millis(5));
         let (s, sent) = call(
             &app,
             "POST",

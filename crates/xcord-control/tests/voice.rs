@@ -12,10 +12,13 @@ use std::time::Duration;
 
 use livekit_protocol as proto;
 use serde_json::json;
-use xcord_control::api::AppState;
+use xcord_control::app::Services;
 use xcord_control::media::MediaEvent;
 use xcord_control::media::embedded::EmbeddedMediaPlane;
-use xcord_control::voice::{apply, reconcile, store};
+use xcord_control::media::events;
+use xcord_control::media::{MediaAccess, MediaPlane};
+use xcord_control::tasks::Tasks;
+use xcord_control::voice::{reconcile, store};
 
 fn event(id: &str, name: &str, channel: &str, user: &str, sid: &str) -> MediaEvent {
     Arc::new(proto::WebhookEvent {
@@ -39,7 +42,7 @@ fn event(id: &str, name: &str, channel: &str, user: &str, sid: &str) -> MediaEve
 async fn setup(
     db: xcord_control::db::Db,
 ) -> (
-    Arc<AppState>,
+    Arc<Services>,
     String,
     String,
     String,
@@ -87,19 +90,19 @@ async fn duplicates_are_no_ops_and_moves_are_one_change() {
     for db in common::databases().await {
         let (state, user, a, b, mut rx) = setup(db).await;
         let joined = event("EV_1", "participant_joined", &a, &user, "PA_one");
-        apply::handle(&state, &joined).await;
-        apply::handle(&state, &joined).await; // redelivered webhook
+        events::deliver(&state, &joined).await;
+        events::deliver(&state, &joined).await; // redelivered webhook
         let updates = voice_updates(&mut rx);
         assert_eq!(updates.len(), 1, "{updates:?}");
         assert_eq!(updates[0]["channelId"], a.as_str());
 
         // the user moves: the join in channel b arrives before the leave from channel a
-        apply::handle(
+        events::deliver(
             &state,
             &event("EV_2", "participant_joined", &b, &user, "PA_two"),
         )
         .await;
-        apply::handle(
+        events::deliver(
             &state,
             &event("EV_3", "participant_left", &a, &user, "PA_one"),
         )
@@ -117,7 +120,7 @@ async fn duplicates_are_no_ops_and_moves_are_one_change() {
         );
 
         // leaving for real
-        apply::handle(
+        events::deliver(
             &state,
             &event("EV_4", "participant_left", &b, &user, "PA_two"),
         )
@@ -127,7 +130,7 @@ async fn duplicates_are_no_ops_and_moves_are_one_change() {
         assert!(updates[0]["channelId"].is_null());
         assert!(store::of_user(&state.db, &user).await.unwrap().is_none());
         // an event for another room kind is ignored
-        apply::handle(
+        events::deliver(
             &state,
             &Arc::new(proto::WebhookEvent {
                 id: "EV_5".into(),
@@ -149,7 +152,7 @@ async fn reconciler_removes_ghosts_against_the_sfu() {
     for db in common::databases().await {
         let (state, user, a, _, mut rx) = setup(db.clone()).await;
         // a voice state whose participant_left was lost: the SFU has no such participant
-        apply::handle(
+        events::deliver(
             &state,
             &event("EV_g", "participant_joined", &a, &user, "PA_ghost"),
         )
@@ -159,21 +162,32 @@ async fn reconciler_removes_ghosts_against_the_sfu() {
         let mut cfg = xcord_sfu::SfuConfig::new(keys, vec!["127.0.0.1".parse().unwrap()]);
         cfg.udp_port = 0;
         let sfu = xcord_sfu::Sfu::start(cfg).unwrap();
-        let (tx, _events) = tokio::sync::mpsc::unbounded_channel();
-        let plane: Arc<dyn xcord_control::media::MediaPlane> =
-            Arc::new(EmbeddedMediaPlane::new(&sfu, tx));
-        let with_media = AppState::with_media(state.db.clone(), Some(plane), None);
+        let (tx, _events) = tokio::sync::mpsc::channel(16);
+        let plane: Arc<dyn MediaPlane> = Arc::new(EmbeddedMediaPlane::new(&sfu, tx, &Tasks::new()));
+        let access = MediaAccess {
+            url: "ws://127.0.0.1:1".into(),
+            api_key: "devkey".into(),
+            api_secret: "secret".into(),
+        };
+        let with_media = Services::builder(state.db.clone())
+            .media(plane, access)
+            .build();
         let (_, mut rx2) = with_media.hub.connect(&user);
+        let joined_at = store::of_user(&with_media.db, &user)
+            .await
+            .unwrap()
+            .unwrap()
+            .joined_at;
 
-        // too young to judge: untouched
-        let interval = Duration::from_millis(200);
-        let suspects = reconcile::pass(&with_media, &HashSet::new(), Duration::from_secs(60))
+        // younger than one interval: too young to judge, untouched
+        let interval = Duration::from_secs(10);
+        let at = |ms: i64| joined_at + ms;
+        let suspects = reconcile::pass(&with_media, &HashSet::new(), interval, at(10_000))
             .await
             .unwrap();
         assert!(suspects.is_empty());
-        tokio::time::sleep(interval * 2).await;
-        // first pass: a suspect, not yet removed
-        let suspects = reconcile::pass(&with_media, &HashSet::new(), interval)
+        // exactly one interval old: a suspect, not yet removed
+        let suspects = reconcile::pass(&with_media, &HashSet::new(), interval, at(10_000))
             .await
             .unwrap();
         assert_eq!(suspects, HashSet::from(["PA_ghost".to_owned()]));
@@ -184,7 +198,7 @@ async fn reconciler_removes_ghosts_against_the_sfu() {
                 .is_some()
         );
         // second pass: removed and announced
-        let next = reconcile::pass(&with_media, &suspects, interval)
+        let next = reconcile::pass(&with_media, &suspects, interval, at(20_000))
             .await
             .unwrap();
         assert!(next.is_empty());

@@ -9,11 +9,14 @@ use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 use xcord_sfu::auth::KeyStore;
 
-use xcord_control::api::{self, AppState, MediaAccess};
+use xcord_control::api;
+use xcord_control::app::Services;
 use xcord_control::db::Db;
 use xcord_control::media::embedded::EmbeddedMediaPlane;
-use xcord_control::media::livekit_http::{self, LiveKitHttpMediaPlane};
-use xcord_control::media::{MediaPlane, events};
+use xcord_control::media::events::EventHandler;
+use xcord_control::media::livekit_http::LiveKitHttpMediaPlane;
+use xcord_control::media::{MediaAccess, MediaPlane};
+use xcord_control::tasks::Tasks;
 use xcord_control::voice;
 use xcord_sfu::webhook::WebhookConfig;
 use xcord_sfu::{Sfu, SfuConfig};
@@ -22,6 +25,10 @@ use cli::{Cli, Command};
 
 /// How often stored voice states are compared with the media plane's truth.
 const VOICE_RECONCILE_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long shutdown waits for background work (the last media events) to finish.
+const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+/// Media events waiting for the handler; beyond it the producers wait.
+const MEDIA_EVENT_QUEUE: usize = 4096;
 
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -57,6 +64,7 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
+        let tasks = Tasks::new();
         let mut rooms = None;
         let db = if role == "serve" {
             std::fs::create_dir_all(&settings.data_dir)
@@ -71,39 +79,56 @@ fn main() -> anyhow::Result<()> {
         } else {
             None
         };
-        let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (app, media_plane) = match (role, settings.livekit.clone()) {
+        let (events_tx, events_rx) = tokio::sync::mpsc::channel(MEDIA_EVENT_QUEUE);
+        // The media plane: a remote LiveKit-compatible server (events by webhook), or the
+        // embedded SFU (events from its bus).
+        let (mut app, media_plane, webhook) = match (role, settings.livekit.clone()) {
             ("serve", Some((url, key, secret))) => {
                 let plane: Arc<dyn MediaPlane> =
                     Arc::new(LiveKitHttpMediaPlane::new(&url, &key, &secret));
                 tracing::info!(%url, "media plane: remote LiveKit-compatible server");
-                let router = livekit_http::webhook_router(&key, &secret, events_tx, db.clone())
-                    .route("/", axum::routing::get(|| async { "OK" }).head(|| async { "OK" }));
-                (router, Some(plane))
+                (axum::Router::new(), Some(plane), Some((key, secret, events_tx)))
             }
             _ => {
                 let sfu = Sfu::start(cfg).context("starting the media server")?;
                 tracing::info!(media = %sfu.media_addr(), candidates = ?sfu.config().node_ips, "media plane: embedded SFU");
                 let plane: Option<Arc<dyn MediaPlane>> = if role == "serve" {
-                    Some(Arc::new(EmbeddedMediaPlane::new(&sfu, events_tx)))
+                    Some(Arc::new(EmbeddedMediaPlane::new(&sfu, events_tx, &tasks)))
                 } else {
                     None
                 };
                 let router = sfu.router();
                 rooms = Some(sfu.rooms());
-                (router, plane)
+                (router, plane, None)
             }
         };
-        let app = match db {
+        let services = match db {
             Some(db) => {
-                let media_access = media_access(&settings, media_keys.as_ref());
-                let state = AppState::with_media(db, media_plane.clone(), media_access);
-                events::spawn_handler(events_rx, settings.media_event_log.clone(), Some(state.clone()));
-                voice::reconcile::spawn(state.clone(), VOICE_RECONCILE_EVERY);
-                app.merge(api::router(state))
+                let mut builder = Services::builder(db).tasks(tasks.clone());
+                if let (Some(plane), Some(access)) =
+                    (media_plane.clone(), media_access(&settings, media_keys.as_ref()))
+                {
+                    builder = builder.media(plane, access);
+                }
+                let services = builder.build();
+                voice::reconcile::spawn(services.clone(), VOICE_RECONCILE_EVERY);
+                app = app.merge(api::router(services.clone()));
+                Some(services)
             }
-            None => app,
+            None => None,
         };
+        if let Some((key, secret, events_tx)) = webhook {
+            app = app
+                .merge(api::webhooks::webhook_router(&key, &secret, events_tx, services.clone()))
+                .route("/", axum::routing::get(|| async { "OK" }).head(|| async { "OK" }));
+        }
+        if services.is_some() {
+            let handler = EventHandler {
+                log_file: settings.media_event_log.clone(),
+                services: services.clone(),
+            };
+            tasks.spawn(handler.run(events_rx));
+        }
         if let Some(plane) = &media_plane {
             match plane.list_rooms(Vec::new()).await {
                 Ok(rooms) => tracing::info!(kind = plane.kind(), rooms = rooms.len(), "media plane reachable"),
@@ -114,6 +139,7 @@ fn main() -> anyhow::Result<()> {
             .await
             .with_context(|| format!("binding {}", settings.bind))?;
         tracing::info!(role, http = %settings.bind, "xcord listening");
+        let shutdown_tasks = tasks.clone();
         axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
@@ -123,11 +149,18 @@ fn main() -> anyhow::Result<()> {
                 {
                     tracing::warn!("media shutdown: {e}");
                 }
-                // Signal connections end as their participants are closed; give them a moment.
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                // The SFU has emitted its last events; background tasks pass them on and end.
+                shutdown_tasks.begin_shutdown();
             })
             .await
-            .context("serving HTTP")
+            .context("serving HTTP")?;
+        drop(services);
+        if tasks.shutdown(SHUTDOWN_DEADLINE).await {
+            tracing::info!("background work finished; exiting");
+        } else {
+            tracing::warn!(deadline = ?SHUTDOWN_DEADLINE, "background work still running at the shutdown deadline");
+        }
+        Ok(())
     })
 }
 

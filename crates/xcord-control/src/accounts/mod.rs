@@ -2,6 +2,7 @@
 //! stored only as SHA-256 hashes), profiles, and a limiter on log-in attempts.
 
 pub mod ratelimit;
+pub mod service;
 pub mod store;
 pub mod validate;
 

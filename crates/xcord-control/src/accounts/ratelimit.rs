@@ -1,8 +1,11 @@
-//! A fixed-window limiter for log-in attempts, keyed by handle and by client address.
+//! A fixed-window limiter for log-in attempts, keyed by handle and by client address. Time is
+//! an argument (the caller reads the services' clock).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 pub struct RateLimiter {
     max: u32,

@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use super::User;
-use crate::db::{Db, get_bool, now_ms};
+use crate::db::{Db, get_bool};
 
 pub struct NewUser<'a> {
     pub id: &'a str,
@@ -30,8 +30,8 @@ fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
 }
 
 /// Inserts a user; a duplicate handle is a unique violation.
-pub async fn insert_user(db: &Db, u: NewUser<'_>) -> Result<User, sqlx::Error> {
-    let created_at = now_ms();
+pub async fn insert_user(db: &Db, u: NewUser<'_>, now: i64) -> Result<User, sqlx::Error> {
+    let created_at = now;
     sqlx::query(
         "INSERT INTO users (id, handle, handle_lower, display_name, password_hash, avatar_from, avatar_to, is_creator, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -130,8 +130,8 @@ pub async fn insert_session(
     token_hash: &str,
     user_id: &str,
     ttl_ms: i64,
+    now: i64,
 ) -> Result<(), sqlx::Error> {
-    let now = now_ms();
     sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)")
         .bind(token_hash)
         .bind(user_id)
@@ -143,13 +143,17 @@ pub async fn insert_session(
 }
 
 /// The user a live session belongs to.
-pub async fn session_user(db: &Db, token_hash: &str) -> Result<Option<User>, sqlx::Error> {
+pub async fn session_user(
+    db: &Db,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<User>, sqlx::Error> {
     let row = sqlx::query(&format!(
         "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
         USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
     ))
     .bind(token_hash)
-    .bind(now_ms())
+    .bind(now)
     .fetch_optional(&db.pool)
     .await?;
     row.as_ref().map(user_from_row).transpose()

@@ -1,51 +1,51 @@
 //! Field rules for account data, each failure a precise message.
 
-use crate::error::AppError;
+use crate::error::Error;
 
-pub fn handle(h: &str) -> Result<(), AppError> {
+pub fn handle(h: &str) -> Result<(), Error> {
     let len = h.chars().count();
     if !(3..=32).contains(&len) {
-        return Err(AppError::invalid("handle must be 3 to 32 characters"));
+        return Err(Error::invalid("handle must be 3 to 32 characters"));
     }
     if !h
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
     {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "handle may contain only letters, digits, '_' and '.'",
         ));
     }
     Ok(())
 }
 
-pub fn display_name(n: &str) -> Result<(), AppError> {
+pub fn display_name(n: &str) -> Result<(), Error> {
     let trimmed = n.trim();
     let len = trimmed.chars().count();
     if !(1..=64).contains(&len) {
-        return Err(AppError::invalid("displayName must be 1 to 64 characters"));
+        return Err(Error::invalid("displayName must be 1 to 64 characters"));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "displayName must not contain control characters",
         ));
     }
     Ok(())
 }
 
-pub fn password(p: &str) -> Result<(), AppError> {
+pub fn password(p: &str) -> Result<(), Error> {
     let len = p.chars().count();
     if !(8..=128).contains(&len) {
-        return Err(AppError::invalid("password must be 8 to 128 characters"));
+        return Err(Error::invalid("password must be 8 to 128 characters"));
     }
     Ok(())
 }
 
-pub fn colour(c: &str) -> Result<(), AppError> {
+pub fn colour(c: &str) -> Result<(), Error> {
     let ok = c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|d| d.is_ascii_hexdigit());
     if ok {
         Ok(())
     } else {
-        Err(AppError::invalid(format!(
+        Err(Error::invalid(format!(
             "avatarGradient colours must be #rrggbb, got {c:?}"
         )))
     }

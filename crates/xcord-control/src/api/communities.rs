@@ -14,16 +14,16 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ApiJson, AppState, Session};
+use super::{ApiJson, Services, Session};
 use crate::communities::service::channels::{ChannelChanges, NewChannel};
 use crate::communities::service::messages::PageRequest;
 use crate::communities::service::{channels, community, invites, members, messages, roles};
 use crate::communities::{
     Ban, Channel, Community, CommunityView, Invite, InvitePreview, Member, Message, Role,
 };
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, Result};
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes() -> Router<Arc<Services>> {
     Router::new()
         .route("/api/v1/communities", post(create))
         .route("/api/v1/users/@me/communities", get(mine))
@@ -83,7 +83,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
 }
 
-type St = State<Arc<AppState>>;
+type St = State<Arc<Services>>;
 
 /// `@me` names the signed-in user in paths.
 fn user_param<'a>(session: &'a Session, user_id: &'a str) -> &'a str {
@@ -103,15 +103,13 @@ pub struct PageQuery {
 }
 
 /// The page request of a query string, its rejection an API error.
-pub fn page_request(
-    query: &Result<Query<PageQuery>, QueryRejection>,
-) -> AppResult<PageRequest<'_>> {
+pub fn page_request(query: &Result<Query<PageQuery>, QueryRejection>) -> Result<PageRequest<'_>> {
     match query {
         Ok(Query(q)) => Ok(PageRequest {
             before: q.before.as_deref(),
             limit: q.limit.as_deref(),
         }),
-        Err(rejection) => Err(AppError::invalid(rejection.body_text())),
+        Err(rejection) => Err(Error::invalid(rejection.body_text())),
     }
 }
 
@@ -125,12 +123,12 @@ async fn create(
     State(state): St,
     session: Session,
     ApiJson(req): ApiJson<NameRequest>,
-) -> AppResult<(StatusCode, Json<CommunityView>)> {
+) -> Result<(StatusCode, Json<CommunityView>)> {
     let view = community::create(&state, &session.user, &req.name).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-async fn mine(State(state): St, session: Session) -> AppResult<Json<Vec<CommunityView>>> {
+async fn mine(State(state): St, session: Session) -> Result<Json<Vec<CommunityView>>> {
     Ok(Json(community::mine(&state, &session.user.id).await?))
 }
 
@@ -138,7 +136,7 @@ async fn view(
     State(state): St,
     session: Session,
     Path(id): Path<String>,
-) -> AppResult<Json<CommunityView>> {
+) -> Result<Json<CommunityView>> {
     Ok(Json(community::get(&state, &session.user.id, &id).await?))
 }
 
@@ -147,26 +145,18 @@ async fn rename(
     session: Session,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<NameRequest>,
-) -> AppResult<Json<Community>> {
+) -> Result<Json<Community>> {
     Ok(Json(
         community::rename(&state, &session.user.id, &id, &req.name).await?,
     ))
 }
 
-async fn remove(
-    State(state): St,
-    session: Session,
-    Path(id): Path<String>,
-) -> AppResult<StatusCode> {
+async fn remove(State(state): St, session: Session, Path(id): Path<String>) -> Result<StatusCode> {
     community::delete(&state, &session.user.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn leave(
-    State(state): St,
-    session: Session,
-    Path(id): Path<String>,
-) -> AppResult<StatusCode> {
+async fn leave(State(state): St, session: Session, Path(id): Path<String>) -> Result<StatusCode> {
     members::leave(&state, &session.user.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -183,7 +173,7 @@ async fn create_invite(
     session: Session,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<InviteRequest>,
-) -> AppResult<(StatusCode, Json<Invite>)> {
+) -> Result<(StatusCode, Json<Invite>)> {
     let invite = invites::create(
         &state,
         &session.user.id,
@@ -199,7 +189,7 @@ async fn list_invites(
     State(state): St,
     session: Session,
     Path(id): Path<String>,
-) -> AppResult<Json<Vec<Invite>>> {
+) -> Result<Json<Vec<Invite>>> {
     Ok(Json(invites::list(&state, &session.user.id, &id).await?))
 }
 
@@ -207,7 +197,7 @@ async fn preview_invite(
     State(state): St,
     _session: Session,
     Path(code): Path<String>,
-) -> AppResult<Json<InvitePreview>> {
+) -> Result<Json<InvitePreview>> {
     Ok(Json(invites::preview(&state, &code).await?))
 }
 
@@ -216,7 +206,7 @@ async fn join(
     State(state): St,
     session: Session,
     Path(code): Path<String>,
-) -> AppResult<(StatusCode, Json<CommunityView>)> {
+) -> Result<(StatusCode, Json<CommunityView>)> {
     let (view, joined) = invites::join(&state, &session.user, &code).await?;
     let status = if joined {
         StatusCode::CREATED
@@ -230,7 +220,7 @@ async fn revoke_invite(
     State(state): St,
     session: Session,
     Path(code): Path<String>,
-) -> AppResult<StatusCode> {
+) -> Result<StatusCode> {
     invites::revoke(&state, &session.user.id, &code).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -239,7 +229,7 @@ async fn list_members(
     State(state): St,
     session: Session,
     Path(id): Path<String>,
-) -> AppResult<Json<Vec<Member>>> {
+) -> Result<Json<Vec<Member>>> {
     Ok(Json(members::list(&state, &session.user.id, &id).await?))
 }
 
@@ -247,7 +237,7 @@ async fn member(
     State(state): St,
     session: Session,
     Path((id, user_id)): Path<(String, String)>,
-) -> AppResult<Json<Member>> {
+) -> Result<Json<Member>> {
     let target = user_param(&session, &user_id);
     Ok(Json(
         members::get(&state, &session.user.id, &id, target).await?,
@@ -259,7 +249,7 @@ async fn kick(
     State(state): St,
     session: Session,
     Path((id, user_id)): Path<(String, String)>,
-) -> AppResult<StatusCode> {
+) -> Result<StatusCode> {
     let target = user_param(&session, &user_id);
     members::kick(&state, &session.user.id, &id, target).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -269,7 +259,7 @@ async fn list_bans(
     State(state): St,
     session: Session,
     Path(id): Path<String>,
-) -> AppResult<Json<Vec<Ban>>> {
+) -> Result<Json<Vec<Ban>>> {
     Ok(Json(members::bans(&state, &session.user.id, &id).await?))
 }
 
@@ -278,7 +268,7 @@ async fn ban(
     State(state): St,
     session: Session,
     Path((id, user_id)): Path<(String, String)>,
-) -> AppResult<(StatusCode, Json<Ban>)> {
+) -> Result<(StatusCode, Json<Ban>)> {
     let target = user_param(&session, &user_id);
     let (ban, new) = members::ban(&state, &session.user.id, &id, target).await?;
     let status = if new {
@@ -293,7 +283,7 @@ async fn unban(
     State(state): St,
     session: Session,
     Path((id, user_id)): Path<(String, String)>,
-) -> AppResult<StatusCode> {
+) -> Result<StatusCode> {
     members::unban(&state, &session.user.id, &id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -317,7 +307,7 @@ async fn list_roles(
     State(state): St,
     session: Session,
     Path(id): Path<String>,
-) -> AppResult<Json<Vec<Role>>> {
+) -> Result<Json<Vec<Role>>> {
     Ok(Json(roles::list(&state, &session.user.id, &id).await?))
 }
 
@@ -326,7 +316,7 @@ async fn create_role(
     session: Session,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CreateRoleRequest>,
-) -> AppResult<(StatusCode, Json<Role>)> {
+) -> Result<(StatusCode, Json<Role>)> {
     let role = roles::create(&state, &session.user.id, &id, &req.name, &req.permissions).await?;
     Ok((StatusCode::CREATED, Json(role)))
 }
@@ -336,7 +326,7 @@ async fn update_role(
     session: Session,
     Path((id, role_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<UpdateRoleRequest>,
-) -> AppResult<Json<Role>> {
+) -> Result<Json<Role>> {
     let role = roles::update(
         &state,
         &session.user.id,
@@ -353,7 +343,7 @@ async fn delete_role(
     State(state): St,
     session: Session,
     Path((id, role_id)): Path<(String, String)>,
-) -> AppResult<StatusCode> {
+) -> Result<StatusCode> {
     roles::delete(&state, &session.user.id, &id, &role_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -362,7 +352,7 @@ async fn assign_role(
     State(state): St,
     session: Session,
     Path((id, user_id, role_id)): Path<(String, String, String)>,
-) -> AppResult<Json<Member>> {
+) -> Result<Json<Member>> {
     let target = user_param(&session, &user_id);
     let member = roles::set_assigned(&state, &session.user.id, &id, target, &role_id, true).await?;
     Ok(Json(member))
@@ -372,7 +362,7 @@ async fn unassign_role(
     State(state): St,
     session: Session,
     Path((id, user_id, role_id)): Path<(String, String, String)>,
-) -> AppResult<StatusCode> {
+) -> Result<StatusCode> {
     let target = user_param(&session, &user_id);
     roles::set_assigned(&state, &session.user.id, &id, target, &role_id, false).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -399,7 +389,7 @@ async fn list_channels(
     State(state): St,
     session: Session,
     Path(id): Path<String>,
-) -> AppResult<Json<Vec<Channel>>> {
+) -> Result<Json<Vec<Channel>>> {
     Ok(Json(channels::list(&state, &session.user.id, &id).await?))
 }
 
@@ -408,7 +398,7 @@ async fn create_channel(
     session: Session,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<CreateChannelRequest>,
-) -> AppResult<(StatusCode, Json<Channel>)> {
+) -> Result<(StatusCode, Json<Channel>)> {
     let new = NewChannel {
         name: &req.name,
         kind: &req.kind,
@@ -423,7 +413,7 @@ async fn channel(
     State(state): St,
     session: Session,
     Path(id): Path<String>,
-) -> AppResult<Json<Channel>> {
+) -> Result<Json<Channel>> {
     Ok(Json(channels::get(&state, &session.user.id, &id).await?))
 }
 
@@ -432,7 +422,7 @@ async fn update_channel(
     session: Session,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<UpdateChannelRequest>,
-) -> AppResult<Json<Channel>> {
+) -> Result<Json<Channel>> {
     let changes = ChannelChanges {
         name: req.name.as_deref(),
         user_limit: req.user_limit,
@@ -447,7 +437,7 @@ async fn delete_channel(
     State(state): St,
     session: Session,
     Path(id): Path<String>,
-) -> AppResult<StatusCode> {
+) -> Result<StatusCode> {
     channels::delete(&state, &session.user.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -463,7 +453,7 @@ async fn list_messages(
     session: Session,
     Path(id): Path<String>,
     query: Result<Query<PageQuery>, QueryRejection>,
-) -> AppResult<Json<Vec<Message>>> {
+) -> Result<Json<Vec<Message>>> {
     let page = page_request(&query)?;
     Ok(Json(
         messages::list(&state, &session.user.id, &id, page).await?,
@@ -475,7 +465,7 @@ async fn send_message(
     session: Session,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ContentRequest>,
-) -> AppResult<(StatusCode, Json<Message>)> {
+) -> Result<(StatusCode, Json<Message>)> {
     let message = messages::send(&state, &session.user, &id, &req.content).await?;
     Ok((StatusCode::CREATED, Json(message)))
 }
@@ -485,7 +475,7 @@ async fn edit_message(
     session: Session,
     Path((id, message_id)): Path<(String, String)>,
     ApiJson(req): ApiJson<ContentRequest>,
-) -> AppResult<Json<Message>> {
+) -> Result<Json<Message>> {
     let message = messages::edit(&state, &session.user.id, &id, &message_id, &req.content).await?;
     Ok(Json(message))
 }
@@ -494,7 +484,7 @@ async fn delete_message(
     State(state): St,
     session: Session,
     Path((id, message_id)): Path<(String, String)>,
-) -> AppResult<StatusCode> {
+) -> Result<StatusCode> {
     messages::delete(&state, &session.user.id, &id, &message_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,11 +13,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 
 use super::communities::{PageQuery, page_request};
-use super::{ApiJson, AppState, Session};
+use super::{ApiJson, Services, Session};
 use crate::conversations::{ConversationView, DmMessage, service};
-use crate::error::AppResult;
+use crate::error::Result;
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes() -> Router<Arc<Services>> {
     Router::new()
         .route("/api/v1/conversations", get(mine).post(open))
         .route("/api/v1/conversations/{id}", get(conversation))
@@ -27,7 +27,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         )
 }
 
-type St = State<Arc<AppState>>;
+type St = State<Arc<Services>>;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -40,7 +40,7 @@ async fn open(
     State(state): St,
     session: Session,
     ApiJson(req): ApiJson<OpenRequest>,
-) -> AppResult<(StatusCode, Json<ConversationView>)> {
+) -> Result<(StatusCode, Json<ConversationView>)> {
     let (conversation, created) = service::open(&state, &session.user, &req.user_id).await?;
     let status = if created {
         StatusCode::CREATED
@@ -50,7 +50,7 @@ async fn open(
     Ok((status, Json(conversation)))
 }
 
-async fn mine(State(state): St, session: Session) -> AppResult<Json<Vec<ConversationView>>> {
+async fn mine(State(state): St, session: Session) -> Result<Json<Vec<ConversationView>>> {
     Ok(Json(service::mine(&state, &session.user.id).await?))
 }
 
@@ -58,7 +58,7 @@ async fn conversation(
     State(state): St,
     session: Session,
     Path(id): Path<String>,
-) -> AppResult<Json<ConversationView>> {
+) -> Result<Json<ConversationView>> {
     Ok(Json(service::get(&state, &session.user.id, &id).await?))
 }
 
@@ -67,7 +67,7 @@ async fn list_messages(
     session: Session,
     Path(id): Path<String>,
     query: Result<Query<PageQuery>, QueryRejection>,
-) -> AppResult<Json<Vec<DmMessage>>> {
+) -> Result<Json<Vec<DmMessage>>> {
     let page = page_request(&query)?;
     Ok(Json(
         service::messages(&state, &session.user.id, &id, page).await?,
@@ -85,7 +85,7 @@ async fn send_message(
     session: Session,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<SendRequest>,
-) -> AppResult<(StatusCode, Json<DmMessage>)> {
+) -> Result<(StatusCode, Json<DmMessage>)> {
     let message = service::send(&state, &session.user, &id, &req.content).await?;
     Ok((StatusCode::CREATED, Json(message)))
 }

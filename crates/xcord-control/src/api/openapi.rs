@@ -8,12 +8,12 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
 
-use super::AppState;
+use super::Services;
 
 /// The document, as written.
 pub const DOCUMENT: &str = include_str!("openapi.json");
 
-pub fn routes() -> Router<Arc<AppState>> {
+pub fn routes() -> Router<Arc<Services>> {
     Router::new().route("/api/v1/openapi.json", get(document))
 }
 

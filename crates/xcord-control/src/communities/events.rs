@@ -1,4 +1,4 @@
-//! Realtime events of communities, published to `state.hub` after each committed change, to
+//! Realtime events of communities, published to the hub after each committed change, to
 //! the users who should see them: community, member and role events to every member; channel
 //! and message events to the members who may view channels.
 //!
@@ -8,12 +8,10 @@
 //! removed user too, whose client then drops the community). A `ROLE_DELETE` also takes the role
 //! from every member that had it, without a `MEMBER_UPDATE` each.
 
-use std::sync::Arc;
-
 use serde::Serialize;
 
-use super::{Permissions, store};
-use crate::api::AppState;
+use super::{hooks, store};
+use crate::app::Services;
 use crate::realtime::hub::{Audience, GatewayEvent};
 
 pub const COMMUNITY_CREATE: &str = "COMMUNITY_CREATE";
@@ -33,9 +31,9 @@ pub const MESSAGE_UPDATE: &str = "MESSAGE_UPDATE";
 pub const MESSAGE_DELETE: &str = "MESSAGE_DELETE";
 
 /// Sends one event to `users`.
-pub(crate) fn publish(state: &AppState, users: Vec<String>, kind: &str, data: impl Serialize) {
+pub(crate) fn publish(services: &Services, users: Vec<String>, kind: &str, data: impl Serialize) {
     if !users.is_empty() {
-        state
+        services
             .hub
             .publish(Audience::Users(users), GatewayEvent::new(kind, data));
     }
@@ -44,52 +42,44 @@ pub(crate) fn publish(state: &AppState, users: Vec<String>, kind: &str, data: im
 /// Sends an event to every member of a community. The change is already committed, so a
 /// failing audience query is logged, not returned.
 pub(crate) async fn to_members(
-    state: &AppState,
+    services: &Services,
     community_id: &str,
     kind: &str,
     data: impl Serialize,
 ) {
-    match store::member_ids(&state.db, community_id).await {
-        Ok(users) => publish(state, users, kind, data),
+    match store::member_ids(&services.db, community_id).await {
+        Ok(users) => publish(services, users, kind, data),
         Err(e) => tracing::error!(community_id, kind, "event audience: {e}"),
     }
 }
 
 /// Sends an event to the members of a community who may view its channels.
 pub(crate) async fn to_viewers(
-    state: &AppState,
+    services: &Services,
     community_id: &str,
     kind: &str,
     data: impl Serialize,
 ) {
-    match store::members::all_permissions(&state.db, community_id).await {
-        Ok(all) => {
-            let users = all
-                .into_iter()
-                .filter(|(_, p)| p.contains(Permissions::VIEW_CHANNEL))
-                .map(|(u, _)| u)
-                .collect();
-            publish(state, users, kind, data);
-        }
+    match store::viewers(&services.db, community_id).await {
+        Ok(users) => publish(services, users, kind, data),
         Err(e) => tracing::error!(community_id, kind, "event audience: {e}"),
     }
 }
 
 /// Called after a membership ended and was committed (leave, kick or ban): tells the remaining
-/// members and the removed user (`MEMBER_REMOVE`), and disconnects the user from the
-/// community's voice and video channels.
-pub async fn on_member_removed(state: &Arc<AppState>, community_id: &str, user_id: &str) {
+/// members and the removed user (`MEMBER_REMOVE`), then the hooks (voice drops the user from
+/// the community's voice and video channels).
+pub async fn on_member_removed(services: &Services, community_id: &str, user_id: &str) {
     let data = serde_json::json!({ "communityId": community_id, "userId": user_id });
-    match store::member_ids(&state.db, community_id).await {
+    match store::member_ids(&services.db, community_id).await {
         Ok(mut users) => {
             users.push(user_id.to_owned());
-            publish(state, users, MEMBER_REMOVE, data);
+            publish(services, users, MEMBER_REMOVE, data);
         }
         Err(e) => {
             tracing::error!(community_id, user_id, "member removal audience: {e}");
-            publish(state, vec![user_id.to_owned()], MEMBER_REMOVE, data);
+            publish(services, vec![user_id.to_owned()], MEMBER_REMOVE, data);
         }
     }
-    // Whoever is no longer a member is no longer in its voice channels either.
-    crate::api::voice::drop_from_community_voice(state, community_id, user_id).await;
+    hooks::member_removed(services, community_id, user_id).await;
 }

@@ -5,11 +5,12 @@
 //! - `store`: SQL, and the read functions other code calls (`communities_of`,
 //!   `channel_access`, `member_ids`, `is_member`, re-exported here).
 //! - `service`: the rules (who may do what), the writes and the events that follow them.
-//! - `events`: publishing to the hub, and `on_member_removed`, the hook after a leave, kick or
+//! - `events`: publishing to the hub, and `on_member_removed`, what follows a leave, kick or
 //!   ban.
+//! - `hooks`: how other domains (voice) hear of removed members and deleted channels.
 
 pub mod events;
-pub mod ids;
+pub mod hooks;
 pub mod model;
 pub mod permissions;
 pub mod service;
@@ -23,4 +24,7 @@ pub use model::{
     Member, Message, Role,
 };
 pub use permissions::Permissions;
-pub use store::{channel_access, communities_of, is_member, member_ids};
+pub use store::{
+    channel_access, channel_ids_of_community, channel_viewers, communities_of,
+    community_of_channel, is_member, member_ids, viewers,
+};

@@ -1,93 +1,58 @@
-//! Permissions: a `u64` bit set with fixed bits, shown to clients as a list of names
-//! (`["VIEW_CHANNEL", "CONNECT", …]`). `ADMINISTRATOR` implies every other permission.
+//! Permissions: a bit set (bitflags) with fixed bits, shown to clients as a list of names
+//! (`["VIEW_CHANNEL", "CONNECT", …]`). `ADMINISTRATOR` implies every other permission; that
+//! rule lives in [`Permissions::grants`] and [`Permissions::missing`], never in the set
+//! operations (`contains` is plain bit containment).
 
 use std::fmt;
-use std::ops::{BitOr, BitOrAssign};
 
 use serde::{Serialize, Serializer};
 
-#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub struct Permissions(u64);
+bitflags::bitflags! {
+    #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+    pub struct Permissions: u64 {
+        const VIEW_CHANNEL = 1 << 0;
+        const SEND_MESSAGES = 1 << 1;
+        const CONNECT = 1 << 2;
+        const SPEAK = 1 << 3;
+        const VIDEO = 1 << 4;
+        const SCREEN_SHARE = 1 << 5;
+        const MUTE_MEMBERS = 1 << 6;
+        const DEAFEN_MEMBERS = 1 << 7;
+        const MOVE_MEMBERS = 1 << 8;
+        const KICK_MEMBERS = 1 << 9;
+        const BAN_MEMBERS = 1 << 10;
+        const MANAGE_CHANNELS = 1 << 11;
+        const MANAGE_ROLES = 1 << 12;
+        const ADMINISTRATOR = 1 << 13;
+    }
+}
 
 impl Permissions {
-    pub const VIEW_CHANNEL: Self = Self(1 << 0);
-    pub const SEND_MESSAGES: Self = Self(1 << 1);
-    pub const CONNECT: Self = Self(1 << 2);
-    pub const SPEAK: Self = Self(1 << 3);
-    pub const VIDEO: Self = Self(1 << 4);
-    pub const SCREEN_SHARE: Self = Self(1 << 5);
-    pub const MUTE_MEMBERS: Self = Self(1 << 6);
-    pub const DEAFEN_MEMBERS: Self = Self(1 << 7);
-    pub const MOVE_MEMBERS: Self = Self(1 << 8);
-    pub const KICK_MEMBERS: Self = Self(1 << 9);
-    pub const BAN_MEMBERS: Self = Self(1 << 10);
-    pub const MANAGE_CHANNELS: Self = Self(1 << 11);
-    pub const MANAGE_ROLES: Self = Self(1 << 12);
-    pub const ADMINISTRATOR: Self = Self(1 << 13);
-
-    /// Every bit with its name, in bit order.
-    pub const NAMED: [(&'static str, Self); 14] = [
-        ("VIEW_CHANNEL", Self::VIEW_CHANNEL),
-        ("SEND_MESSAGES", Self::SEND_MESSAGES),
-        ("CONNECT", Self::CONNECT),
-        ("SPEAK", Self::SPEAK),
-        ("VIDEO", Self::VIDEO),
-        ("SCREEN_SHARE", Self::SCREEN_SHARE),
-        ("MUTE_MEMBERS", Self::MUTE_MEMBERS),
-        ("DEAFEN_MEMBERS", Self::DEAFEN_MEMBERS),
-        ("MOVE_MEMBERS", Self::MOVE_MEMBERS),
-        ("KICK_MEMBERS", Self::KICK_MEMBERS),
-        ("BAN_MEMBERS", Self::BAN_MEMBERS),
-        ("MANAGE_CHANNELS", Self::MANAGE_CHANNELS),
-        ("MANAGE_ROLES", Self::MANAGE_ROLES),
-        ("ADMINISTRATOR", Self::ADMINISTRATOR),
-    ];
-
     /// What the `@everyone` role of a new community allows.
-    pub const EVERYONE_DEFAULT: Self = Self(
-        Self::VIEW_CHANNEL.0
-            | Self::SEND_MESSAGES.0
-            | Self::CONNECT.0
-            | Self::SPEAK.0
-            | Self::VIDEO.0
-            | Self::SCREEN_SHARE.0,
-    );
+    pub const EVERYONE_DEFAULT: Self = Self::VIEW_CHANNEL
+        .union(Self::SEND_MESSAGES)
+        .union(Self::CONNECT)
+        .union(Self::SPEAK)
+        .union(Self::VIDEO)
+        .union(Self::SCREEN_SHARE);
 
-    pub const fn empty() -> Self {
-        Self(0)
+    /// Whether this set allows everything in `required`: `ADMINISTRATOR` allows everything.
+    pub const fn grants(self, required: Self) -> bool {
+        self.contains(Self::ADMINISTRATOR) || self.contains(required)
     }
 
-    /// Every defined bit.
-    pub const fn all() -> Self {
-        Self((1 << 14) - 1)
-    }
-
-    /// The set of the defined bits among `bits` (unknown bits are dropped).
-    pub const fn from_bits_truncate(bits: u64) -> Self {
-        Self(bits & Self::all().0)
-    }
-
-    pub const fn bits(self) -> u64 {
-        self.0
-    }
-
-    /// Whether every bit of `other` is granted; `ADMINISTRATOR` grants everything.
-    pub const fn contains(self, other: Self) -> bool {
-        self.0 & Self::ADMINISTRATOR.0 != 0 || self.0 & other.0 == other.0
-    }
-
-    /// The bits of `required` this set does not grant.
+    /// The bits of `required` this set does not grant (none for an administrator).
     pub const fn missing(self, required: Self) -> Self {
-        if self.contains(required) {
+        if self.grants(required) {
             Self::empty()
         } else {
-            Self(required.0 & !self.0)
+            required.difference(self)
         }
     }
 
     /// The set with `ADMINISTRATOR` expanded to every bit.
     pub const fn effective(self) -> Self {
-        if self.0 & Self::ADMINISTRATOR.0 != 0 {
+        if self.contains(Self::ADMINISTRATOR) {
             Self::all()
         } else {
             self
@@ -96,36 +61,17 @@ impl Permissions {
 
     /// The names of the bits set, in bit order.
     pub fn names(self) -> Vec<&'static str> {
-        Self::NAMED
-            .iter()
-            .filter(|(_, bit)| self.0 & bit.0 != 0)
-            .map(|(name, _)| *name)
-            .collect()
+        self.iter_names().map(|(name, _)| name).collect()
     }
 
     /// The set named by `names`; the first unknown name is the error.
     pub fn from_names<S: AsRef<str>>(names: &[S]) -> Result<Self, String> {
         names.iter().try_fold(Self::empty(), |set, name| {
             let name = name.as_ref();
-            Self::NAMED
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, bit)| set | *bit)
+            Self::from_name(name)
+                .map(|bit| set | bit)
                 .ok_or_else(|| name.to_owned())
         })
-    }
-}
-
-impl BitOr for Permissions {
-    type Output = Self;
-    fn bitor(self, rhs: Self) -> Self {
-        Self(self.0 | rhs.0)
-    }
-}
-
-impl BitOrAssign for Permissions {
-    fn bitor_assign(&mut self, rhs: Self) {
-        self.0 |= rhs.0;
     }
 }
 
@@ -159,7 +105,8 @@ mod tests {
         assert_eq!(Permissions::MANAGE_ROLES.bits(), 1 << 12);
         assert_eq!(Permissions::ADMINISTRATOR.bits(), 1 << 13);
         assert_eq!(Permissions::EVERYONE_DEFAULT.bits(), 0b11_1111);
-        for (i, (_, bit)) in Permissions::NAMED.iter().enumerate() {
+        assert_eq!(Permissions::all().bits(), (1 << 14) - 1);
+        for (i, (_, bit)) in Permissions::all().iter_names().enumerate() {
             assert_eq!(bit.bits(), 1 << i);
         }
     }
@@ -174,27 +121,29 @@ mod tests {
             Err("FLY".to_owned())
         );
         assert_eq!(
-            serde_json::to_value(p).ok(),
-            Some(serde_json::json!(["VIEW_CHANNEL", "CONNECT"]))
+            serde_json::to_value(p).unwrap(),
+            serde_json::json!(["VIEW_CHANNEL", "CONNECT"])
         );
+        assert_eq!(p.to_string(), "VIEW_CHANNEL, CONNECT");
     }
 
     #[test]
-    fn administrator_implies_all() {
+    fn administrator_grants_all_but_contains_stays_plain() {
         let admin = Permissions::ADMINISTRATOR;
-        assert!(admin.contains(Permissions::BAN_MEMBERS | Permissions::MANAGE_ROLES));
+        assert!(admin.grants(Permissions::BAN_MEMBERS | Permissions::MANAGE_ROLES));
+        assert!(!admin.contains(Permissions::BAN_MEMBERS));
         assert_eq!(admin.effective(), Permissions::all());
         assert_eq!(
             admin.missing(Permissions::KICK_MEMBERS),
             Permissions::empty()
         );
         let member = Permissions::EVERYONE_DEFAULT;
-        assert!(!member.contains(Permissions::MANAGE_CHANNELS));
+        assert!(!member.grants(Permissions::MANAGE_CHANNELS));
         assert_eq!(
             member.missing(Permissions::MANAGE_CHANNELS | Permissions::CONNECT),
             Permissions::MANAGE_CHANNELS
         );
-        assert!(!member.contains(Permissions::ADMINISTRATOR));
+        assert!(!member.grants(Permissions::ADMINISTRATOR));
         assert_eq!(
             Permissions::from_bits_truncate(u64::MAX),
             Permissions::all()

@@ -2,7 +2,7 @@
 //! message. Names are trimmed before they are checked and stored.
 
 use super::ChannelKind;
-use crate::error::AppError;
+use crate::error::Error;
 
 /// Longest message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 4000;
@@ -13,69 +13,69 @@ pub const MAX_INVITE_AGE_SECONDS: i64 = 30 * 24 * 3600;
 pub const MAX_INVITE_USES: i64 = 1000;
 
 /// A 1–100 character name without control characters; `field` names it in the message.
-pub fn name<'a>(field: &str, value: &'a str) -> Result<&'a str, AppError> {
+pub fn name<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
     let trimmed = value.trim();
     if !(1..=100).contains(&trimmed.chars().count()) {
-        return Err(AppError::invalid(format!(
+        return Err(Error::invalid(format!(
             "{field} must be 1 to 100 characters"
         )));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(AppError::invalid(format!(
+        return Err(Error::invalid(format!(
             "{field} must not contain control characters"
         )));
     }
     Ok(trimmed)
 }
 
-pub fn channel_kind(kind: &str) -> Result<ChannelKind, AppError> {
+pub fn channel_kind(kind: &str) -> Result<ChannelKind, Error> {
     ChannelKind::parse(kind).ok_or_else(|| {
-        AppError::invalid(format!(
+        Error::invalid(format!(
             "kind must be \"text\", \"voice\" or \"video\", got {kind:?}"
         ))
     })
 }
 
 /// A user limit for a channel of `kind`.
-pub fn user_limit(kind: ChannelKind, limit: i64) -> Result<u32, AppError> {
+pub fn user_limit(kind: ChannelKind, limit: i64) -> Result<u32, Error> {
     if !(0..=MAX_USER_LIMIT).contains(&limit) {
-        return Err(AppError::invalid("userLimit must be 0 (unlimited) to 99"));
+        return Err(Error::invalid("userLimit must be 0 (unlimited) to 99"));
     }
     if limit != 0 && !kind.is_media() {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "userLimit applies only to voice and video channels",
         ));
     }
-    u32::try_from(limit).map_err(|_| AppError::invalid("userLimit must be 0 (unlimited) to 99"))
+    u32::try_from(limit).map_err(|_| Error::invalid("userLimit must be 0 (unlimited) to 99"))
 }
 
-pub fn position(position: i64) -> Result<i64, AppError> {
+pub fn position(position: i64) -> Result<i64, Error> {
     if !(0..=1_000_000).contains(&position) {
-        return Err(AppError::invalid("position must be 0 to 1000000"));
+        return Err(Error::invalid("position must be 0 to 1000000"));
     }
     Ok(position)
 }
 
 /// Message content: 1–4000 characters, not only white space (kept as written).
-pub fn content(content: &str) -> Result<(), AppError> {
+pub fn content(content: &str) -> Result<(), Error> {
     if content.trim().is_empty() || content.chars().count() > MAX_MESSAGE_CHARS {
-        return Err(AppError::invalid("content must be 1 to 4000 characters"));
+        return Err(Error::invalid("content must be 1 to 4000 characters"));
     }
     Ok(())
 }
 
-pub fn invite_max_uses(uses: Option<i64>) -> Result<Option<i64>, AppError> {
+pub fn invite_max_uses(uses: Option<i64>) -> Result<Option<i64>, Error> {
     match uses {
         Some(u) if !(1..=MAX_INVITE_USES).contains(&u) => {
-            Err(AppError::invalid("maxUses must be 1 to 1000"))
+            Err(Error::invalid("maxUses must be 1 to 1000"))
         }
         other => Ok(other),
     }
 }
 
-pub fn invite_max_age(seconds: Option<i64>) -> Result<Option<i64>, AppError> {
+pub fn invite_max_age(seconds: Option<i64>) -> Result<Option<i64>, Error> {
     match seconds {
-        Some(s) if !(1..=MAX_INVITE_AGE_SECONDS).contains(&s) => Err(AppError::invalid(
+        Some(s) if !(1..=MAX_INVITE_AGE_SECONDS).contains(&s) => Err(Error::invalid(
             "maxAgeSeconds must be 1 to 2592000 (30 days)",
         )),
         other => Ok(other),
@@ -83,13 +83,13 @@ pub fn invite_max_age(seconds: Option<i64>) -> Result<Option<i64>, AppError> {
 }
 
 /// A page size: 1–100, 50 when absent.
-pub fn page_limit(limit: Option<&str>) -> Result<i64, AppError> {
+pub fn page_limit(limit: Option<&str>) -> Result<i64, Error> {
     let Some(limit) = limit else {
         return Ok(50);
     };
     match limit.parse::<i64>() {
         Ok(n) if (1..=100).contains(&n) => Ok(n),
-        _ => Err(AppError::invalid(format!(
+        _ => Err(Error::invalid(format!(
             "limit must be 1 to 100, got {limit:?}"
         ))),
     }

@@ -6,9 +6,8 @@ use sqlx::any::AnyRow;
 
 use super::{ConversationView, DmMessage};
 use crate::accounts::User;
-use crate::communities::ids::message_id;
 use crate::communities::users::{user_columns, user_columns_as, user_from_row, user_from_row_as};
-use crate::db::{Db, is_unique_violation, new_id, now_ms};
+use crate::db::{Db, is_unique_violation, new_id};
 
 fn conversation_select() -> String {
     let a = user_columns_as("a", "a");
@@ -51,6 +50,7 @@ pub async fn get_or_create(
     db: &Db,
     x: &str,
     y: &str,
+    now: i64,
 ) -> Result<(ConversationView, bool), sqlx::Error> {
     if let Some(c) = between(db, x, y).await? {
         return Ok((c, false));
@@ -62,7 +62,7 @@ pub async fn get_or_create(
     .bind(new_id())
     .bind(a)
     .bind(b)
-    .bind(now_ms())
+    .bind(now)
     .execute(&db.pool)
     .await;
     let created = match inserted {
@@ -129,13 +129,14 @@ pub async fn insert_message(
     conversation_id: &str,
     author: &User,
     content: &str,
+    now: i64,
 ) -> Result<DmMessage, sqlx::Error> {
     let message = DmMessage {
-        id: message_id(),
+        id: new_id(),
         conversation_id: conversation_id.to_owned(),
         author: author.clone(),
         content: content.to_owned(),
-        created_at: now_ms(),
+        created_at: now,
         edited_at: None,
     };
     let mut tx = db.pool.begin().await?;

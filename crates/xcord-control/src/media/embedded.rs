@@ -7,18 +7,36 @@ use xcord_sfu::Sfu;
 use xcord_sfu::rooms::{RoomService, RoomServiceError};
 
 use super::{MediaError, MediaEvent, MediaPlane};
+use crate::tasks::Tasks;
 
 pub struct EmbeddedMediaPlane {
     rooms: RoomService,
 }
 
 impl EmbeddedMediaPlane {
-    /// Wraps `sfu`; its events are forwarded to `events` from now on.
-    pub fn new(sfu: &Sfu, events: mpsc::UnboundedSender<MediaEvent>) -> Self {
+    /// Wraps `sfu`; its events are forwarded to `events` from now on, by a task of `tasks`.
+    /// At shutdown the forwarder passes on what the SFU already emitted (the leaves of the
+    /// participants it disconnected), then ends, closing `events`.
+    pub fn new(sfu: &Sfu, events: mpsc::Sender<MediaEvent>, tasks: &Tasks) -> Self {
         let mut rx = sfu.events().subscribe();
-        tokio::spawn(async move {
-            while let Some(e) = rx.recv().await {
-                if events.send(e).is_err() {
+        let shutdown = tasks.shutdown_signal();
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    biased;
+                    e = rx.recv() => match e {
+                        Some(e) => {
+                            if events.send(e).await.is_err() {
+                                return;
+                            }
+                        }
+                        None => return,
+                    },
+                    () = shutdown.cancelled() => break,
+                }
+            }
+            while let Ok(e) = rx.try_recv() {
+                if events.send(e).await.is_err() {
                     return;
                 }
             }

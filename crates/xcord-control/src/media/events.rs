@@ -1,7 +1,8 @@
 //! The one handler of media-plane events, whichever plane delivers them: it logs each event,
 //! appends it as a JSON line to a file when configured (an audit trail that also lets tests
-//! compare what the control plane saw), and applies it to voice states (stored in the inbox
-//! first, so duplicates are no-ops). At start it applies what was stored but not yet applied.
+//! compare what the control plane saw), stores it in the inbox, and hands it to the services'
+//! media-event listeners. At start it first applies what was stored but never applied. It runs
+//! until every sender is gone or it is told to stop, and always drains what was already queued.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,27 +10,30 @@ use std::sync::Arc;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 
-use super::MediaEvent;
-use crate::api::AppState;
+use super::{MediaEvent, inbox};
+use crate::app::Services;
 
-/// Consumes events until every sender is gone.
-pub fn spawn_handler(
-    mut events: mpsc::UnboundedReceiver<MediaEvent>,
-    log_file: Option<PathBuf>,
-    state: Option<Arc<AppState>>,
-) {
-    tokio::spawn(async move {
-        if let Some(state) = &state {
-            match crate::voice::inbox::pending(&state.db).await {
+/// Where received events go.
+pub struct EventHandler {
+    pub log_file: Option<PathBuf>,
+    /// The control plane (absent on a node without one: events are only logged).
+    pub services: Option<Arc<Services>>,
+}
+
+impl EventHandler {
+    /// Consumes `events` until every sender is gone.
+    pub async fn run(self, mut events: mpsc::Receiver<MediaEvent>) {
+        if let Some(services) = &self.services {
+            match inbox::pending(&services.db).await {
                 Ok(pending) => {
                     for event in pending {
-                        crate::voice::apply::handle(state, &event).await;
+                        dispatch(services, &event).await;
                     }
                 }
                 Err(e) => tracing::warn!("media event inbox unreadable: {e}"),
             }
         }
-        let mut file = match &log_file {
+        let mut file = match &self.log_file {
             Some(path) => match tokio::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
@@ -48,22 +52,47 @@ pub fn spawn_handler(
             tracing::info!(
                 event = %event.event,
                 id = %event.id,
-                room = event.room.as_ref().map(|r| r.name.as_str()).unwrap_or_default(),
-                participant = event.participant.as_ref().map(|p| p.identity.as_str()).unwrap_or_default(),
+                room = ?event.room.as_ref().map(|r| r.name.as_str()).unwrap_or_default(),
+                participant = ?event.participant.as_ref().map(|p| p.identity.as_str()).unwrap_or_default(),
                 "media event"
             );
-            if let Some(f) = file.as_mut()
-                && let Ok(mut line) = serde_json::to_vec(event.as_ref())
-            {
-                line.push(b'\n');
-                if let Err(e) = f.write_all(&line).await {
-                    tracing::warn!("media event log write failed: {e}");
-                }
-                let _ = f.flush().await;
+            if let Some(f) = file.as_mut() {
+                append(f, &event).await;
             }
-            if let Some(state) = &state {
-                crate::voice::apply::handle(state, &event).await;
+            if let Some(services) = &self.services {
+                deliver(services, &event).await;
             }
         }
-    });
+    }
+}
+
+async fn append(file: &mut tokio::fs::File, event: &MediaEvent) {
+    match serde_json::to_vec(event.as_ref()) {
+        Ok(mut line) => {
+            line.push(b'\n');
+            if let Err(e) = file.write_all(&line).await {
+                tracing::warn!("media event log write failed: {e}");
+            }
+            if let Err(e) = file.flush().await {
+                tracing::warn!("media event log flush failed: {e}");
+            }
+        }
+        Err(e) => tracing::warn!("media event not serialisable: {e}"),
+    }
+}
+
+/// Stores one event in the inbox and, unless it was already applied, hands it to the
+/// listeners (a redelivered event is a no-op).
+pub async fn deliver(services: &Services, event: &MediaEvent) {
+    match inbox::store(&services.db, event, services.clock.now_ms()).await {
+        Ok(true) => dispatch(services, event).await,
+        Ok(false) => {}
+        Err(e) => tracing::warn!(id = %event.id, "media event not stored: {e}"),
+    }
+}
+
+async fn dispatch(services: &Services, event: &MediaEvent) {
+    for listener in &services.media_listeners {
+        listener.on_media_event(services, event).await;
+    }
 }

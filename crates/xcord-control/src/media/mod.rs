@@ -3,9 +3,13 @@
 //! - [`embedded::EmbeddedMediaPlane`]: direct calls into xcord's own SFU, events from its bus;
 //! - [`livekit_http::LiveKitHttpMediaPlane`]: any LiveKit-compatible server (an `xcord media`
 //!   node, a LiveKit cluster, LiveKit Cloud) through Twirp, events from signed webhooks.
+//!
+//! Events are stored in the [`inbox`] before they are applied, and handed by [`events`] to the
+//! domains that listen ([`MediaEventListener`]; voice today).
 
 pub mod embedded;
 pub mod events;
+pub mod inbox;
 pub mod livekit_http;
 
 use async_trait::async_trait;
@@ -23,6 +27,45 @@ pub enum MediaError {
     Invalid(String),
     #[error("media plane unavailable: {0}")]
     Unavailable(String),
+}
+
+/// How the control plane issues media tokens: where clients connect and the key pair that
+/// signs their access tokens (the media plane's). `Debug` never shows the secret.
+#[derive(Clone)]
+pub struct MediaAccess {
+    /// The LiveKit URL clients connect to (`ws(s)://…`).
+    pub url: String,
+    pub api_key: String,
+    pub api_secret: String,
+}
+
+impl std::fmt::Debug for MediaAccess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MediaAccess")
+            .field("url", &self.url)
+            .field("api_key", &self.api_key)
+            .field("api_secret", &"[redacted]")
+            .finish()
+    }
+}
+
+impl From<MediaError> for crate::error::Error {
+    fn from(e: MediaError) -> Self {
+        use crate::error::{Error, ErrorCode};
+        match e {
+            MediaError::NotFound(m) => Error::not_found(m),
+            MediaError::Invalid(m) => Error::invalid(m),
+            MediaError::Unavailable(m) => Error::new(ErrorCode::MediaUnavailable, m),
+        }
+    }
+}
+
+/// A domain that applies media events (voice states today; calls and live later). Called for
+/// every event after it is stored in the inbox, in arrival order; it claims the event in the
+/// transaction that applies it ([`inbox::claim`]) and logs its own failures.
+#[async_trait]
+pub trait MediaEventListener: Send + Sync + 'static {
+    async fn on_media_event(&self, services: &crate::app::Services, event: &MediaEvent);
 }
 
 /// What the control plane asks of a media plane (LiveKit's RoomService).

@@ -1,6 +1,6 @@
-//! Realtime delivery to clients: the hub that routes events to each user's live connections,
-//! and (to come) the gateway WebSocket protocol on top of it.
+//! Realtime delivery to clients, below any domain: the hub that routes events to each user's
+//! live connections, and the resumable sessions (sequence numbers, replay buffer) on top of it.
+//! The gateway protocol that uses them is `crate::gateway`.
 
 pub mod hub;
 pub mod session;
-pub mod snapshot;

@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot};
 
 use super::hub::{ConnectionId, GatewayEvent, Hub};
+use crate::tasks::Tasks;
 
 /// Events kept for resuming.
 pub const REPLAY_BUFFER: usize = 1000;
@@ -83,13 +84,22 @@ impl SessionHandle {
     }
 }
 
-/// All gateway sessions of this process.
+/// All gateway sessions of this process. Session tasks belong to `tasks` and end at its
+/// shutdown signal.
 #[derive(Clone, Default)]
 pub struct Sessions {
     by_id: Arc<Mutex<HashMap<String, SessionHandle>>>,
+    tasks: Tasks,
 }
 
 impl Sessions {
+    pub fn new(tasks: Tasks) -> Self {
+        Self {
+            by_id: Arc::default(),
+            tasks,
+        }
+    }
+
     /// Starts a session for `user_id`, registered with the hub from this moment on.
     pub fn start(&self, hub: Arc<Hub>, user_id: &str, kind: ConnectionKind) -> SessionHandle {
         let (hub_id, events) = hub.connect(user_id);
@@ -103,7 +113,16 @@ impl Sessions {
         if let Ok(mut map) = self.by_id.lock() {
             map.insert(handle.id.clone(), handle.clone());
         }
-        tokio::spawn(run(self.clone(), hub, hub_id, handle.clone(), events, rx));
+        let shutdown = self.tasks.shutdown_signal();
+        self.tasks.spawn(run(
+            self.clone(),
+            hub,
+            hub_id,
+            handle.clone(),
+            events,
+            rx,
+            shutdown,
+        ));
         handle
     }
 
@@ -131,6 +150,7 @@ impl Sessions {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     sessions: Sessions,
     hub: Arc<Hub>,
@@ -138,6 +158,7 @@ async fn run(
     handle: SessionHandle,
     mut events: mpsc::Receiver<GatewayEvent>,
     mut commands: mpsc::UnboundedReceiver<Command>,
+    shutdown: tokio_util::sync::CancellationToken,
 ) {
     let mut seq: u64 = 0;
     let mut buffer: VecDeque<Sequenced> = VecDeque::with_capacity(64);
@@ -185,6 +206,7 @@ async fn run(
                 None => break,
             },
             _ = &mut expiry, if socket.is_none() => break,
+            () = shutdown.cancelled() => break,
         }
     }
     hub.disconnect(&handle.user_id, hub_id);

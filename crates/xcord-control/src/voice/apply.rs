@@ -4,14 +4,19 @@
 //! state (one move, not a leave after a join), and a late `participant_left` for the old sid
 //! finds nothing to remove.
 
+use async_trait::async_trait;
 use livekit_protocol as proto;
-use sqlx::Row;
+use xcord_sfu::events::names;
 
 use super::{VoiceState, channel_of_room, store};
-use crate::api::AppState;
-use crate::db::{Db, now_ms};
-use crate::media::MediaEvent;
+use crate::app::Services;
+use crate::communities;
+use crate::db::Db;
+use crate::media::{MediaEvent, MediaEventListener, inbox};
 use crate::realtime::hub::{Audience, GatewayEvent};
+
+/// The gateway event of voice-state changes.
+pub const VOICE_STATE_UPDATE: &str = "VOICE_STATE_UPDATE";
 
 /// A change to announce after the transaction commits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,24 +34,19 @@ pub enum Change {
     },
 }
 
-/// Users who see voice states of a channel: the members of its community.
+/// Users who see voice states of a channel: the members of its community who may view its
+/// channels (the audience of every other channel event).
 pub async fn audience(db: &Db, channel_id: &str) -> Result<Vec<String>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT m.user_id FROM channels c JOIN community_members m ON m.community_id = c.community_id WHERE c.id = $1",
-    )
-    .bind(channel_id)
-    .fetch_all(&db.pool)
-    .await?;
-    rows.iter().map(|r| r.try_get("user_id")).collect()
+    communities::channel_viewers(db, channel_id).await
 }
 
 /// Announces changes on the gateway as VOICE_STATE_UPDATE (a left user has `channelId: null`
 /// and `previousChannelId`).
-pub async fn announce(state: &AppState, changes: &[Change]) {
+pub async fn announce(services: &Services, changes: &[Change]) {
     for change in changes {
         let (channels, data) = match change {
             Change::Updated { state: s, previous } => {
-                let mut data = serde_json::to_value(s).unwrap_or_default();
+                let mut data = serde_json::json!(s);
                 if let Some(obj) = data.as_object_mut() {
                     obj.insert("previousChannelId".into(), serde_json::json!(previous));
                 }
@@ -65,16 +65,16 @@ pub async fn announce(state: &AppState, changes: &[Change]) {
         };
         let mut users = Vec::new();
         for channel in &channels {
-            match audience(&state.db, channel).await {
+            match audience(&services.db, channel).await {
                 Ok(u) => users.extend(u),
                 Err(e) => tracing::warn!("voice state audience: {e}"),
             }
         }
         users.sort();
         users.dedup();
-        state.hub.publish(
+        services.hub.publish(
             Audience::Users(users),
-            GatewayEvent::new("VOICE_STATE_UPDATE", data),
+            GatewayEvent::new(VOICE_STATE_UPDATE, data),
         );
     }
 }
@@ -92,19 +92,11 @@ fn flags_from_tracks(s: &mut VoiceState, tracks: &[proto::TrackInfo]) {
     }
 }
 
-/// Applies one stored event; returns what changed. Unprocessed → processed in one transaction.
-pub async fn process(db: &Db, event: &MediaEvent) -> Result<Vec<Change>, sqlx::Error> {
+/// Applies one stored event at `now`; returns what changed. The event is claimed in the same
+/// transaction (unprocessed → processed).
+pub async fn process(db: &Db, event: &MediaEvent, now: i64) -> Result<Vec<Change>, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
-    let claimed = sqlx::query(
-        "UPDATE media_event_inbox SET processed = $1 WHERE event_id = $2 AND processed = $3",
-    )
-    .bind(true)
-    .bind(&event.id)
-    .bind(false)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if claimed == 0 {
+    if !inbox::claim(&mut tx, &event.id).await? {
         tx.rollback().await?;
         return Ok(Vec::new());
     }
@@ -117,11 +109,10 @@ pub async fn process(db: &Db, event: &MediaEvent) -> Result<Vec<Change>, sqlx::E
         tx.commit().await?;
         return Ok(Vec::new());
     };
-    let now = now_ms();
     let mut changes = Vec::new();
     let participant = event.participant.as_ref();
     match event.event.as_str() {
-        "participant_joined" => {
+        names::PARTICIPANT_JOINED => {
             if let Some(p) = participant
                 && store::by_sid(&mut tx, &p.sid).await?.is_none()
             {
@@ -151,7 +142,7 @@ pub async fn process(db: &Db, event: &MediaEvent) -> Result<Vec<Change>, sqlx::E
                 changes.push(Change::Updated { state: s, previous });
             }
         }
-        "participant_left" | "participant_connection_aborted" => {
+        names::PARTICIPANT_LEFT | names::PARTICIPANT_CONNECTION_ABORTED => {
             if let Some(p) = participant
                 && let Some(s) = store::by_sid(&mut tx, &p.sid).await?
             {
@@ -163,7 +154,7 @@ pub async fn process(db: &Db, event: &MediaEvent) -> Result<Vec<Change>, sqlx::E
                 });
             }
         }
-        "track_published" | "track_unpublished" => {
+        names::TRACK_PUBLISHED | names::TRACK_UNPUBLISHED => {
             if let Some(p) = participant
                 && let Some(mut s) = store::by_sid(&mut tx, &p.sid).await?
             {
@@ -178,7 +169,7 @@ pub async fn process(db: &Db, event: &MediaEvent) -> Result<Vec<Change>, sqlx::E
                 }
             }
         }
-        "room_finished" => {
+        names::ROOM_FINISHED => {
             for s in store::in_room_tx(&mut tx, room).await? {
                 store::delete(&mut tx, &s.participant_sid).await?;
                 changes.push(Change::Left {
@@ -194,18 +185,15 @@ pub async fn process(db: &Db, event: &MediaEvent) -> Result<Vec<Change>, sqlx::E
     Ok(changes)
 }
 
-/// Stores, applies and announces one event (duplicates are no-ops).
-pub async fn handle(state: &AppState, event: &MediaEvent) {
-    match super::inbox::store(&state.db, event).await {
-        Ok(true) => {}
-        Ok(false) => return,
-        Err(e) => {
-            tracing::warn!(id = %event.id, "media event not stored: {e}");
-            return;
+/// Voice's media-event listener: applies each stored event and announces the changes.
+pub struct VoiceMediaListener;
+
+#[async_trait]
+impl MediaEventListener for VoiceMediaListener {
+    async fn on_media_event(&self, services: &Services, event: &MediaEvent) {
+        match process(&services.db, event, services.clock.now_ms()).await {
+            Ok(changes) => announce(services, &changes).await,
+            Err(e) => tracing::warn!(id = %event.id, "media event not applied: {e}"),
         }
-    }
-    match process(&state.db, event).await {
-        Ok(changes) => announce(state, &changes).await,
-        Err(e) => tracing::warn!(id = %event.id, "media event not applied: {e}"),
     }
 }

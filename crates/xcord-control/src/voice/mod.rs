@@ -1,11 +1,17 @@
-//! Voice states — who is in which voice or video channel, with their mute, deafen, camera and
-//! screen-share flags — driven by media-plane events, keyed by participant sid; the inbox that
-//! makes those events idempotent; the reconciler that removes ghosts; and media tokens for
-//! joining a channel.
+//! Voice and video channels.
+//!
+//! - `service`: the rules — joining, one's own flags, moderation (server mute/deafen, move,
+//!   disconnect).
+//! - `apply`: voice states (who is in which channel, with their mute, deafen, camera and
+//!   screen-share flags) from media-plane events, keyed by participant sid.
+//! - `reconcile`: removes ghosts the media plane no longer has.
+//! - `hooks`: what voice does when communities remove a member or delete channels.
+//! - `token`: media tokens for joining a channel; `store`: SQL.
 
 pub mod apply;
-pub mod inbox;
+pub mod hooks;
 pub mod reconcile;
+pub mod service;
 pub mod store;
 pub mod token;
 
@@ -35,41 +41,6 @@ pub struct VoiceState {
     pub camera: bool,
     pub screen_share: bool,
     pub joined_at: i64,
-}
-
-/// The ids of a community's channels (read before the community is deleted).
-pub async fn channels_of_community(
-    db: &crate::db::Db,
-    community_id: &str,
-) -> Result<Vec<String>, sqlx::Error> {
-    use sqlx::Row;
-    let rows = sqlx::query("SELECT id FROM channels WHERE community_id = $1")
-        .bind(community_id)
-        .fetch_all(&db.pool)
-        .await?;
-    rows.iter().map(|r| r.try_get("id")).collect()
-}
-
-/// Closes the media rooms of deleted channels (everyone in them is disconnected with
-/// ROOM_DELETED) and forgets their voice states.
-pub async fn close_rooms(state: &crate::api::AppState, channel_ids: &[String]) {
-    for channel in channel_ids {
-        if let Some(media) = &state.media {
-            match media.delete_room(&room_of_channel(channel)).await {
-                Ok(()) | Err(crate::media::MediaError::NotFound(_)) => {}
-                Err(e) => {
-                    tracing::warn!(%channel, "could not close the voice room of a deleted channel: {e}")
-                }
-            }
-        }
-        if let Err(e) = sqlx::query("DELETE FROM voice_states WHERE channel_id = $1")
-            .bind(channel)
-            .execute(&state.db.pool)
-            .await
-        {
-            tracing::warn!(%channel, "could not clear voice states of a deleted channel: {e}");
-        }
-    }
 }
 
 #[cfg(test)]

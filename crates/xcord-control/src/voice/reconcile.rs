@@ -10,19 +10,19 @@ use std::time::Duration;
 
 use super::apply::{Change, announce};
 use super::store;
-use crate::api::AppState;
-use crate::db::now_ms;
+use crate::app::Services;
 use crate::media::MediaError;
 
-/// Runs forever: one pass every `interval`.
-pub fn spawn(state: Arc<AppState>, interval: Duration) {
-    tokio::spawn(async move {
+/// Runs until shutdown: one pass every `interval`.
+pub fn spawn(state: Arc<Services>, interval: Duration) {
+    let tasks = state.tasks.clone();
+    tasks.spawn_until_shutdown(async move {
         let mut suspects: HashSet<String> = HashSet::new();
         let mut tick = tokio::time::interval(interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match pass(&state, &suspects, interval).await {
+            match pass(&state, &suspects, interval, state.clock.now_ms()).await {
                 Ok(next) => suspects = next,
                 Err(e) => tracing::warn!("voice reconciler: {e}"),
             }
@@ -30,18 +30,20 @@ pub fn spawn(state: Arc<AppState>, interval: Duration) {
     });
 }
 
-/// One comparison. Returns the sids missing this time (suspects for the next pass).
+/// One comparison at `now` (unix ms). Returns the sids missing this time (suspects for the
+/// next pass).
 pub async fn pass(
-    state: &AppState,
+    state: &Services,
     suspects: &HashSet<String>,
     interval: Duration,
+    now: i64,
 ) -> Result<HashSet<String>, sqlx::Error> {
-    let Some(media) = state.media.clone() else {
+    let Some(media) = state.media.as_ref().map(|m| m.plane.clone()) else {
         return Ok(HashSet::new());
     };
     let mut missing = HashSet::new();
     let mut removed = Vec::new();
-    let min_age = now_ms() - interval.as_millis() as i64;
+    let min_age = now - interval.as_millis() as i64;
     for room in store::rooms(&state.db).await? {
         let present: HashSet<String> = match media.list_participants(&room).await {
             Ok(list) => list.into_iter().map(|p| p.sid).collect(),

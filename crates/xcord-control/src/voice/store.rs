@@ -150,3 +150,12 @@ pub async fn delete(tx: &mut Transaction<'_, Any>, sid: &str) -> Result<bool, sq
         .await?;
     Ok(r.rows_affected() > 0)
 }
+
+/// Forgets every voice state of a (deleted) channel.
+pub async fn delete_channel(db: &Db, channel_id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM voice_states WHERE channel_id = $1")
+        .bind(channel_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}

@@ -10,8 +10,8 @@ use livekit_protocol as proto;
 use serde::Serialize;
 
 use crate::accounts::User;
-use crate::api::MediaAccess;
 use crate::communities::permissions::Permissions;
+use crate::media::MediaAccess;
 
 /// How long a media token is valid (clients get refresh tokens from the SFU while connected).
 pub const TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
@@ -30,13 +30,13 @@ pub struct MediaTicket {
 /// The track sources `perms` allow, in LiveKit's names.
 pub fn sources(perms: Permissions) -> Vec<&'static str> {
     let mut s = Vec::new();
-    if perms.contains(Permissions::SPEAK) {
+    if perms.grants(Permissions::SPEAK) {
         s.push("microphone");
     }
-    if perms.contains(Permissions::VIDEO) {
+    if perms.grants(Permissions::VIDEO) {
         s.push("camera");
     }
-    if perms.contains(Permissions::SCREEN_SHARE) {
+    if perms.grants(Permissions::SCREEN_SHARE) {
         s.push("screen_share");
         s.push("screen_share_audio");
     }
@@ -55,40 +55,27 @@ pub fn grant(room: &str, perms: Permissions, server_mute: bool, server_deaf: boo
         can_publish: Some(!sources.is_empty()),
         can_publish_sources: sources.iter().map(|s| (*s).to_owned()).collect(),
         can_subscribe: Some(!server_deaf),
-        can_publish_data: Some(perms.contains(Permissions::SEND_MESSAGES)),
+        can_publish_data: Some(perms.grants(Permissions::SEND_MESSAGES)),
         can_update_own_metadata: Some(false),
         ..Default::default()
     }
 }
 
-/// The same grant as a live participant permission (for UpdateParticipant).
+/// The same grant as a live participant permission (for UpdateParticipant), converted by the
+/// SFU's own rule so the token and the live permission never disagree.
 pub fn permission(
     perms: Permissions,
     server_mute: bool,
     server_deaf: bool,
 ) -> proto::ParticipantPermission {
-    let g = grant("", perms, server_mute, server_deaf);
-    let src = |name: &str| match name {
-        "microphone" => proto::TrackSource::Microphone,
-        "camera" => proto::TrackSource::Camera,
-        "screen_share" => proto::TrackSource::ScreenShare,
-        _ => proto::TrackSource::ScreenShareAudio,
-    } as i32;
-    proto::ParticipantPermission {
-        can_subscribe: g.can_subscribe(),
-        can_publish: g.can_publish(),
-        can_publish_data: g.can_publish_data(),
-        can_publish_sources: g.can_publish_sources.iter().map(|s| src(s)).collect(),
-        ..Default::default()
-    }
+    xcord_sfu::auth::permission_from_grant(&grant("", perms, server_mute, server_deaf))
 }
 
 /// A role label for other clients' UIs.
 pub fn role_label(perms: Permissions) -> &'static str {
-    if perms.contains(Permissions::ADMINISTRATOR) {
+    if perms.grants(Permissions::ADMINISTRATOR) {
         "admin"
-    } else if perms.contains(Permissions::MUTE_MEMBERS) || perms.contains(Permissions::MOVE_MEMBERS)
-    {
+    } else if perms.grants(Permissions::MUTE_MEMBERS) || perms.grants(Permissions::MOVE_MEMBERS) {
         "moderator"
     } else {
         "member"
@@ -103,6 +90,7 @@ pub fn issue(
     perms: Permissions,
     server_mute: bool,
     server_deaf: bool,
+    now_ms: i64,
 ) -> Option<MediaTicket> {
     let room = super::room_of_channel(channel_id);
     let metadata = serde_json::json!({
@@ -125,7 +113,7 @@ pub fn issue(
         token,
         room,
         channel_id: channel_id.to_owned(),
-        expires_at: crate::db::now_ms() + TOKEN_TTL.as_millis() as i64,
+        expires_at: now_ms + TOKEN_TTL.as_millis() as i64,
     })
 }
 

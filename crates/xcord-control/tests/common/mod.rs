@@ -13,7 +13,9 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use xcord_control::api::{self, AppState};
+use xcord_control::api;
+use xcord_control::app::Services;
+use xcord_control::clock::Clock;
 use xcord_control::db::Db;
 
 /// A fresh, migrated database on every available backend.
@@ -51,9 +53,17 @@ pub async fn databases() -> Vec<Db> {
     dbs
 }
 
+/// Services over `db` with a manual clock (starting at the real time), so a test can move
+/// time on with `services.clock.advance(…)` instead of sleeping.
+pub fn services(db: Db) -> std::sync::Arc<Services> {
+    Services::builder(db)
+        .clock(Clock::manual(Clock::system().now_ms()))
+        .build()
+}
+
 /// The API router over `db`, as a client from 10.0.0.1 would see it.
 pub fn app(db: Db) -> Router {
-    api::router(AppState::new(db)).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5000))))
+    app_with_state(db).0
 }
 
 /// One API call: returns the status and the JSON body (`Null` when empty).
@@ -105,8 +115,8 @@ pub async fn register(app: &Router, handle: &str) -> (String, String) {
 }
 
 /// Serves the API over `db` on a loopback port; returns its address and the shared state.
-pub async fn serve(db: Db) -> (SocketAddr, std::sync::Arc<AppState>) {
-    let state = AppState::new(db);
+pub async fn serve(db: Db) -> (SocketAddr, std::sync::Arc<Services>) {
+    let state = services(db);
     let router = api::router(state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -122,8 +132,8 @@ pub async fn serve(db: Db) -> (SocketAddr, std::sync::Arc<AppState>) {
 
 /// The API router over `db` (as `app` builds it) and its shared state, for tests that watch
 /// the hub (`state.hub.connect(user_id)`).
-pub fn app_with_state(db: Db) -> (Router, std::sync::Arc<AppState>) {
-    let state = AppState::new(db);
+pub fn app_with_state(db: Db) -> (Router, std::sync::Arc<Services>) {
+    let state = services(db);
     let router =
         api::router(state.clone()).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5000))));
     (router, state)

@@ -2,13 +2,12 @@
 //! MANAGE_CHANNELS. A channel's kind is fixed at creation; only voice and video channels have a
 //! user limit.
 
-use std::sync::Arc;
-
 use super::{actor, channel_actor};
-use crate::api::AppState;
+use crate::app::Services;
 use crate::communities::events::{self, CHANNEL_CREATE, CHANNEL_DELETE, CHANNEL_UPDATE};
+use crate::communities::hooks;
 use crate::communities::{Channel, Permissions, store, validate};
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, Result};
 
 /// A new channel as requested.
 pub struct NewChannel<'a> {
@@ -25,47 +24,51 @@ pub struct ChannelChanges<'a> {
     pub position: Option<i64>,
 }
 
-pub async fn list(
-    state: &Arc<AppState>,
-    user_id: &str,
-    community_id: &str,
-) -> AppResult<Vec<Channel>> {
-    let actor = actor(&state.db, community_id, user_id).await?;
+pub async fn list(services: &Services, user_id: &str, community_id: &str) -> Result<Vec<Channel>> {
+    let actor = actor(&services.db, community_id, user_id).await?;
     actor.require(Permissions::VIEW_CHANNEL)?;
-    Ok(store::channels::channels(&state.db, community_id).await?)
+    Ok(store::channels::channels(&services.db, community_id).await?)
 }
 
-pub async fn get(state: &Arc<AppState>, user_id: &str, channel_id: &str) -> AppResult<Channel> {
-    let (channel, actor) = channel_actor(&state.db, channel_id, user_id).await?;
+pub async fn get(services: &Services, user_id: &str, channel_id: &str) -> Result<Channel> {
+    let (channel, actor) = channel_actor(&services.db, channel_id, user_id).await?;
     actor.require(Permissions::VIEW_CHANNEL)?;
     Ok(channel)
 }
 
 pub async fn create(
-    state: &Arc<AppState>,
+    services: &Services,
     user_id: &str,
     community_id: &str,
     new: NewChannel<'_>,
-) -> AppResult<Channel> {
-    let actor = actor(&state.db, community_id, user_id).await?;
+) -> Result<Channel> {
+    let actor = actor(&services.db, community_id, user_id).await?;
     actor.require(Permissions::MANAGE_CHANNELS)?;
     let name = validate::name("name", new.name)?;
     let kind = validate::channel_kind(new.kind)?;
     let user_limit = validate::user_limit(kind, new.user_limit.unwrap_or(0))?;
     let position = new.position.map(validate::position).transpose()?;
-    let channel =
-        store::channels::insert(&state.db, community_id, name, kind, user_limit, position).await?;
-    events::to_viewers(state, community_id, CHANNEL_CREATE, &channel).await;
+    let channel = store::channels::insert(
+        &services.db,
+        community_id,
+        name,
+        kind,
+        user_limit,
+        position,
+        services.clock.now_ms(),
+    )
+    .await?;
+    events::to_viewers(services, community_id, CHANNEL_CREATE, &channel).await;
     Ok(channel)
 }
 
 pub async fn update(
-    state: &Arc<AppState>,
+    services: &Services,
     user_id: &str,
     channel_id: &str,
     changes: ChannelChanges<'_>,
-) -> AppResult<Channel> {
-    let (channel, actor) = channel_actor(&state.db, channel_id, user_id).await?;
+) -> Result<Channel> {
+    let (channel, actor) = channel_actor(&services.db, channel_id, user_id).await?;
     actor.require(Permissions::MANAGE_CHANNELS)?;
     let name = changes
         .name
@@ -76,21 +79,21 @@ pub async fn update(
         .map(|l| validate::user_limit(channel.kind, l))
         .transpose()?;
     let position = changes.position.map(validate::position).transpose()?;
-    let channel = store::channels::update(&state.db, channel_id, name, user_limit, position)
+    let channel = store::channels::update(&services.db, channel_id, name, user_limit, position)
         .await?
-        .ok_or_else(|| AppError::not_found("channel not found"))?;
-    events::to_viewers(state, &channel.community_id, CHANNEL_UPDATE, &channel).await;
+        .ok_or_else(|| Error::not_found("channel not found"))?;
+    events::to_viewers(services, &channel.community_id, CHANNEL_UPDATE, &channel).await;
     Ok(channel)
 }
 
-pub async fn delete(state: &Arc<AppState>, user_id: &str, channel_id: &str) -> AppResult<()> {
-    let (channel, actor) = channel_actor(&state.db, channel_id, user_id).await?;
+pub async fn delete(services: &Services, user_id: &str, channel_id: &str) -> Result<()> {
+    let (channel, actor) = channel_actor(&services.db, channel_id, user_id).await?;
     actor.require(Permissions::MANAGE_CHANNELS)?;
-    if !store::channels::delete(&state.db, channel_id).await? {
-        return Err(AppError::not_found("channel not found"));
+    if !store::channels::delete(&services.db, channel_id).await? {
+        return Err(Error::not_found("channel not found"));
     }
     let data = serde_json::json!({ "id": channel_id, "communityId": channel.community_id });
-    events::to_viewers(state, &channel.community_id, CHANNEL_DELETE, data).await;
-    crate::voice::close_rooms(state, &[channel_id.to_owned()]).await;
+    events::to_viewers(services, &channel.community_id, CHANNEL_DELETE, data).await;
+    hooks::channels_deleted(services, &[channel_id.to_owned()]).await;
     Ok(())
 }

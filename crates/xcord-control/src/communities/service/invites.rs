@@ -2,60 +2,60 @@
 //! and revoking others' takes MANAGE_CHANNELS; anyone signed in may preview a code and join
 //! by it, unless banned.
 
-use std::sync::Arc;
-
-use axum::http::StatusCode;
-
 use super::actor;
 use crate::accounts::User;
-use crate::api::AppState;
+use crate::app::Services;
 use crate::communities::events::{self, COMMUNITY_CREATE, MEMBER_ADD};
 use crate::communities::store::invites::JoinOutcome;
 use crate::communities::{CommunityView, Invite, InvitePreview, Permissions, store, validate};
-use crate::db::now_ms;
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, ErrorCode, Result};
 
-fn invite_not_found() -> AppError {
-    AppError::not_found("invite not found")
+fn invite_not_found() -> Error {
+    Error::not_found("invite not found")
 }
 
-fn gone(message: &str) -> AppError {
-    AppError::new(StatusCode::GONE, "invite_expired", message)
+fn gone(message: &str) -> Error {
+    Error::new(ErrorCode::InviteExpired, message)
 }
 
 pub async fn create(
-    state: &Arc<AppState>,
+    services: &Services,
     user_id: &str,
     community_id: &str,
     max_uses: Option<i64>,
     max_age_seconds: Option<i64>,
-) -> AppResult<Invite> {
-    actor(&state.db, community_id, user_id).await?;
+) -> Result<Invite> {
+    actor(&services.db, community_id, user_id).await?;
     let max_uses = validate::invite_max_uses(max_uses)?;
-    let expires_at = validate::invite_max_age(max_age_seconds)?.map(|s| now_ms() + s * 1000);
-    Ok(store::invites::insert(&state.db, community_id, user_id, max_uses, expires_at).await?)
+    let now = services.clock.now_ms();
+    let expires_at = validate::invite_max_age(max_age_seconds)?.map(|s| now + s * 1000);
+    Ok(store::invites::insert(
+        &services.db,
+        community_id,
+        user_id,
+        max_uses,
+        expires_at,
+        now,
+    )
+    .await?)
 }
 
-pub async fn list(
-    state: &Arc<AppState>,
-    user_id: &str,
-    community_id: &str,
-) -> AppResult<Vec<Invite>> {
-    let actor = actor(&state.db, community_id, user_id).await?;
+pub async fn list(services: &Services, user_id: &str, community_id: &str) -> Result<Vec<Invite>> {
+    let actor = actor(&services.db, community_id, user_id).await?;
     actor.require(Permissions::MANAGE_CHANNELS)?;
-    Ok(store::invites::invites(&state.db, community_id).await?)
+    Ok(store::invites::invites(&services.db, community_id).await?)
 }
 
 /// Deletes an invite: its creator may, and members with MANAGE_CHANNELS.
-pub async fn revoke(state: &Arc<AppState>, user_id: &str, code: &str) -> AppResult<()> {
-    let invite = store::invites::invite(&state.db, code)
+pub async fn revoke(services: &Services, user_id: &str, code: &str) -> Result<()> {
+    let invite = store::invites::invite(&services.db, code)
         .await?
         .ok_or_else(invite_not_found)?;
     // To a non-member, another community's invite does not exist.
-    let actor = actor(&state.db, &invite.community_id, user_id)
+    let actor = actor(&services.db, &invite.community_id, user_id)
         .await
         .map_err(|e| {
-            if e.status == StatusCode::NOT_FOUND {
+            if e.code() == ErrorCode::NotFound {
                 invite_not_found()
             } else {
                 e
@@ -64,7 +64,7 @@ pub async fn revoke(state: &Arc<AppState>, user_id: &str, code: &str) -> AppResu
     if invite.creator_id != user_id {
         actor.require(Permissions::MANAGE_CHANNELS)?;
     }
-    if store::invites::delete(&state.db, code).await? {
+    if store::invites::delete(&services.db, code).await? {
         Ok(())
     } else {
         Err(invite_not_found())
@@ -72,42 +72,43 @@ pub async fn revoke(state: &Arc<AppState>, user_id: &str, code: &str) -> AppResu
 }
 
 /// What the code leads to; 410 when it can no longer be used.
-pub async fn preview(state: &Arc<AppState>, code: &str) -> AppResult<InvitePreview> {
-    let invite = store::invites::invite(&state.db, code)
+pub async fn preview(services: &Services, code: &str) -> Result<InvitePreview> {
+    let invite = store::invites::invite(&services.db, code)
         .await?
         .ok_or_else(invite_not_found)?;
-    if invite.expires_at.is_some_and(|at| at <= now_ms()) {
+    if invite
+        .expires_at
+        .is_some_and(|at| at <= services.clock.now_ms())
+    {
         return Err(gone("invite has expired"));
     }
     if invite.max_uses.is_some_and(|max| invite.uses >= max) {
         return Err(gone("invite has reached its maximum uses"));
     }
-    store::invites::preview(&state.db, code)
+    store::invites::preview(&services.db, code)
         .await?
         .ok_or_else(invite_not_found)
 }
 
 /// Joins the invite's community. Returns the community and whether the user joined now
 /// (`false`: they were already a member, and no use was counted).
-pub async fn join(
-    state: &Arc<AppState>,
-    user: &User,
-    code: &str,
-) -> AppResult<(CommunityView, bool)> {
-    let (community, joined) = match store::invites::join(&state.db, code, &user.id).await? {
-        JoinOutcome::Joined(c) => (c, true),
-        JoinOutcome::AlreadyMember(c) => (c, false),
-        JoinOutcome::NotFound => return Err(invite_not_found()),
-        JoinOutcome::Expired => return Err(gone("invite has expired")),
-        JoinOutcome::UsedUp => return Err(gone("invite has reached its maximum uses")),
-        JoinOutcome::Banned => {
-            return Err(AppError::forbidden("you are banned from this community"));
-        }
-    };
-    let standing = store::standing(&state.db, &community.id, &user.id)
+pub async fn join(services: &Services, user: &User, code: &str) -> Result<(CommunityView, bool)> {
+    let (community, joined) =
+        match store::invites::join(&services.db, code, &user.id, services.clock.now_ms()).await? {
+            JoinOutcome::Joined(c) => (c, true),
+            JoinOutcome::AlreadyMember(c) => (c, false),
+            JoinOutcome::NotFound => return Err(invite_not_found()),
+            JoinOutcome::Expired => return Err(gone("invite has expired")),
+            JoinOutcome::UsedUp => return Err(gone("invite has reached its maximum uses")),
+            JoinOutcome::Banned => {
+                return Err(Error::forbidden("you are banned from this community"));
+            }
+        };
+    let standing = store::standing(&services.db, &community.id, &user.id)
         .await?
-        .ok_or_else(|| AppError::not_found("community not found"))?;
-    let view = store::community::view(&state.db, standing.community, standing.permissions).await?;
+        .ok_or_else(|| Error::not_found("community not found"))?;
+    let view =
+        store::community::view(&services.db, standing.community, standing.permissions).await?;
     if joined {
         if let Some(member) = view.members.iter().find(|m| m.user.id == user.id) {
             let others = view
@@ -116,9 +117,9 @@ pub async fn join(
                 .filter(|m| m.user.id != user.id)
                 .map(|m| m.user.id.clone())
                 .collect();
-            events::publish(state, others, MEMBER_ADD, member);
+            events::publish(services, others, MEMBER_ADD, member);
         }
-        events::publish(state, vec![user.id.clone()], COMMUNITY_CREATE, &view);
+        events::publish(services, vec![user.id.clone()], COMMUNITY_CREATE, &view);
     }
     Ok((view, joined))
 }

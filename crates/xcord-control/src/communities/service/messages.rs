@@ -2,15 +2,13 @@
 //! also SEND_MESSAGES; authors edit their own messages; authors and members with
 //! MANAGE_CHANNELS delete them. Pages are newest first, before a message id.
 
-use std::sync::Arc;
-
 use super::channel_actor;
 use crate::accounts::User;
-use crate::api::AppState;
+use crate::app::Services;
 use crate::communities::events::{self, MESSAGE_CREATE, MESSAGE_DELETE, MESSAGE_UPDATE};
-use crate::communities::ids::looks_like_id;
 use crate::communities::{Message, Permissions, store, validate};
-use crate::error::{AppError, AppResult};
+use crate::db::looks_like_id;
+use crate::error::{Error, Result};
 
 /// A page request: `before` a message id (none: the newest), `limit` 1–100 (default 50).
 pub struct PageRequest<'a> {
@@ -19,88 +17,97 @@ pub struct PageRequest<'a> {
 }
 
 /// A checked page request: the cursor and the size.
-pub fn page_params<'a>(page: &PageRequest<'a>) -> AppResult<(Option<&'a str>, i64)> {
+pub fn page_params<'a>(page: &PageRequest<'a>) -> Result<(Option<&'a str>, i64)> {
     let limit = validate::page_limit(page.limit)?;
     if let Some(before) = page.before
         && !looks_like_id(before)
     {
-        return Err(AppError::invalid(format!(
+        return Err(Error::invalid(format!(
             "before must be a message id, got {before:?}"
         )));
     }
     Ok((page.before, limit))
 }
 
-fn message_not_found() -> AppError {
-    AppError::not_found("message not found")
+fn message_not_found() -> Error {
+    Error::not_found("message not found")
 }
 
 pub async fn list(
-    state: &Arc<AppState>,
+    services: &Services,
     user_id: &str,
     channel_id: &str,
     page: PageRequest<'_>,
-) -> AppResult<Vec<Message>> {
-    let (channel, actor) = channel_actor(&state.db, channel_id, user_id).await?;
+) -> Result<Vec<Message>> {
+    let (channel, actor) = channel_actor(&services.db, channel_id, user_id).await?;
     actor.require(Permissions::VIEW_CHANNEL)?;
     let (before, limit) = page_params(&page)?;
-    Ok(store::messages::page(&state.db, &channel, before, limit).await?)
+    Ok(store::messages::page(&services.db, &channel, before, limit).await?)
 }
 
 pub async fn send(
-    state: &Arc<AppState>,
+    services: &Services,
     user: &User,
     channel_id: &str,
     content: &str,
-) -> AppResult<Message> {
-    let (channel, actor) = channel_actor(&state.db, channel_id, &user.id).await?;
+) -> Result<Message> {
+    let (channel, actor) = channel_actor(&services.db, channel_id, &user.id).await?;
     actor.require(Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES)?;
     validate::content(content)?;
-    let message = store::messages::insert(&state.db, &channel, user, content).await?;
-    events::to_viewers(state, &channel.community_id, MESSAGE_CREATE, &message).await;
+    let message = store::messages::insert(
+        &services.db,
+        &channel,
+        user,
+        content,
+        services.clock.now_ms(),
+    )
+    .await?;
+    events::to_viewers(services, &channel.community_id, MESSAGE_CREATE, &message).await;
     Ok(message)
 }
 
 pub async fn edit(
-    state: &Arc<AppState>,
+    services: &Services,
     user_id: &str,
     channel_id: &str,
     message_id: &str,
     content: &str,
-) -> AppResult<Message> {
-    let (channel, actor) = channel_actor(&state.db, channel_id, user_id).await?;
+) -> Result<Message> {
+    let (channel, actor) = channel_actor(&services.db, channel_id, user_id).await?;
     actor.require(Permissions::VIEW_CHANNEL)?;
-    let mut message = store::messages::message(&state.db, &channel, message_id)
+    let mut message = store::messages::message(&services.db, &channel, message_id)
         .await?
         .ok_or_else(message_not_found)?;
     if message.author.id != user_id {
-        return Err(AppError::forbidden("you can only edit your own messages"));
+        return Err(Error::forbidden("you can only edit your own messages"));
     }
     validate::content(content)?;
-    message.edited_at = Some(store::messages::edit(&state.db, message_id, content).await?);
+    message.edited_at = Some(
+        store::messages::edit(&services.db, message_id, content, services.clock.now_ms()).await?,
+    );
     message.content = content.to_owned();
-    events::to_viewers(state, &channel.community_id, MESSAGE_UPDATE, &message).await;
+    events::to_viewers(services, &channel.community_id, MESSAGE_UPDATE, &message).await;
     Ok(message)
 }
 
 pub async fn delete(
-    state: &Arc<AppState>,
+    services: &Services,
     user_id: &str,
     channel_id: &str,
     message_id: &str,
-) -> AppResult<()> {
-    let (channel, actor) = channel_actor(&state.db, channel_id, user_id).await?;
+) -> Result<()> {
+    let (channel, actor) = channel_actor(&services.db, channel_id, user_id).await?;
     actor.require(Permissions::VIEW_CHANNEL)?;
-    let message = store::messages::message(&state.db, &channel, message_id)
+    let message = store::messages::message(&services.db, &channel, message_id)
         .await?
         .ok_or_else(message_not_found)?;
     if message.author.id != user_id {
         actor.require(Permissions::MANAGE_CHANNELS)?;
     }
-    if !store::messages::delete(&state.db, message_id).await? {
+    if !store::messages::delete(&services.db, message_id).await? {
         return Err(message_not_found());
     }
     let data = serde_json::json!({ "id": message_id, "channelId": channel.id });
-    events::to_viewers(state, &channel.community_id, MESSAGE_DELETE, data).await;
+    events::to_viewers(services, &channel.community_id, MESSAGE_DELETE, data).await;
     Ok(())
 }

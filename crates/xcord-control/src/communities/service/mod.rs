@@ -12,7 +12,7 @@ pub mod roles;
 
 use super::{Channel, Community, Permissions, store};
 use crate::db::Db;
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, Result};
 
 /// A member acting in their community.
 #[derive(Clone, Debug)]
@@ -29,25 +29,23 @@ impl Actor {
     }
 
     /// 403 naming what is missing unless the actor has every permission of `needed`.
-    pub fn require(&self, needed: Permissions) -> AppResult<()> {
+    pub fn require(&self, needed: Permissions) -> Result<()> {
         let missing = self.permissions.missing(needed);
         match missing.names().len() {
             0 => Ok(()),
-            1 => Err(AppError::forbidden(format!("missing permission {missing}"))),
-            _ => Err(AppError::forbidden(format!(
-                "missing permissions {missing}"
-            ))),
+            1 => Err(Error::forbidden(format!("missing permission {missing}"))),
+            _ => Err(Error::forbidden(format!("missing permissions {missing}"))),
         }
     }
 
     /// 403 unless `granted` is within the actor's own permissions (no escalation); `what`
     /// says what would have granted them.
-    pub fn require_within(&self, what: &str, granted: Permissions) -> AppResult<()> {
+    pub fn require_within(&self, what: &str, granted: Permissions) -> Result<()> {
         let missing = self.permissions.missing(granted);
         if missing == Permissions::empty() {
             Ok(())
         } else {
-            Err(AppError::forbidden(format!(
+            Err(Error::forbidden(format!(
                 "{what} has permissions you do not have: {missing}"
             )))
         }
@@ -55,7 +53,7 @@ impl Actor {
 }
 
 /// The user as a member of the community, or `None`.
-async fn member_actor(db: &Db, community_id: &str, user_id: &str) -> AppResult<Option<Actor>> {
+async fn member_actor(db: &Db, community_id: &str, user_id: &str) -> Result<Option<Actor>> {
     Ok(store::standing(db, community_id, user_id)
         .await?
         .filter(|s| s.is_member)
@@ -67,19 +65,15 @@ async fn member_actor(db: &Db, community_id: &str, user_id: &str) -> AppResult<O
 }
 
 /// The user as a member of the community; 404 when it does not exist or they are not in it.
-pub async fn actor(db: &Db, community_id: &str, user_id: &str) -> AppResult<Actor> {
+pub async fn actor(db: &Db, community_id: &str, user_id: &str) -> Result<Actor> {
     member_actor(db, community_id, user_id)
         .await?
-        .ok_or_else(|| AppError::not_found("community not found"))
+        .ok_or_else(|| Error::not_found("community not found"))
 }
 
 /// The channel and the user as a member of its community; 404 unless both hold.
-pub async fn channel_actor(
-    db: &Db,
-    channel_id: &str,
-    user_id: &str,
-) -> AppResult<(Channel, Actor)> {
-    let not_found = || AppError::not_found("channel not found");
+pub async fn channel_actor(db: &Db, channel_id: &str, user_id: &str) -> Result<(Channel, Actor)> {
+    let not_found = || Error::not_found("channel not found");
     let channel = store::channels::channel(db, channel_id)
         .await?
         .ok_or_else(not_found)?;

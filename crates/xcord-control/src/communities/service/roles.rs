@@ -3,25 +3,23 @@
 //! edit, delete, grant or take a role with permissions they do not have themselves. The
 //! `@everyone` role cannot be renamed, deleted or assigned; its permissions can be edited.
 
-use std::sync::Arc;
-
 use super::{Actor, actor};
-use crate::api::AppState;
+use crate::app::Services;
 use crate::communities::events::{self, MEMBER_UPDATE, ROLE_CREATE, ROLE_DELETE, ROLE_UPDATE};
 use crate::communities::store::roles::EVERYONE;
 use crate::communities::{Member, Permissions, Role, store, validate};
-use crate::error::{AppError, AppResult};
+use crate::error::{Error, Result};
 
 /// Permission names from a request; an unknown name is a 400 that names it.
-pub fn parse_permissions(names: &[String]) -> AppResult<Permissions> {
+pub fn parse_permissions(names: &[String]) -> Result<Permissions> {
     Permissions::from_names(names)
-        .map_err(|name| AppError::invalid(format!("unknown permission {name:?}")))
+        .map_err(|name| Error::invalid(format!("unknown permission {name:?}")))
 }
 
-fn role_name(name: &str) -> AppResult<&str> {
+fn role_name(name: &str) -> Result<&str> {
     let name = validate::name("name", name)?;
     if name.eq_ignore_ascii_case(EVERYONE) {
-        return Err(AppError::invalid(format!(
+        return Err(Error::invalid(format!(
             "the role name {EVERYONE} is reserved"
         )));
     }
@@ -29,54 +27,57 @@ fn role_name(name: &str) -> AppResult<&str> {
 }
 
 /// A role of the actor's community that the actor may manage.
-async fn managed_role(state: &AppState, actor: &Actor, role_id: &str) -> AppResult<Role> {
+async fn managed_role(services: &Services, actor: &Actor, role_id: &str) -> Result<Role> {
     actor.require(Permissions::MANAGE_ROLES)?;
-    let role = store::roles::role(&state.db, &actor.community.id, role_id)
+    let role = store::roles::role(&services.db, &actor.community.id, role_id)
         .await?
-        .ok_or_else(|| AppError::not_found("role not found"))?;
+        .ok_or_else(|| Error::not_found("role not found"))?;
     actor.require_within(&format!("role {:?}", role.name), role.permissions)?;
     Ok(role)
 }
 
-pub async fn list(
-    state: &Arc<AppState>,
-    user_id: &str,
-    community_id: &str,
-) -> AppResult<Vec<Role>> {
-    actor(&state.db, community_id, user_id).await?;
-    Ok(store::roles::roles(&state.db, community_id).await?)
+pub async fn list(services: &Services, user_id: &str, community_id: &str) -> Result<Vec<Role>> {
+    actor(&services.db, community_id, user_id).await?;
+    Ok(store::roles::roles(&services.db, community_id).await?)
 }
 
 pub async fn create(
-    state: &Arc<AppState>,
+    services: &Services,
     user_id: &str,
     community_id: &str,
     name: &str,
     permissions: &[String],
-) -> AppResult<Role> {
-    let actor = actor(&state.db, community_id, user_id).await?;
+) -> Result<Role> {
+    let actor = actor(&services.db, community_id, user_id).await?;
     actor.require(Permissions::MANAGE_ROLES)?;
     let name = role_name(name)?;
     let permissions = parse_permissions(permissions)?;
     actor.require_within("the new role", permissions)?;
-    let role = store::roles::insert(&state.db, community_id, name, permissions).await?;
-    events::to_members(state, community_id, ROLE_CREATE, &role).await;
+    let role = store::roles::insert(
+        &services.db,
+        community_id,
+        name,
+        permissions,
+        services.clock.now_ms(),
+    )
+    .await?;
+    events::to_members(services, community_id, ROLE_CREATE, &role).await;
     Ok(role)
 }
 
 pub async fn update(
-    state: &Arc<AppState>,
+    services: &Services,
     user_id: &str,
     community_id: &str,
     role_id: &str,
     name: Option<&str>,
     permissions: Option<&[String]>,
-) -> AppResult<Role> {
-    let actor = actor(&state.db, community_id, user_id).await?;
-    let role = managed_role(state, &actor, role_id).await?;
+) -> Result<Role> {
+    let actor = actor(&services.db, community_id, user_id).await?;
+    let role = managed_role(services, &actor, role_id).await?;
     let name = match name {
         Some(_) if role.is_everyone => {
-            return Err(AppError::invalid("the @everyone role cannot be renamed"));
+            return Err(Error::invalid("the @everyone role cannot be renamed"));
         }
         Some(n) => Some(role_name(n)?),
         None => None,
@@ -85,64 +86,64 @@ pub async fn update(
     if let Some(p) = permissions {
         actor.require_within("the edited role", p)?;
     }
-    let role = store::roles::update(&state.db, community_id, role_id, name, permissions)
+    let role = store::roles::update(&services.db, community_id, role_id, name, permissions)
         .await?
-        .ok_or_else(|| AppError::not_found("role not found"))?;
-    events::to_members(state, community_id, ROLE_UPDATE, &role).await;
+        .ok_or_else(|| Error::not_found("role not found"))?;
+    events::to_members(services, community_id, ROLE_UPDATE, &role).await;
     Ok(role)
 }
 
 pub async fn delete(
-    state: &Arc<AppState>,
+    services: &Services,
     user_id: &str,
     community_id: &str,
     role_id: &str,
-) -> AppResult<()> {
-    let actor = actor(&state.db, community_id, user_id).await?;
-    let role = managed_role(state, &actor, role_id).await?;
+) -> Result<()> {
+    let actor = actor(&services.db, community_id, user_id).await?;
+    let role = managed_role(services, &actor, role_id).await?;
     if role.is_everyone {
-        return Err(AppError::invalid("the @everyone role cannot be deleted"));
+        return Err(Error::invalid("the @everyone role cannot be deleted"));
     }
-    if !store::roles::delete(&state.db, community_id, role_id).await? {
-        return Err(AppError::not_found("role not found"));
+    if !store::roles::delete(&services.db, community_id, role_id).await? {
+        return Err(Error::not_found("role not found"));
     }
     let data = serde_json::json!({ "id": role_id, "communityId": community_id });
-    events::to_members(state, community_id, ROLE_DELETE, data).await;
+    events::to_members(services, community_id, ROLE_DELETE, data).await;
     Ok(())
 }
 
 /// Gives (`assign`) or takes a role from a member; returns the member as they are now.
 pub async fn set_assigned(
-    state: &Arc<AppState>,
+    services: &Services,
     user_id: &str,
     community_id: &str,
     target: &str,
     role_id: &str,
     assign: bool,
-) -> AppResult<Member> {
-    let actor = actor(&state.db, community_id, user_id).await?;
-    let role = managed_role(state, &actor, role_id).await?;
+) -> Result<Member> {
+    let actor = actor(&services.db, community_id, user_id).await?;
+    let role = managed_role(services, &actor, role_id).await?;
     if role.is_everyone {
-        return Err(AppError::invalid(
+        return Err(Error::invalid(
             "every member has the @everyone role implicitly",
         ));
     }
-    if !store::is_member(&state.db, community_id, target).await? {
-        return Err(AppError::not_found("member not found"));
+    if !store::is_member(&services.db, community_id, target).await? {
+        return Err(Error::not_found("member not found"));
     }
     let changed = if assign {
-        store::roles::assign(&state.db, community_id, target, role_id).await?
+        store::roles::assign(&services.db, community_id, target, role_id).await?
     } else {
-        store::roles::unassign(&state.db, community_id, target, role_id).await?
+        store::roles::unassign(&services.db, community_id, target, role_id).await?
     };
     if !assign && !changed {
-        return Err(AppError::not_found("the member does not have that role"));
+        return Err(Error::not_found("the member does not have that role"));
     }
-    let member = store::members::member(&state.db, community_id, target)
+    let member = store::members::member(&services.db, community_id, target)
         .await?
-        .ok_or_else(|| AppError::not_found("member not found"))?;
+        .ok_or_else(|| Error::not_found("member not found"))?;
     if changed {
-        events::to_members(state, community_id, MEMBER_UPDATE, &member).await;
+        events::to_members(services, community_id, MEMBER_UPDATE, &member).await;
     }
     Ok(member)
 }

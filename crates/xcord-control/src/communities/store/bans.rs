@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 
 use crate::communities::Ban;
 use crate::communities::users::{user_columns, user_from_row};
-use crate::db::{Db, now_ms};
+use crate::db::Db;
 
 fn from_row(row: &AnyRow) -> Result<Ban, sqlx::Error> {
     Ok(Ban {
@@ -68,6 +68,7 @@ pub async fn ban(
     community_id: &str,
     user_id: &str,
     banned_by: &str,
+    now: i64,
 ) -> Result<Banned, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
     let inserted = sqlx::query(
@@ -76,7 +77,7 @@ pub async fn ban(
     .bind(community_id)
     .bind(user_id)
     .bind(banned_by)
-    .bind(now_ms())
+    .bind(now)
     .execute(&mut *tx)
     .await?;
     let removed =

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 
 use super::kind_from_db;
 use crate::communities::{Channel, ChannelKind};
-use crate::db::{Db, new_id, now_ms};
+use crate::db::{Db, new_id};
 
 const COLUMNS: &str = "id, community_id, name, kind, user_limit, position, created_at";
 
@@ -51,6 +51,7 @@ pub async fn insert(
     kind: ChannelKind,
     user_limit: u32,
     position: Option<i64>,
+    now: i64,
 ) -> Result<Channel, sqlx::Error> {
     let row = sqlx::query(&format!(
         "INSERT INTO channels (id, community_id, name, kind, user_limit, position, created_at) \
@@ -63,7 +64,7 @@ pub async fn insert(
     .bind(kind.as_str())
     .bind(i64::from(user_limit))
     .bind(position)
-    .bind(now_ms())
+    .bind(now)
     .fetch_one(&db.pool)
     .await?;
     from_row(&row)

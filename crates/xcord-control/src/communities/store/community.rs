@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 
 use super::{channels, members, roles};
 use crate::communities::{ChannelKind, Community, CommunityView, Permissions};
-use crate::db::{Db, new_id, now_ms};
+use crate::db::{Db, new_id};
 
 pub(crate) fn from_row(row: &AnyRow) -> Result<Community, sqlx::Error> {
     Ok(Community {
@@ -25,12 +25,17 @@ const DEFAULT_CHANNELS: [(&str, ChannelKind); 2] = [
 
 /// Creates a community owned by `owner_id`: the community, its `@everyone` role (id = the
 /// community's id), the owner's membership and the default channels, all or nothing.
-pub async fn create(db: &Db, owner_id: &str, name: &str) -> Result<Community, sqlx::Error> {
+pub async fn create(
+    db: &Db,
+    owner_id: &str,
+    name: &str,
+    now: i64,
+) -> Result<Community, sqlx::Error> {
     let community = Community {
         id: new_id(),
         name: name.to_owned(),
         owner_id: owner_id.to_owned(),
-        created_at: now_ms(),
+        created_at: now,
     };
     let mut tx = db.pool.begin().await?;
     sqlx::query("INSERT INTO communities (id, name, owner_id, created_at) VALUES ($1, $2, $3, $4)")
@@ -100,7 +105,7 @@ pub async fn view(
     community: Community,
     permissions: Permissions,
 ) -> Result<CommunityView, sqlx::Error> {
-    let channels = if permissions.contains(Permissions::VIEW_CHANNEL) {
+    let channels = if permissions.grants(Permissions::VIEW_CHANNEL) {
         channels::channels(db, &community.id).await?
     } else {
         Vec::new()

@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use crate::communities::{Community, Invite, InvitePreview};
-use crate::db::{Db, now_ms};
+use crate::db::Db;
 
 const COLUMNS: &str = "code, community_id, creator_id, max_uses, uses, expires_at, created_at";
 
@@ -37,6 +37,7 @@ pub async fn insert(
     creator_id: &str,
     max_uses: Option<i64>,
     expires_at: Option<i64>,
+    now: i64,
 ) -> Result<Invite, sqlx::Error> {
     let invite = Invite {
         code: new_code(),
@@ -45,7 +46,7 @@ pub async fn insert(
         max_uses,
         uses: 0,
         expires_at,
-        created_at: now_ms(),
+        created_at: now,
     };
     sqlx::query(&format!(
         "INSERT INTO invites ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -137,8 +138,12 @@ async fn standing_in(
 /// Joins `user_id` to the invite's community: counts the use and adds the membership, or
 /// writes nothing. A ban is reported before anything else; a member gets `AlreadyMember`
 /// whatever the state of the invite.
-pub async fn join(db: &Db, code: &str, user_id: &str) -> Result<JoinOutcome, sqlx::Error> {
-    let now = now_ms();
+pub async fn join(
+    db: &Db,
+    code: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<JoinOutcome, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
     // The write comes first, so the transaction holds the write lock from its start (SQLite).
     let used = sqlx::query(

@@ -4,10 +4,10 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::accounts::User;
-use crate::communities::ids::message_id;
 use crate::communities::users::{user_columns, user_from_row};
 use crate::communities::{Channel, Message};
-use crate::db::{Db, now_ms};
+use crate::db::Db;
+use crate::db::new_id;
 
 fn from_row(row: &AnyRow, community_id: &str) -> Result<Message, sqlx::Error> {
     Ok(Message {
@@ -34,14 +34,15 @@ pub async fn insert(
     channel: &Channel,
     author: &User,
     content: &str,
+    now: i64,
 ) -> Result<Message, sqlx::Error> {
     let message = Message {
-        id: message_id(),
+        id: new_id(),
         channel_id: channel.id.clone(),
         community_id: channel.community_id.clone(),
         author: author.clone(),
         content: content.to_owned(),
-        created_at: now_ms(),
+        created_at: now,
         edited_at: None,
     };
     sqlx::query(
@@ -107,8 +108,7 @@ pub async fn page(
 }
 
 /// Replaces a message's content; the edit time.
-pub async fn edit(db: &Db, id: &str, content: &str) -> Result<i64, sqlx::Error> {
-    let now = now_ms();
+pub async fn edit(db: &Db, id: &str, content: &str, now: i64) -> Result<i64, sqlx::Error> {
     sqlx::query("UPDATE channel_messages SET content = $1, edited_at = $2 WHERE id = $3")
         .bind(content)
         .bind(now)

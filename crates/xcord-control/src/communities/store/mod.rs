@@ -1,6 +1,7 @@
 //! SQL for communities, one file per aggregate, and the read functions other parts of the
-//! control plane call (the gateway's Ready snapshot, voice join): `communities_of`,
-//! `channel_access`, `member_ids`, `is_member`.
+//! control plane call (the gateway's Ready snapshot, voice): `communities_of`,
+//! `channel_access`, `channel_viewers`, `community_of_channel`, `channel_ids_of_community`,
+//! `member_ids`, `is_member`.
 
 pub mod bans;
 pub mod channels;
@@ -143,6 +144,48 @@ pub async fn is_member(db: &Db, community_id: &str, user_id: &str) -> Result<boo
     .fetch_one(&db.pool)
     .await?;
     Ok(row.try_get::<i64, _>("n")? > 0)
+}
+
+/// The community a channel belongs to; `None` when the channel does not exist.
+pub async fn community_of_channel(
+    db: &Db,
+    channel_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    Ok(channels::channel(db, channel_id)
+        .await?
+        .map(|c| c.community_id))
+}
+
+/// The ids of a community's channels (read before the community is deleted).
+pub async fn channel_ids_of_community(
+    db: &Db,
+    community_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query("SELECT id FROM channels WHERE community_id = $1")
+        .bind(community_id)
+        .fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| r.try_get("id"))
+        .collect()
+}
+
+/// Members of the community who may view its channels: the audience of channel events.
+pub async fn viewers(db: &Db, community_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    Ok(members::all_permissions(db, community_id)
+        .await?
+        .into_iter()
+        .filter(|(_, p)| p.grants(Permissions::VIEW_CHANNEL))
+        .map(|(u, _)| u)
+        .collect())
+}
+
+/// The viewers of the community a channel belongs to (none when it does not exist).
+pub async fn channel_viewers(db: &Db, channel_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    match community_of_channel(db, channel_id).await? {
+        Some(community_id) => viewers(db, &community_id).await,
+        None => Ok(Vec::new()),
+    }
 }
 
 /// Reads a stored channel kind.

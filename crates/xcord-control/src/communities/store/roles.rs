@@ -5,7 +5,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 use crate::communities::{Permissions, Role};
-use crate::db::{Db, new_id, now_ms};
+use crate::db::{Db, new_id};
 
 /// The name of the role every member has.
 pub const EVERYONE: &str = "@everyone";
@@ -56,6 +56,7 @@ pub async fn insert(
     community_id: &str,
     name: &str,
     permissions: Permissions,
+    now: i64,
 ) -> Result<Role, sqlx::Error> {
     let row = sqlx::query(&format!(
         "INSERT INTO roles (id, community_id, name, permissions, position, created_at) \
@@ -66,7 +67,7 @@ pub async fn insert(
     .bind(community_id)
     .bind(name)
     .bind(permissions.bits() as i64)
-    .bind(now_ms())
+    .bind(now)
     .fetch_one(&db.pool)
     .await?;
     from_row(&row)

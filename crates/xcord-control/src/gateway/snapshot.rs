@@ -5,10 +5,10 @@
 use serde_json::{Value, json};
 
 use crate::accounts::User;
-use crate::api::AppState;
-use crate::error::AppError;
+use crate::app::Services;
+use crate::error::Error;
 
-pub async fn ready(state: &AppState, user: &User) -> Result<Value, AppError> {
+pub async fn ready(state: &Services, user: &User) -> Result<Value, Error> {
     let communities = crate::communities::communities_of(&state.db, &user.id).await?;
     let channel_ids: Vec<String> = communities
         .iter()

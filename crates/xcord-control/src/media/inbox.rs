@@ -1,14 +1,19 @@
 //! The media event inbox: every event is stored (keyed by its id) before it is acknowledged or
-//! applied, and marked processed in the transaction that applies it.
+//! applied, and claimed ([`claim`]) in the transaction that applies it, so an event is applied
+//! exactly once even when it is delivered twice or the process restarts in between.
 
 use sqlx::Row;
 
-use crate::db::{Db, get_bool, is_unique_violation, now_ms};
-use crate::media::MediaEvent;
+use sqlx::{Any, Transaction};
 
-/// Stores an event unless its id is already known. Returns whether it still needs applying.
-pub async fn store(db: &Db, event: &MediaEvent) -> Result<bool, sqlx::Error> {
-    let payload = serde_json::to_string(event.as_ref()).unwrap_or_default();
+use super::MediaEvent;
+use crate::db::{Db, get_bool, is_unique_violation};
+
+/// Stores an event, received at `now_ms`, unless its id is already known. Returns whether it
+/// still needs applying.
+pub async fn store(db: &Db, event: &MediaEvent, now_ms: i64) -> Result<bool, sqlx::Error> {
+    let payload =
+        serde_json::to_string(event.as_ref()).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     let room = event
         .room
         .as_ref()
@@ -22,7 +27,7 @@ pub async fn store(db: &Db, event: &MediaEvent) -> Result<bool, sqlx::Error> {
     .bind(room)
     .bind(payload)
     .bind(false)
-    .bind(now_ms())
+    .bind(now_ms)
     .execute(&db.pool)
     .await;
     match inserted {
@@ -49,9 +54,25 @@ pub async fn pending(db: &Db) -> Result<Vec<MediaEvent>, sqlx::Error> {
     let mut events = Vec::new();
     for r in rows {
         let payload: String = r.try_get("payload")?;
-        if let Ok(e) = serde_json::from_str(&payload) {
-            events.push(std::sync::Arc::new(e));
+        match serde_json::from_str(&payload) {
+            Ok(e) => events.push(std::sync::Arc::new(e)),
+            Err(e) => tracing::error!("an unreadable media event in the inbox is skipped: {e}"),
         }
     }
     Ok(events)
+}
+
+/// Marks an event processed inside the transaction that applies it. `false`: it already was
+/// (or is unknown), and must not be applied again.
+pub async fn claim(tx: &mut Transaction<'_, Any>, event_id: &str) -> Result<bool, sqlx::Error> {
+    let claimed = sqlx::query(
+        "UPDATE media_event_inbox SET processed = $1 WHERE event_id = $2 AND processed = $3",
+    )
+    .bind(true)
+    .bind(event_id)
+    .bind(false)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    Ok(claimed > 0)
 }

@@ -1,0 +1,159 @@
+//! The rules of accounts: registering (validated fields, a unique handle, an argon2 hash),
+//! logging in (rate-limited per handle and per address), logging out, and editing a profile.
+
+use std::net::IpAddr;
+
+use super::store::{self, NewUser};
+use super::{SESSION_TTL_MS, User, validate};
+use crate::app::Services;
+use crate::db::{is_unique_violation, new_id};
+use crate::error::{Error, Result};
+
+/// A new account as requested.
+pub struct Registration {
+    pub handle: String,
+    pub display_name: String,
+    pub password: String,
+    pub avatar_gradient: Option<[String; 2]>,
+    pub is_creator: bool,
+}
+
+/// Changes to a profile; `None` keeps the value.
+#[derive(Default)]
+pub struct ProfileChanges {
+    pub display_name: Option<String>,
+    pub handle: Option<String>,
+    pub avatar_gradient: Option<[String; 2]>,
+    pub is_creator: Option<bool>,
+}
+
+/// A signed-in session: the bearer token (shown once) and its user.
+pub struct NewSession {
+    pub token: String,
+    pub user: User,
+}
+
+async fn open_session(services: &Services, user: User) -> Result<NewSession> {
+    let (token, hash) = super::new_session_token();
+    store::insert_session(
+        &services.db,
+        &hash,
+        &user.id,
+        SESSION_TTL_MS,
+        services.clock.now_ms(),
+    )
+    .await?;
+    Ok(NewSession { token, user })
+}
+
+fn validate_gradient(gradient: Option<&[String; 2]>) -> Result<()> {
+    if let Some(g) = gradient {
+        validate::colour(&g[0])?;
+        validate::colour(&g[1])?;
+    }
+    Ok(())
+}
+
+/// Creates an account and signs it in.
+pub async fn register(services: &Services, req: Registration) -> Result<NewSession> {
+    validate::handle(&req.handle)?;
+    validate::display_name(&req.display_name)?;
+    validate::password(&req.password)?;
+    validate_gradient(req.avatar_gradient.as_ref())?;
+    let id = new_id();
+    let avatar = req
+        .avatar_gradient
+        .unwrap_or_else(|| super::default_gradient(&id));
+    let hash = super::hash_password(req.password)
+        .await
+        .ok_or_else(|| Error::internal("password hashing failed"))?;
+    let new = NewUser {
+        id: &id,
+        handle: &req.handle,
+        display_name: req.display_name.trim(),
+        password_hash: &hash,
+        avatar: &avatar,
+        is_creator: req.is_creator,
+    };
+    let user = store::insert_user(&services.db, new, services.clock.now_ms())
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::conflict(format!("handle {:?} is taken", req.handle))
+            } else {
+                Error::from(e)
+            }
+        })?;
+    open_session(services, user).await
+}
+
+/// Signs in with a handle and password, from `peer`.
+pub async fn login(
+    services: &Services,
+    peer: IpAddr,
+    handle: &str,
+    password: String,
+) -> Result<NewSession> {
+    let now = services.clock.instant();
+    let by_handle = format!("handle:{}", handle.to_lowercase());
+    let by_addr = format!("addr:{peer}");
+    let limiter = &services.login_limiter;
+    if !limiter.allow(&by_handle, now) || !limiter.allow(&by_addr, now) {
+        return Err(Error::too_many(
+            "too many log-in attempts; try again in a few minutes",
+        ));
+    }
+    let refused = || Error::unauthorized("invalid handle or password");
+    let (user, hash) = store::credentials_by_handle(&services.db, handle)
+        .await?
+        .ok_or_else(refused)?;
+    if !super::verify_password(password, hash).await {
+        return Err(refused());
+    }
+    open_session(services, user).await
+}
+
+/// Ends the session whose token hashes to `token_hash`.
+pub async fn logout(services: &Services, token_hash: &str) -> Result<()> {
+    store::delete_session(&services.db, token_hash).await?;
+    Ok(())
+}
+
+/// Edits the user's profile; returns it as stored.
+pub async fn update_profile(
+    services: &Services,
+    user_id: &str,
+    changes: ProfileChanges,
+) -> Result<User> {
+    if let Some(n) = &changes.display_name {
+        validate::display_name(n)?;
+    }
+    if let Some(h) = &changes.handle {
+        validate::handle(h)?;
+    }
+    validate_gradient(changes.avatar_gradient.as_ref())?;
+    store::update_profile(
+        &services.db,
+        user_id,
+        changes.display_name.as_deref().map(str::trim),
+        changes.handle.as_deref(),
+        changes.avatar_gradient.as_ref(),
+        changes.is_creator,
+    )
+    .await
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            Error::conflict("that handle is taken")
+        } else {
+            Error::from(e)
+        }
+    })?;
+    user(services, user_id).await
+}
+
+/// A user by id.
+pub async fn user(services: &Services, id: &str) -> Result<User> {
+    store::user_by_id(&services.db, id)
+        .await?
+        .ok_or_else(|| Error::not_found("user not found"))
+}

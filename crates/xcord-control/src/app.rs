@@ -1,0 +1,111 @@
+//! The services every part of the control plane shares: the database, the clock, the realtime
+//! hub and gateway sessions, the log-in limiter, the media plane (when one is attached), and
+//! the hooks through which domains hear of each other's changes. Built once by the binary (or a
+//! test) and passed to services as `&Services`; the HTTP layer only carries it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::accounts::ratelimit::RateLimiter;
+use crate::clock::Clock;
+use crate::communities::hooks::CommunityHooks;
+use crate::db::Db;
+use crate::error::{Error, ErrorCode};
+use crate::media::{MediaAccess, MediaEventListener, MediaPlane};
+use crate::realtime::hub::Hub;
+use crate::realtime::session::Sessions;
+use crate::tasks::Tasks;
+
+/// An attached media plane and how clients reach it.
+#[derive(Clone)]
+pub struct Media {
+    pub plane: Arc<dyn MediaPlane>,
+    pub access: MediaAccess,
+}
+
+/// What the control plane's services share.
+pub struct Services {
+    pub db: Db,
+    pub clock: Clock,
+    pub login_limiter: RateLimiter,
+    /// Live connections of each user (the gateway).
+    pub hub: Arc<Hub>,
+    /// Gateway sessions (resumable).
+    pub sessions: Sessions,
+    /// The media plane, when one is attached (`xcord serve`).
+    pub media: Option<Media>,
+    /// Told about removed members and deleted channels (voice implements it).
+    pub community_hooks: Vec<Arc<dyn CommunityHooks>>,
+    /// Apply media-plane events (voice states today).
+    pub media_listeners: Vec<Arc<dyn MediaEventListener>>,
+    /// Background tasks and the shutdown signal they watch.
+    pub tasks: Tasks,
+}
+
+impl Services {
+    /// Services over `db` with the system clock and no media plane.
+    pub fn new(db: Db) -> Arc<Self> {
+        ServicesBuilder::new(db).build()
+    }
+
+    /// A builder, to choose the clock and attach a media plane.
+    pub fn builder(db: Db) -> ServicesBuilder {
+        ServicesBuilder::new(db)
+    }
+
+    /// The attached media plane, or `media_unavailable`.
+    pub fn media(&self) -> Result<&Media, Error> {
+        self.media
+            .as_ref()
+            .ok_or_else(|| Error::new(ErrorCode::MediaUnavailable, "no media plane is attached"))
+    }
+}
+
+/// Builds [`Services`].
+pub struct ServicesBuilder {
+    db: Db,
+    clock: Clock,
+    media: Option<Media>,
+    tasks: Tasks,
+}
+
+impl ServicesBuilder {
+    fn new(db: Db) -> Self {
+        Self {
+            db,
+            clock: Clock::system(),
+            media: None,
+            tasks: Tasks::new(),
+        }
+    }
+
+    /// The task set background work joins (the binary's, so one shutdown stops everything).
+    pub fn tasks(mut self, tasks: Tasks) -> Self {
+        self.tasks = tasks;
+        self
+    }
+
+    pub fn clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn media(mut self, plane: Arc<dyn MediaPlane>, access: MediaAccess) -> Self {
+        self.media = Some(Media { plane, access });
+        self
+    }
+
+    pub fn build(self) -> Arc<Services> {
+        Arc::new(Services {
+            db: self.db,
+            clock: self.clock,
+            login_limiter: RateLimiter::new(10, Duration::from_secs(300)),
+            hub: Arc::new(Hub::default()),
+            sessions: Sessions::new(self.tasks.clone()),
+            media: self.media,
+            community_hooks: vec![Arc::new(crate::voice::hooks::VoiceCommunityHooks)],
+            media_listeners: vec![Arc::new(crate::voice::apply::VoiceMediaListener)],
+            tasks: self.tasks,
+        })
+    }
+}

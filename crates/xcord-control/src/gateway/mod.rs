@@ -1,0 +1,280 @@
+//! The realtime gateway WebSocket at `/api/v1/gateway` (JSON text frames).
+//!
+//! Server: `{"op":"hello","d":{"heartbeatInterval":ms}}` on open. Client, within 10 s:
+//! `{"op":"identify","d":{"token":…,"kind":"main"|"overlay"|"mobile"}}` → `{"op":"ready","d":
+//! {sessionId, user, …snapshot}}` (the snapshot replaces the client's state), or `{"op":"resume",
+//! "d":{"token":…,"sessionId":…,"seq":N}}` → `{"op":"resumed","d":{"replayed":n}}` followed by
+//! every event after N, or `{"op":"invalid_session","d":{"reason":…}}` (identify again).
+//! Events: `{"op":"event","t":TYPE,"s":seq,"d":{…}}`, numbered per session. Heartbeats:
+//! `{"op":"heartbeat"}` → `{"op":"heartbeat_ack"}`; a client silent for 1.5 intervals is
+//! disconnected (its session stays resumable for a while). Errors: `{"op":"error","d":{code,
+//! message}}`, then close.
+//!
+//! `snapshot` builds the Ready snapshot from every domain; `realtime` carries the events.
+
+pub mod snapshot;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::accounts::{User, hash_token, store};
+use crate::app::Services;
+use crate::realtime::session::{ConnectionKind, ResumeError, Sequenced, SessionHandle};
+
+/// How often clients heartbeat.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+const SOCKET_QUEUE: usize = 1024;
+
+/// What a client may send.
+enum ClientOp {
+    Identify(Identify),
+    Resume(Resume),
+    Heartbeat,
+}
+
+/// Every client frame: an op name and its data.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFrame {
+    op: String,
+    #[serde(default)]
+    d: Option<Value>,
+}
+
+impl RawFrame {
+    fn into_op(self) -> Result<ClientOp, String> {
+        let data = || {
+            self.d
+                .clone()
+                .ok_or_else(|| format!("{} needs \"d\"", self.op))
+        };
+        match self.op.as_str() {
+            "identify" => serde_json::from_value(data()?)
+                .map(ClientOp::Identify)
+                .map_err(|e| format!("identify: {e}")),
+            "resume" => serde_json::from_value(data()?)
+                .map(ClientOp::Resume)
+                .map_err(|e| format!("resume: {e}")),
+            "heartbeat" => Ok(ClientOp::Heartbeat),
+            other => Err(format!("unknown op {other:?}")),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Identify {
+    token: String,
+    kind: Option<ConnectionKind>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Resume {
+    token: String,
+    session_id: String,
+    seq: u64,
+}
+
+fn frame(v: Value) -> Message {
+    Message::Text(v.to_string().into())
+}
+
+fn error_frame(code: &str, message: &str) -> Message {
+    frame(json!({"op": "error", "d": {"code": code, "message": message}}))
+}
+
+fn event_frame(e: &Sequenced) -> Message {
+    frame(json!({"op": "event", "t": e.event.kind, "s": e.seq, "d": e.event.data}))
+}
+
+fn parse(msg: &Message) -> Option<Result<ClientOp, String>> {
+    let raw: Result<RawFrame, _> = match msg {
+        Message::Text(t) => serde_json::from_str(t.as_str()),
+        Message::Binary(b) => serde_json::from_slice(b),
+        _ => return None,
+    };
+    Some(raw.map_err(|e| e.to_string()).and_then(RawFrame::into_op))
+}
+
+async fn user_of(state: &Services, token: &str) -> Option<User> {
+    store::session_user(&state.db, &hash_token(token), state.clock.now_ms())
+        .await
+        .ok()
+        .flatten()
+}
+
+/// Speaks the gateway protocol on an upgraded socket until it closes.
+pub async fn serve(state: Arc<Services>, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let hello =
+        json!({"op": "hello", "d": {"heartbeatInterval": HEARTBEAT_INTERVAL.as_millis() as u64}});
+    if sink.send(frame(hello)).await.is_err() {
+        return;
+    }
+    // The first frame must identify or resume.
+    let first = loop {
+        match tokio::time::timeout(IDENTIFY_TIMEOUT, stream.next()).await {
+            Ok(Some(Ok(msg))) => match parse(&msg) {
+                Some(op) => break op,
+                None if matches!(msg, Message::Close(_)) => return,
+                None => continue,
+            },
+            Ok(_) => return,
+            Err(_) => {
+                let _ = sink
+                    .send(error_frame("timeout", "identify or resume within 10 s"))
+                    .await;
+                let _ = sink.close().await;
+                return;
+            }
+        }
+    };
+    let (tx, mut rx) = mpsc::channel::<Sequenced>(SOCKET_QUEUE);
+    let session: SessionHandle = match first {
+        Ok(ClientOp::Identify(id)) => {
+            let Some(user) = user_of(&state, &id.token).await else {
+                let _ = sink
+                    .send(error_frame("unauthorized", "session is invalid or expired"))
+                    .await;
+                let _ = sink.close().await;
+                return;
+            };
+            let kind = id.kind.unwrap_or(ConnectionKind::Main);
+            // Registered before the snapshot is read: nothing published meanwhile is lost.
+            let session = state.sessions.start(state.hub.clone(), &user.id, kind);
+            let mut ready = match snapshot::ready(&state, &user).await {
+                Ok(r) => r,
+                Err(e) => {
+                    session.detach();
+                    tracing::error!("gateway snapshot failed: {e}");
+                    let _ = sink
+                        .send(error_frame(e.code().as_str(), e.client_message()))
+                        .await;
+                    let _ = sink.close().await;
+                    return;
+                }
+            };
+            if let Some(obj) = ready.as_object_mut() {
+                obj.insert("sessionId".into(), json!(session.id));
+                obj.insert("kind".into(), json!(kind));
+            }
+            if sink
+                .send(frame(json!({"op": "ready", "d": ready})))
+                .await
+                .is_err()
+            {
+                session.detach();
+                return;
+            }
+            if session.attach(tx, 0).await.is_err() {
+                return;
+            }
+            session
+        }
+        Ok(ClientOp::Resume(r)) => {
+            let user = user_of(&state, &r.token).await;
+            let found = state.sessions.get(&r.session_id);
+            let result = match (user, found) {
+                (Some(u), Some(s)) if s.user_id == u.id => {
+                    s.attach(tx, r.seq).await.map(|n| (s, n))
+                }
+                (Some(_), Some(_)) => Err(ResumeError::WrongUser),
+                _ => Err(ResumeError::UnknownSession),
+            };
+            match result {
+                Ok((s, replayed)) => {
+                    if sink
+                        .send(frame(json!({"op": "resumed", "d": {"replayed": replayed}})))
+                        .await
+                        .is_err()
+                    {
+                        s.detach();
+                        return;
+                    }
+                    s
+                }
+                Err(e) => {
+                    let reason = match e {
+                        ResumeError::Gap => {
+                            "too many events missed: identify again for a fresh snapshot"
+                        }
+                        ResumeError::WrongUser | ResumeError::UnknownSession => {
+                            "unknown or expired session: identify again"
+                        }
+                    };
+                    let _ = sink
+                        .send(frame(
+                            json!({"op": "invalid_session", "d": {"reason": reason}}),
+                        ))
+                        .await;
+                    let _ = sink.close().await;
+                    return;
+                }
+            }
+        }
+        Ok(ClientOp::Heartbeat) => {
+            let _ = sink
+                .send(error_frame("not_identified", "identify or resume first"))
+                .await;
+            let _ = sink.close().await;
+            return;
+        }
+        Err(e) => {
+            let _ = sink
+                .send(error_frame("invalid_request", &format!("bad frame: {e}")))
+                .await;
+            let _ = sink.close().await;
+            return;
+        }
+    };
+
+    let silence = HEARTBEAT_INTERVAL + HEARTBEAT_INTERVAL / 2;
+    let mut deadline = tokio::time::Instant::now() + silence;
+    loop {
+        tokio::select! {
+            event = rx.recv() => {
+                let Some(event) = event else { break };
+                if sink.send(event_frame(&event)).await.is_err() {
+                    break;
+                }
+            }
+            incoming = stream.next() => {
+                let msg = match incoming {
+                    Some(Ok(m)) => m,
+                    _ => break,
+                };
+                deadline = tokio::time::Instant::now() + silence;
+                match parse(&msg) {
+                    Some(Ok(ClientOp::Heartbeat))
+                        if sink.send(frame(json!({"op": "heartbeat_ack"}))).await.is_err() =>
+                    {
+                        break;
+                    }
+                    Some(Ok(ClientOp::Heartbeat)) => {}
+                    Some(Ok(_)) => {
+                        let _ = sink.send(error_frame("invalid_request", "already identified")).await;
+                    }
+                    Some(Err(e)) => {
+                        let _ = sink.send(error_frame("invalid_request", &format!("bad frame: {e}"))).await;
+                    }
+                    None if matches!(msg, Message::Close(_)) => break,
+                    None => {}
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                let _ = sink.send(error_frame("heartbeat_timeout", "no heartbeat received")).await;
+                break;
+            }
+        }
+    }
+    session.detach();
+    let _ = sink.close().await;
+}
