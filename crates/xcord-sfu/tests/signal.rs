@@ -1,6 +1,5 @@
 //! Socket-level tests of the signalling layer: HTTP endpoints, token refusals, and the LiveKit
 //! v0 signal protocol over a real WebSocket (no media).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

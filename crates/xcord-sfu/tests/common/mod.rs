@@ -1,7 +1,9 @@
 //! Shared harness for the SFU's socket-level tests: an in-process SFU served on an ephemeral
 //! port, LiveKit access tokens, a minimal HTTP/1.1 client, and a signal WebSocket client that
 //! speaks binary protobuf like the Rust SDK.
-#![allow(dead_code)] // Each test binary uses a different subset.
+#![allow(dead_code)]
+// Each test binary uses a different subset.
+// `allow-unwrap-in-tests` covers `#[test]` functions only, not these shared helpers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
