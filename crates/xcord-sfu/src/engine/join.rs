@@ -185,8 +185,8 @@ impl Engine {
                 resume_connection: proto::ClientConfigSetting::Disabled as i32,
                 ..Default::default()
             }),
-            ping_timeout: self.cfg.ping_timeout as i32,
-            ping_interval: self.cfg.ping_interval as i32,
+            ping_timeout: self.cfg.ping_timeout_secs(),
+            ping_interval: self.cfg.ping_interval_secs(),
             server_info: Some(proto::ServerInfo {
                 edition: proto::server_info::Edition::Standard as i32,
                 version: self.cfg.server_version.clone(),

@@ -173,8 +173,25 @@ pub fn spawn(cfg: Arc<SfuConfig>, events: EventBus) -> std::io::Result<EngineHan
 const MAX_DATAGRAM: usize = 2048;
 /// Datagrams read per wake-up before commands and timers get a turn.
 const RECV_BATCH: usize = 64;
-/// How often rooms and connection deadlines are checked.
+/// How often rooms and connection deadlines are checked, at most (see [`housekeeping_period`]).
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// How often they are checked, at least.
+const MIN_HOUSEKEEPING: Duration = Duration::from_millis(10);
+
+/// How often rooms and connection deadlines are checked: once a second, or often enough that
+/// nothing outlives the shortest configured room or connection timeout by more than a quarter of
+/// it (tests configure timeouts of a few hundred milliseconds).
+fn housekeeping_period(cfg: &SfuConfig) -> Duration {
+    [
+        cfg.empty_timeout,
+        cfg.departure_timeout,
+        cfg.connect_timeout,
+    ]
+    .into_iter()
+    .map(|t| t / 4)
+    .fold(HOUSEKEEPING, Duration::min)
+    .max(MIN_HOUSEKEEPING)
+}
 
 pub struct Engine {
     cfg: Arc<SfuConfig>,
@@ -225,7 +242,7 @@ impl Engine {
 
     async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        let mut housekeeping = tokio::time::interval(housekeeping_period(&self.cfg));
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next_timer = self
@@ -330,5 +347,21 @@ impl Engine {
             }
             self.drain(pk, now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::KeyStore;
+
+    #[test]
+    fn housekeeping_keeps_up_with_short_timeouts() {
+        let mut cfg = SfuConfig::new(KeyStore::default(), Vec::new());
+        assert_eq!(housekeeping_period(&cfg), HOUSEKEEPING);
+        cfg.departure_timeout = Duration::from_millis(200);
+        assert_eq!(housekeeping_period(&cfg), Duration::from_millis(50));
+        cfg.empty_timeout = Duration::ZERO;
+        assert_eq!(housekeeping_period(&cfg), MIN_HOUSEKEEPING);
     }
 }

@@ -1,6 +1,6 @@
 //! One participant's signal WebSocket: decodes requests for the engine, answers pings itself,
 //! writes the engine's responses in order, refreshes the token, and drops the participant after
-//! `ping_timeout` seconds of silence.
+//! `ping_timeout` of silence.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +51,7 @@ pub async fn refuse_resume(mut socket: WebSocket) {
 pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver<Outbound>) {
     let (mut sink, mut stream) = socket.split();
     let key = ctx.joined.participant;
-    let ping_timeout = Duration::from_secs(u64::from(ctx.cfg.ping_timeout.max(1)));
+    let ping_timeout = ctx.cfg.ping_timeout;
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
     let mut deadline = tokio::time::Instant::now() + ping_timeout;
     // Why the loop ended, unless the client said goodbye (its `leave` reaches the engine first).

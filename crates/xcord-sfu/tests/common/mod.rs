@@ -364,6 +364,26 @@ impl Client {
     }
 }
 
+/// The next event called `name` about `room`, skipping others; panics if none comes within
+/// [`WAIT`].
+pub async fn next_event(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<xcord_sfu::events::Event>,
+    name: &str,
+    room: &str,
+) -> xcord_sfu::events::Event {
+    let wanted = async {
+        loop {
+            let event = events.recv().await.expect("event bus open");
+            if event.event == name && event.room.as_ref().is_some_and(|r| r.name == room) {
+                return event;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, wanted)
+        .await
+        .unwrap_or_else(|_| panic!("no {name} event for {room} within {WAIT:?}"))
+}
+
 /// A short name for a response, for failure messages.
 pub fn kind(m: &Resp) -> String {
     let s = format!("{m:?}");
