@@ -39,7 +39,7 @@ impl EventBus {
     /// Stamps `event` with a fresh id and time and hands it to every subscriber.
     pub fn publish(&self, mut event: proto::WebhookEvent) {
         event.id = crate::ids::event_id();
-        event.created_at = crate::engine::unix_ms() / 1000;
+        event.created_at = crate::time::unix_ms() / 1000;
         let event = Arc::new(event);
         if let Ok(mut subs) = self.subscribers.lock() {
             subs.retain(|s| s.send(event.clone()).is_ok());

@@ -13,6 +13,7 @@ pub mod events;
 pub mod ids;
 pub mod rooms;
 mod signal;
+mod time;
 mod twirp;
 pub mod webhook;
 

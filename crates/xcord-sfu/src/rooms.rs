@@ -4,17 +4,7 @@
 use livekit_protocol as proto;
 
 use crate::engine::EngineHandle;
-
-/// Why a room service call failed; each maps onto a Twirp error code.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum RoomServiceError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    InvalidArgument(String),
-    #[error("media engine unavailable")]
-    Unavailable,
-}
+pub use crate::engine::RoomServiceError;
 
 type Result<T> = std::result::Result<T, RoomServiceError>;
 

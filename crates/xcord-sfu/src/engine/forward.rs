@@ -398,8 +398,8 @@ impl Engine {
             }
         }
         if sent {
-            let pk = track.peer;
-            self.mark_dirty(pk);
+            let publisher_peer = track.peer;
+            self.mark_dirty(publisher_peer);
         }
     }
 

@@ -30,11 +30,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::SfuConfig;
 use crate::events::EventBus;
+pub use admin::RoomServiceError;
 pub use join::{JoinError, JoinRequest, Joined};
 use participant::Participant;
 use peer::Peer;
 use room::Room;
-pub use room::unix_ms;
 use subscribe::DownTrack;
 use timers::Timers;
 use udp::UdpIo;
@@ -299,15 +299,17 @@ impl Engine {
                 let result = self.join(*req);
                 let _ = reply.send(result);
             }
-            Command::Signal(pk, msg) => self.on_signal(pk, *msg),
-            Command::Disconnected(pk, reason) => self.remove_participant(pk, reason, None),
+            Command::Signal(participant, msg) => self.on_signal(participant, *msg),
+            Command::Disconnected(participant, reason) => {
+                self.remove_participant(participant, reason, None)
+            }
             Command::Call(job) => job(self),
         }
     }
 
     fn fire_timers(&mut self, now: Instant) {
-        while let Some((at, pk)) = self.timers.pop_due(now) {
-            let Some(peer) = self.peers.get_mut(pk) else {
+        while let Some((at, peer_key)) = self.timers.pop_due(now) {
+            let Some(peer) = self.peers.get_mut(peer_key) else {
                 continue;
             };
             if peer.scheduled != Some(at) {
@@ -316,36 +318,36 @@ impl Engine {
             peer.scheduled = None;
             if peer.deadline > now {
                 peer.scheduled = Some(peer.deadline);
-                self.timers.schedule(pk, peer.deadline);
+                self.timers.schedule(peer_key, peer.deadline);
                 continue;
             }
             if let Err(e) = peer.rtc.handle_input(str0m::Input::Timeout(now)) {
                 tracing::debug!("peer timeout input: {e}");
             }
-            self.drain(pk, now);
+            self.drain(peer_key, now);
         }
     }
 
     /// Marks a peer as written to; it is drained before the loop sleeps again.
-    fn mark_dirty(&mut self, pk: PeerKey) {
-        if let Some(peer) = self.peers.get_mut(pk)
+    fn mark_dirty(&mut self, peer_key: PeerKey) {
+        if let Some(peer) = self.peers.get_mut(peer_key)
             && !peer.dirty
         {
             peer.dirty = true;
-            self.dirty.push(pk);
+            self.dirty.push(peer_key);
         }
     }
 
     fn flush_dirty(&mut self, now: Instant) {
-        while let Some(pk) = self.dirty.pop() {
-            let Some(peer) = self.peers.get_mut(pk) else {
+        while let Some(peer_key) = self.dirty.pop() {
+            let Some(peer) = self.peers.get_mut(peer_key) else {
                 continue;
             };
             peer.dirty = false;
             if let Err(e) = peer.rtc.handle_input(str0m::Input::Timeout(now)) {
                 tracing::debug!("peer time advance: {e}");
             }
-            self.drain(pk, now);
+            self.drain(peer_key, now);
         }
     }
 }

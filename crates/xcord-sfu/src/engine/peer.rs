@@ -63,7 +63,7 @@ impl Engine {
             rtc.add_local_candidate(c.clone());
         }
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
-        let pk = self.peers.insert(Peer {
+        let peer_key = self.peers.insert(Peer {
             rtc,
             participant,
             role,
@@ -77,18 +77,18 @@ impl Engine {
             retired_mids: Vec::new(),
             connected: false,
         });
-        self.by_ufrag.insert(ufrag, pk);
-        pk
+        self.by_ufrag.insert(ufrag, peer_key);
+        peer_key
     }
 
-    pub(super) fn remove_peer(&mut self, pk: PeerKey) {
-        let Some(mut peer) = self.peers.remove(pk) else {
+    pub(super) fn remove_peer(&mut self, peer_key: PeerKey) {
+        let Some(mut peer) = self.peers.remove(peer_key) else {
             return;
         };
         peer.rtc.disconnect();
         self.by_ufrag.remove(&peer.ufrag);
         for a in &peer.addrs {
-            if self.by_addr.get(a) == Some(&pk) {
+            if self.by_addr.get(a) == Some(&peer_key) {
                 self.by_addr.remove(a);
             }
         }
@@ -103,25 +103,25 @@ impl Engine {
         data: &[u8],
     ) {
         let stun = parse_stun(data);
-        let pk = match stun.as_ref().and_then(|m| m.split_username()) {
+        let peer_key = match stun.as_ref().and_then(|m| m.split_username()) {
             // USERNAME is `ours:theirs`; ours is the ufrag of the peer it is addressed to.
             Some((local_ufrag, _)) => {
-                let Some(pk) = self.by_ufrag.get(local_ufrag).copied() else {
+                let Some(peer_key) = self.by_ufrag.get(local_ufrag).copied() else {
                     return;
                 };
-                if self.by_addr.insert(source, pk) != Some(pk)
-                    && let Some(peer) = self.peers.get_mut(pk)
+                if self.by_addr.insert(source, peer_key) != Some(peer_key)
+                    && let Some(peer) = self.peers.get_mut(peer_key)
                 {
                     peer.addrs.push(source);
                 }
-                pk
+                peer_key
             }
             None => match self.by_addr.get(&source) {
-                Some(pk) => *pk,
+                Some(peer_key) => *peer_key,
                 None => return,
             },
         };
-        let Some(peer) = self.peers.get_mut(pk) else {
+        let Some(peer) = self.peers.get_mut(peer_key) else {
             return;
         };
         let Ok(contents) = data.try_into() else {
@@ -139,14 +139,14 @@ impl Engine {
         if let Err(e) = peer.rtc.handle_input(input) {
             tracing::debug!("peer input: {e}");
         }
-        self.drain(pk, now);
+        self.drain(peer_key, now);
     }
 
     /// Polls a peer until it only has a timeout left, sending its datagrams and handling its
     /// events.
-    pub(super) fn drain(&mut self, pk: PeerKey, now: Instant) {
+    pub(super) fn drain(&mut self, peer_key: PeerKey, now: Instant) {
         loop {
-            let Some(peer) = self.peers.get_mut(pk) else {
+            let Some(peer) = self.peers.get_mut(peer_key) else {
                 return;
             };
             match peer.rtc.poll_output() {
@@ -159,11 +159,11 @@ impl Engine {
                     peer.deadline = at;
                     if peer.scheduled.is_none_or(|s| at < s) {
                         peer.scheduled = Some(at);
-                        self.timers.schedule(pk, at);
+                        self.timers.schedule(peer_key, at);
                     }
                     return;
                 }
-                Ok(Output::Event(e)) => self.on_peer_event(pk, e, now),
+                Ok(Output::Event(e)) => self.on_peer_event(peer_key, e, now),
                 Err(e) => {
                     let participant = peer.participant;
                     tracing::warn!("peer connection failed: {e}");
@@ -178,14 +178,16 @@ impl Engine {
         }
     }
 
-    fn on_peer_event(&mut self, pk: PeerKey, event: Event, now: Instant) {
+    fn on_peer_event(&mut self, peer_key: PeerKey, event: Event, now: Instant) {
         match event {
-            Event::RtpPacket(pkt) => self.on_rtp(pk, pkt, now),
-            Event::KeyframeRequest(req) => self.on_keyframe_request(pk, req.mid, req.kind, now),
-            Event::ChannelOpen(id, label) => self.on_channel_open(pk, id, &label),
-            Event::ChannelData(data) => self.on_channel_data(pk, data.id, &data.data),
-            Event::ChannelClose(id) => self.on_channel_close(pk, id),
-            Event::Connected => self.on_peer_connected(pk),
+            Event::RtpPacket(pkt) => self.on_rtp(peer_key, pkt, now),
+            Event::KeyframeRequest(req) => {
+                self.on_keyframe_request(peer_key, req.mid, req.kind, now)
+            }
+            Event::ChannelOpen(id, label) => self.on_channel_open(peer_key, id, &label),
+            Event::ChannelData(data) => self.on_channel_data(peer_key, data.id, &data.data),
+            Event::ChannelClose(id) => self.on_channel_close(peer_key, id),
+            Event::Connected => self.on_peer_connected(peer_key),
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 tracing::debug!("peer ICE disconnected");
             }
@@ -193,8 +195,8 @@ impl Engine {
         }
     }
 
-    fn on_peer_connected(&mut self, pk: PeerKey) {
-        let Some(peer) = self.peers.get_mut(pk) else {
+    fn on_peer_connected(&mut self, peer_key: PeerKey) {
+        let Some(peer) = self.peers.get_mut(peer_key) else {
             return;
         };
         peer.connected = true;

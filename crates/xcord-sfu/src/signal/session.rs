@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::config::SfuConfig;
 use crate::engine::{EngineHandle, Joined, Outbound};
+use crate::time::unix_ms;
 
 /// Issued tokens are refreshed this often and live twice as long.
 const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
@@ -30,10 +31,6 @@ pub struct SessionContext {
 fn encode(msg: Resp) -> Message {
     let resp = proto::SignalResponse { message: Some(msg) };
     Message::Binary(resp.encode_to_vec().into())
-}
-
-fn now_ms() -> i64 {
-    crate::engine::unix_ms()
 }
 
 /// Answers a resume attempt with a LeaveRequest asking for a full reconnect.
@@ -91,10 +88,10 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
                     continue;
                 };
                 let reply = match &message {
-                    Req::Ping(_) => Some(Resp::Pong(now_ms())),
+                    Req::Ping(_) => Some(Resp::Pong(unix_ms())),
                     Req::PingReq(p) => Some(Resp::PongResp(proto::Pong {
                         last_ping_timestamp: p.timestamp,
-                        timestamp: now_ms(),
+                        timestamp: unix_ms(),
                     })),
                     _ => None,
                 };
