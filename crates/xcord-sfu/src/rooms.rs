@@ -23,10 +23,7 @@ impl RoomService {
         &self,
         f: impl FnOnce(&mut crate::engine::Engine) -> Result<R> + Send + 'static,
     ) -> Result<R> {
-        self.engine
-            .call(f)
-            .await
-            .map_err(|_| RoomServiceError::Unavailable)?
+        self.engine.call(f).await?
     }
 
     pub async fn create_room(&self, req: proto::CreateRoomRequest) -> Result<proto::Room> {

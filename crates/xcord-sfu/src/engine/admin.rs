@@ -25,6 +25,12 @@ pub enum RoomServiceError {
     Unavailable,
 }
 
+impl From<super::Unavailable> for RoomServiceError {
+    fn from(_: super::Unavailable) -> Self {
+        RoomServiceError::Unavailable
+    }
+}
+
 type Result<T> = std::result::Result<T, RoomServiceError>;
 
 impl Engine {

@@ -43,6 +43,12 @@ pub enum JoinError {
     Unavailable,
 }
 
+impl From<super::Unavailable> for JoinError {
+    fn from(_: super::Unavailable) -> Self {
+        JoinError::Unavailable
+    }
+}
+
 impl JoinError {
     pub fn status(&self) -> u16 {
         match self {

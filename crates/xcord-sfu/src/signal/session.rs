@@ -102,7 +102,9 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
                     continue;
                 }
                 let leaving = matches!(message, Req::Leave(_));
-                ctx.engine.signal(key, message);
+                if ctx.engine.signal(key, message).await.is_err() {
+                    break;
+                }
                 if leaving {
                     reason = proto::DisconnectReason::ClientInitiated;
                     break;
@@ -121,5 +123,6 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
             }
         }
     }
-    ctx.engine.disconnected(key, reason);
+    // An engine that is gone has nobody left to tell.
+    let _ = ctx.engine.disconnected(key, reason).await;
 }
