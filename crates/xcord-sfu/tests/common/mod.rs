@@ -1,14 +1,16 @@
 //! Shared harness for the SFU's socket-level tests: an in-process SFU served on an ephemeral
-//! port, LiveKit access tokens, plain HTTP requests (reqwest), and a signal WebSocket client that
-//! speaks binary protobuf like the Rust SDK.
+//! port, LiveKit access tokens, plain HTTP requests (reqwest), a webhook receiver, and a signal
+//! WebSocket client that speaks binary protobuf like the Rust SDK.
 #![allow(dead_code)]
 // Each test binary uses a different subset.
 // `allow-unwrap-in-tests` covers `#[test]` functions only, not these shared helpers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::extract::State;
 use futures_util::{SinkExt, StreamExt};
 use livekit_api::access_token::{AccessToken, Claims, VideoGrants};
 use livekit_protocol as proto;
@@ -20,6 +22,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use xcord_sfu::auth::KeyStore;
+use xcord_sfu::webhook::WebhookConfig;
 use xcord_sfu::{Sfu, SfuConfig};
 
 pub const API_KEY: &str = "devkey";
@@ -167,6 +170,43 @@ pub async fn http(
         headers: resp.headers().clone(),
         body: resp.text().await.unwrap(),
     }
+}
+
+/// (event, room) pairs in the order a receiver finished taking them.
+pub type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A webhook receiver that takes `delay` over each request and records its event as it answers.
+pub async fn slow_webhook_receiver(delay: Duration) -> (String, Received) {
+    let received = Received::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                move |State(received): State<Received>, body: axum::body::Bytes| async move {
+                    tokio::time::sleep(delay).await;
+                    let event: proto::WebhookEvent = serde_json::from_slice(&body).unwrap();
+                    let room = event.room.map(|r| r.name).unwrap_or_default();
+                    received.lock().unwrap().push((event.event, room));
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+/// Starts an SFU that delivers its webhooks to `url`.
+pub async fn start_with_webhooks(url: String) -> TestSfu {
+    start_with(|c| {
+        c.webhooks = Some(WebhookConfig {
+            urls: vec![url],
+            api_key: API_KEY.into(),
+            api_secret: API_SECRET.into(),
+        });
+    })
+    .await
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
