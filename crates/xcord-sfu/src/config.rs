@@ -16,13 +16,17 @@ pub struct SfuConfig {
     pub udp_bind: IpAddr,
     /// UDP port of the one media socket.
     pub udp_port: u16,
-    /// Seconds between client pings, sent in the JoinResponse.
-    pub ping_interval: u32,
-    /// Seconds of signal silence after which a participant is dropped.
-    pub ping_timeout: u32,
-    /// How long a room nobody ever joined is kept.
+    /// How often clients should ping, sent in the JoinResponse in whole seconds (see
+    /// [`SfuConfig::ping_interval_secs`]).
+    pub ping_interval: Duration,
+    /// Signal silence after which a participant is dropped. Clients are told it in whole seconds
+    /// (see [`SfuConfig::ping_timeout_secs`]); the server drops at this exact value, so a
+    /// sub-second value is only meaningful for tests whose clients ping on their own.
+    pub ping_timeout: Duration,
+    /// How long a room nobody ever joined is kept (unless its CreateRoom request says otherwise).
     pub empty_timeout: Duration,
-    /// How long a room is kept after its last participant left.
+    /// How long a room is kept after its last participant left (unless its CreateRoom request
+    /// says otherwise).
     pub departure_timeout: Duration,
     /// How long a participant may stay without connecting its media transport.
     pub connect_timeout: Duration,
@@ -44,8 +48,8 @@ impl SfuConfig {
             node_ips,
             udp_bind: IpAddr::from([0, 0, 0, 0]),
             udp_port: 7882,
-            ping_interval: 5,
-            ping_timeout: 15,
+            ping_interval: Duration::from_secs(5),
+            ping_timeout: Duration::from_secs(15),
             empty_timeout: Duration::from_secs(300),
             departure_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(60),
@@ -55,6 +59,22 @@ impl SfuConfig {
             webhooks: None,
         }
     }
+
+    /// `ping_interval` as the JoinResponse carries it: the SDKs read whole seconds.
+    pub fn ping_interval_secs(&self) -> i32 {
+        whole_secs_for_clients(self.ping_interval)
+    }
+
+    /// `ping_timeout` as the JoinResponse carries it: the SDKs read whole seconds.
+    pub fn ping_timeout_secs(&self) -> i32 {
+        whole_secs_for_clients(self.ping_timeout)
+    }
+}
+
+/// Whole seconds, rounded up and at least 1 (an SDK told 0 does not ping at all). LiveKit's
+/// defaults are whole seconds anyway; only tests use sub-second values.
+fn whole_secs_for_clients(d: Duration) -> i32 {
+    i32::try_from(d.as_millis().div_ceil(1000).max(1)).unwrap_or(i32::MAX)
 }
 
 /// Every non-loopback interface address plus loopback: the default ICE host candidates.
@@ -70,4 +90,20 @@ pub fn default_node_ips() -> Vec<IpAddr> {
     ips.push(IpAddr::from([127, 0, 0, 1]));
     ips.dedup();
     ips
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clients_are_told_ping_times_in_whole_seconds_rounded_up() {
+        let mut cfg = SfuConfig::new(KeyStore::default(), Vec::new());
+        assert_eq!((cfg.ping_interval_secs(), cfg.ping_timeout_secs()), (5, 15));
+        cfg.ping_interval = Duration::from_millis(1500);
+        cfg.ping_timeout = Duration::from_millis(200);
+        assert_eq!((cfg.ping_interval_secs(), cfg.ping_timeout_secs()), (2, 1));
+        cfg.ping_timeout = Duration::ZERO;
+        assert_eq!(cfg.ping_timeout_secs(), 1);
+    }
 }

@@ -4,7 +4,8 @@
 //!
 //! [`Sfu::start`] binds the media socket and starts the engine thread; [`Sfu::router`] gives the
 //! HTTP/WebSocket routes to serve; [`Sfu::rooms`] and [`Sfu::events`] are the same API for an
-//! in-process control plane.
+//! in-process control plane; [`Sfu::shutdown`] sends everyone away and delivers the last
+//! webhooks before the process exits.
 
 pub mod auth;
 pub mod config;
@@ -13,21 +14,37 @@ pub mod events;
 pub mod ids;
 pub mod rooms;
 mod signal;
+mod time;
 mod twirp;
 pub mod webhook;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use config::SfuConfig;
 pub use engine::EngineHandle;
 use events::EventBus;
 use rooms::RoomService;
+use webhook::WebhookSenders;
 
 /// A running SFU.
 pub struct Sfu {
     cfg: Arc<SfuConfig>,
     engine: EngineHandle,
     events: EventBus,
+    webhooks: Option<WebhookSenders>,
+}
+
+/// Why [`Sfu::shutdown`] did not finish cleanly.
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
+pub enum ShutdownError {
+    /// The media engine has stopped, or did not answer before the deadline: participants were
+    /// not told.
+    #[error("media engine unavailable: participants were not told")]
+    EngineUnavailable,
+    /// Webhooks were still being delivered at the deadline; they were abandoned.
+    #[error("webhook deliveries abandoned at the shutdown deadline")]
+    WebhooksPending,
 }
 
 impl Sfu {
@@ -36,16 +53,19 @@ impl Sfu {
     pub fn start(cfg: SfuConfig) -> std::io::Result<Self> {
         let cfg = Arc::new(cfg);
         let events = EventBus::default();
-        if let Some(webhooks) = cfg.webhooks.clone()
-            && !webhooks.urls.is_empty()
-        {
-            webhook::spawn_notifier(webhooks, events.subscribe());
-        }
+        let webhook_events = events.subscribe();
         let engine = engine::spawn(cfg.clone(), events.clone())?;
+        let webhooks = match cfg.webhooks.clone() {
+            Some(webhooks) if !webhooks.urls.is_empty() => {
+                webhook::spawn_notifier(webhooks, webhook_events)
+            }
+            _ => None,
+        };
         Ok(Self {
             cfg,
             engine,
             events,
+            webhooks,
         })
     }
 
@@ -73,5 +93,29 @@ impl Sfu {
 
     pub fn config(&self) -> &SfuConfig {
         &self.cfg
+    }
+
+    /// Stops the SFU before the process exits: every participant gets a LeaveRequest with
+    /// SERVER_SHUTDOWN and the reconnect action (the SDKs reconnect once the server is back),
+    /// every room is closed, and the webhooks published up to then (those departures and
+    /// `room_finished`s included) are delivered. Waits at most `deadline` in all; what is still
+    /// undelivered then is abandoned.
+    ///
+    /// The engine keeps running: signal connections accepted afterwards are served as usual, but
+    /// their webhooks are no longer delivered.
+    pub async fn shutdown(&self, deadline: Duration) -> Result<(), ShutdownError> {
+        let until = tokio::time::Instant::now() + deadline;
+        let told = tokio::time::timeout_at(until, self.rooms().shutdown()).await;
+        let delivered = match &self.webhooks {
+            Some(webhooks) => webhooks.drain(until).await,
+            None => true,
+        };
+        if !matches!(told, Ok(Ok(()))) {
+            Err(ShutdownError::EngineUnavailable)
+        } else if !delivered {
+            Err(ShutdownError::WebhooksPending)
+        } else {
+            Ok(())
+        }
     }
 }

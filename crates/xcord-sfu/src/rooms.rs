@@ -4,17 +4,7 @@
 use livekit_protocol as proto;
 
 use crate::engine::EngineHandle;
-
-/// Why a room service call failed; each maps onto a Twirp error code.
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
-pub enum RoomServiceError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    InvalidArgument(String),
-    #[error("media engine unavailable")]
-    Unavailable,
-}
+pub use crate::engine::RoomServiceError;
 
 type Result<T> = std::result::Result<T, RoomServiceError>;
 
@@ -33,10 +23,7 @@ impl RoomService {
         &self,
         f: impl FnOnce(&mut crate::engine::Engine) -> Result<R> + Send + 'static,
     ) -> Result<R> {
-        self.engine
-            .call(f)
-            .await
-            .map_err(|_| RoomServiceError::Unavailable)?
+        self.engine.call(f).await?
     }
 
     pub async fn create_room(&self, req: proto::CreateRoomRequest) -> Result<proto::Room> {

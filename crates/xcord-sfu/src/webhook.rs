@@ -2,15 +2,18 @@
 //! `Content-Type: application/webhook+json` and `Authorization: <JWT>` (HS256 with the webhook
 //! API key, `sha256` claim = base64 SHA-256 of the body). Events of one room reach each URL in
 //! order, one at a time; a failed delivery is retried with exponential backoff. All of it runs
-//! on tokio tasks fed by the event bus, so the media thread never waits for a receiver.
+//! on tokio tasks fed by the event bus, so the media thread never waits for a receiver; those
+//! tasks are owned by a [`WebhookSenders`], which drains them at shutdown.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use livekit_api::access_token::AccessToken;
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::events::Event;
 
@@ -46,62 +49,146 @@ pub fn ensure_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Starts delivering every event from `events` to the configured URLs.
-pub fn spawn_notifier(cfg: WebhookConfig, mut events: mpsc::UnboundedReceiver<Event>) {
+/// What a (URL, room) worker is given: the event (for logs) and its serialized body.
+type Delivery = (Event, bytes::Bytes);
+
+/// The webhook delivery tasks of one SFU: a dispatcher reading the event bus and, under it, one
+/// worker per (URL, room) posting that room's events in order.
+///
+/// Dropping this handle leaves delivery running for as long as the event bus lives (the binary
+/// may keep only the router); [`WebhookSenders::drain`] is how delivery ends.
+pub struct WebhookSenders {
+    close: Arc<Notify>,
+    dispatcher: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl WebhookSenders {
+    /// Delivers every event published so far, then stops: waits until each of them has been
+    /// delivered (or given up after its retries), or until `until`, when whatever is still
+    /// pending is abandoned. Returns whether everything finished in time. Events published after
+    /// the call are not delivered; a second call returns `true` at once.
+    pub async fn drain(&self, until: tokio::time::Instant) -> bool {
+        let dispatcher = self.dispatcher.lock().ok().and_then(|mut d| d.take());
+        let Some(mut dispatcher) = dispatcher else {
+            return true;
+        };
+        self.close.notify_one();
+        match tokio::time::timeout_at(until, &mut dispatcher).await {
+            Ok(_) => true,
+            Err(_) => {
+                // Its workers belong to its JoinSet and are aborted with it.
+                dispatcher.abort();
+                false
+            }
+        }
+    }
+}
+
+/// Starts delivering every event from `events` to the configured URLs; `None` (and an error
+/// logged) if no HTTP client can be built.
+pub fn spawn_notifier(
+    cfg: WebhookConfig,
+    events: mpsc::UnboundedReceiver<Event>,
+) -> Option<WebhookSenders> {
     ensure_tls_provider();
     let client = match reqwest::Client::builder().timeout(REQUEST_TIMEOUT).build() {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("webhooks disabled: cannot build HTTP client: {e}");
-            return;
+            return None;
         }
     };
-    tokio::spawn(async move {
-        let mut workers: HashMap<(usize, String), mpsc::UnboundedSender<(Event, bytes::Bytes)>> =
-            HashMap::new();
-        while let Some(event) = events.recv().await {
-            let body = match serde_json::to_vec(event.as_ref()) {
-                Ok(b) => bytes::Bytes::from(b),
-                Err(e) => {
-                    tracing::error!("webhook event not serializable: {e}");
-                    continue;
-                }
-            };
-            let room = event
-                .room
-                .as_ref()
-                .map(|r| r.name.clone())
-                .unwrap_or_default();
-            for (i, url) in cfg.urls.iter().enumerate() {
-                let key = (i, room.clone());
-                let item = (event.clone(), body.clone());
-                let item = match workers.get(&key) {
-                    Some(worker) => match worker.send(item) {
-                        Ok(()) => continue,
-                        Err(mpsc::error::SendError(item)) => item,
-                    },
-                    None => item,
-                };
-                let (tx, rx) = mpsc::unbounded_channel();
-                let _ = tx.send(item);
-                workers.insert(key, tx);
-                tokio::spawn(deliver_in_order(
-                    client.clone(),
-                    url.clone(),
-                    cfg.clone(),
-                    rx,
-                ));
-            }
-            workers.retain(|_, w| !w.is_closed());
-        }
-    });
+    let close = Arc::new(Notify::new());
+    let dispatcher = Dispatcher {
+        cfg,
+        client,
+        workers: HashMap::new(),
+        running: JoinSet::new(),
+    };
+    let dispatcher = tokio::spawn(dispatcher.run(events, close.clone()));
+    Some(WebhookSenders {
+        close,
+        dispatcher: Mutex::new(Some(dispatcher)),
+    })
 }
 
+/// Reads the event bus and hands each event to the worker of its (URL, room).
+struct Dispatcher {
+    cfg: WebhookConfig,
+    client: reqwest::Client,
+    /// Queues of the live workers, by (URL index, room name).
+    workers: HashMap<(usize, String), mpsc::UnboundedSender<Delivery>>,
+    /// Every worker task, so that draining can wait for them (and aborting takes them along).
+    running: JoinSet<()>,
+}
+
+impl Dispatcher {
+    async fn run(mut self, mut events: mpsc::UnboundedReceiver<Event>, close: Arc<Notify>) {
+        loop {
+            tokio::select! {
+                event = events.recv() => match event {
+                    Some(event) => self.route(event),
+                    None => break,
+                },
+                () = close.notified() => {
+                    while let Ok(event) = events.try_recv() {
+                        self.route(event);
+                    }
+                    break;
+                }
+            }
+        }
+        // Closing the queues lets each worker finish what it has and end.
+        self.workers.clear();
+        while self.running.join_next().await.is_some() {}
+    }
+
+    fn route(&mut self, event: Event) {
+        let body = match serde_json::to_vec(event.as_ref()) {
+            Ok(b) => bytes::Bytes::from(b),
+            Err(e) => {
+                tracing::error!("webhook event not serializable: {e}");
+                return;
+            }
+        };
+        let room = event
+            .room
+            .as_ref()
+            .map(|r| r.name.clone())
+            .unwrap_or_default();
+        for (i, url) in self.cfg.urls.iter().enumerate() {
+            let key = (i, room.clone());
+            let item = (event.clone(), body.clone());
+            let item = match self.workers.get(&key) {
+                Some(worker) => match worker.send(item) {
+                    Ok(()) => continue,
+                    // That worker ended (idle); a new one takes over.
+                    Err(mpsc::error::SendError(item)) => item,
+                },
+                None => item,
+            };
+            let (tx, rx) = mpsc::unbounded_channel();
+            let _ = tx.send(item);
+            self.workers.insert(key, tx);
+            self.running.spawn(deliver_in_order(
+                self.client.clone(),
+                url.clone(),
+                self.cfg.clone(),
+                rx,
+            ));
+        }
+        self.workers.retain(|_, w| !w.is_closed());
+        while self.running.try_join_next().is_some() {}
+    }
+}
+
+/// Posts one room's events to one URL in order, retrying each; ends when its queue is closed and
+/// empty, or after `WORKER_IDLE` without events.
 async fn deliver_in_order(
     client: reqwest::Client,
     url: String,
     cfg: WebhookConfig,
-    mut queue: mpsc::UnboundedReceiver<(Event, bytes::Bytes)>,
+    mut queue: mpsc::UnboundedReceiver<Delivery>,
 ) {
     while let Ok(Some((event, body))) = tokio::time::timeout(WORKER_IDLE, queue.recv()).await {
         let mut backoff = FIRST_BACKOFF;
@@ -153,11 +240,11 @@ mod tests {
     #[test]
     fn signature_verifies_with_livekits_receiver() {
         let body = br#"{"event":"room_started","id":"EV_x"}"#;
-        let token = sign("devkey", "secret", body).unwrap_or_default();
+        let token = sign("devkey", "secret", body).unwrap();
         let receiver = WebhookReceiver::new(TokenVerifier::with_api_key("devkey", "secret"));
-        let text = std::str::from_utf8(body).unwrap_or_default();
-        let event = receiver.receive(text, &token).map(|e| e.event);
-        assert_eq!(event.ok().as_deref(), Some("room_started"));
+        let text = std::str::from_utf8(body).unwrap();
+        let event = receiver.receive(text, &token).unwrap();
+        assert_eq!(event.event, "room_started");
         let tampered = r#"{"event":"room_finished","id":"EV_x"}"#;
         assert!(receiver.receive(tampered, &token).is_err());
     }

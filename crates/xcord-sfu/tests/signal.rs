@@ -1,15 +1,15 @@
 //! Socket-level tests of the signalling layer: HTTP endpoints, token refusals, and the LiveKit
 //! v0 signal protocol over a real WebSocket (no media).
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::{
-    API_KEY, API_SECRET, Client, RUST_QUERY, WAIT, http, join_grants, keys, kind, sign_claims,
-    start, start_with, token, token_with, unix_ms, unix_secs, update_about, ws_connect,
+    API_KEY, API_SECRET, Client, RUST_QUERY, WAIT, http, join_grants, keys, kind, next_event,
+    sign_claims, start, start_with, token, token_with, unix_ms, unix_secs, update_about,
+    ws_connect,
 };
 use livekit_api::access_token::{AccessToken, Claims, VideoGrants};
 use livekit_protocol as proto;
@@ -18,6 +18,7 @@ use proto::request_response::Reason;
 use proto::signal_request::Message as Req;
 use proto::signal_response::Message as Resp;
 use tokio_tungstenite::tungstenite;
+use xcord_sfu::events::names;
 
 /// What a browser sends; the validate endpoint must answer it with a CORS header.
 const ORIGIN: (&str, &str) = ("origin", "http://localhost:3000");
@@ -262,10 +263,11 @@ async fn join_response_then_subscriber_offer_then_refresh_token() {
     let info = j.server_info.as_ref().expect("server_info");
     assert!(info.protocol > 0, "server_info.protocol {}", info.protocol);
     assert!(!info.version.is_empty());
-    let cfg = s.sfu.config();
-    assert!(j.ping_interval > 0 && j.ping_timeout > 0);
-    assert_eq!(j.ping_interval, cfg.ping_interval as i32);
-    assert_eq!(j.ping_timeout, cfg.ping_timeout as i32);
+    assert_eq!(
+        (j.ping_interval, j.ping_timeout),
+        (5, 15),
+        "LiveKit's defaults, in seconds"
+    );
     assert!(j.subscriber_primary);
 
     // Before the offer only participant updates may come (the reference flushes queued
@@ -537,13 +539,21 @@ async fn update_metadata_without_permission_is_not_allowed() {
     assert_eq!(refusal.request_id, 42);
     assert_eq!(refusal.reason, Reason::NotAllowed as i32);
 
-    let seen = obs.drain(Duration::from_millis(500)).await;
+    // The engine handles alice's requests in order: whatever the refused update sent the
+    // observer reaches it before the DISCONNECTED update that alice's leave causes.
+    a.leave().await;
+    let mut about_alice = Vec::new();
+    obs.expect("DISCONNECTED update about alice", |m| {
+        let info = update_about(m, &a_sid)?;
+        about_alice.push(info.clone());
+        (info.state == State::Disconnected as i32).then_some(())
+    })
+    .await;
     assert!(
-        !seen
+        about_alice
             .iter()
-            .filter_map(|m| update_about(m, &a_sid))
-            .any(|p| p.metadata == "nope" || p.name == "Nope"),
-        "refused metadata reached another participant"
+            .all(|p| p.metadata.is_empty() && p.name.is_empty()),
+        "refused metadata reached another participant: {about_alice:?}"
     );
 }
 
@@ -694,38 +704,53 @@ async fn client_leave_is_announced_as_disconnected() {
 
 #[tokio::test]
 async fn silent_clients_are_dropped_after_ping_timeout() {
-    let s = start_with(|c| c.ping_timeout = 1).await;
+    const PING_TIMEOUT: Duration = Duration::from_millis(250);
+    let s = start_with(|c| c.ping_timeout = PING_TIMEOUT).await;
     let (mut a, ja) = Client::join(s.addr, &token("a", "r-timeout"), "pinger").await;
+    // The SDKs read whole seconds; the server drops at the exact value.
     assert_eq!(ja.ping_timeout, 1);
+    let silent_since = Instant::now();
     let (mut b, jb) = Client::join(s.addr, &token("b", "r-timeout"), "silent").await;
     let b_sid = jb.participant.unwrap().sid;
 
-    // The pinger pings every 300 ms for 2.5 s — two and a half ping timeouts.
+    // The pinger pings every 50 ms until the silent client is dropped; `drain` panics if the
+    // pinger itself is disconnected meanwhile.
     let mut seen = Vec::new();
-    let mut pongs = 0;
-    for i in 0..9 {
-        a.send(ping_req(i)).await;
-        for m in a.drain(Duration::from_millis(300)).await {
-            if matches!(m, Resp::PongResp(_)) {
-                pongs += 1;
-            }
-            seen.push(m);
+    let (mut pings, mut pongs) = (0i64, 0);
+    let dropped_after = loop {
+        assert!(
+            silent_since.elapsed() < WAIT,
+            "no DISCONNECTED update for the silent client; pinger received {:?}",
+            seen.iter().map(kind).collect::<Vec<_>>()
+        );
+        a.send(ping_req(pings)).await;
+        pings += 1;
+        let got = a.drain(Duration::from_millis(50)).await;
+        pongs += got
+            .iter()
+            .filter(|m| matches!(m, Resp::PongResp(_)))
+            .count() as i64;
+        let dropped = got
+            .iter()
+            .filter_map(|m| update_about(m, &b_sid))
+            .any(|p| p.state == State::Disconnected as i32);
+        seen.extend(got);
+        if dropped {
+            break silent_since.elapsed();
         }
-    }
-    assert!(pongs >= 5, "pinger got {pongs} pong_resp for 9 ping_req");
-    let dropped = seen
-        .iter()
-        .filter_map(|m| update_about(m, &b_sid))
-        .find(|p| p.state == State::Disconnected as i32);
+    };
     assert!(
-        dropped.is_some(),
-        "no DISCONNECTED update for the silent client; pinger received {:?}",
-        seen.iter().map(kind).collect::<Vec<_>>()
+        dropped_after >= PING_TIMEOUT,
+        "silent client dropped after {dropped_after:?}, before the ping timeout"
     );
-    // Its socket was closed long ago; whatever is still buffered comes first.
-    b.expect_closed(Duration::from_secs(1)).await;
+    assert!(
+        pongs * 2 >= pings,
+        "pinger got {pongs} pong_resp for {pings} ping_req"
+    );
+    // Its socket was closed; whatever is still buffered comes first.
+    b.expect_closed(WAIT).await;
 
-    // The pinger is still in the room and still answered.
+    // The pinger, older than one ping timeout by now, is still in the room and still answered.
     let (_c, jc) = Client::join(s.addr, &token("c", "r-timeout"), "late").await;
     assert_eq!(identities(&jc.other_participants), ["a"]);
     a.send(ping_req(99)).await;
@@ -776,7 +801,9 @@ async fn resume_is_answered_with_a_full_reconnect_request() {
 
 #[tokio::test]
 async fn room_is_kept_while_occupied_and_closed_after_departure_timeout() {
-    let s = start_with(|c| c.departure_timeout = Duration::from_secs(1)).await;
+    const DEPARTURE: Duration = Duration::from_millis(100);
+    let s = start_with(|c| c.departure_timeout = DEPARTURE).await;
+    let mut events = s.sfu.events().subscribe();
     let room_sid = |j: &proto::JoinResponse| j.room.as_ref().unwrap().sid.clone();
 
     let (mut a, ja) = Client::join(s.addr, &token("a", "r-life"), "a").await;
@@ -790,19 +817,53 @@ async fn room_is_kept_while_occupied_and_closed_after_departure_timeout() {
         update_about(m, &a_sid).filter(|p| p.state == State::Disconnected as i32)
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    // Two departure timeouts with b still in the room.
+    tokio::time::sleep(2 * DEPARTURE).await;
     let (mut c, jc) = Client::join(s.addr, &token("c", "r-life"), "c").await;
     assert_eq!(room_sid(&jc), sid1, "room closed while b was still in it");
 
     b.leave().await;
-    c.leave().await;
     b.expect_closed(WAIT).await;
+    let last_leave = Instant::now();
+    c.leave().await;
     c.expect_closed(WAIT).await;
-    // Housekeeping runs every second: the room goes at most ~2 s after the last departure.
-    tokio::time::sleep(Duration::from_millis(3000)).await;
+    let finished = next_event(&mut events, names::ROOM_FINISHED, "r-life").await;
+    assert_eq!(finished.room.as_ref().unwrap().sid, sid1);
+    let closed_after = last_leave.elapsed();
+    assert!(
+        closed_after >= DEPARTURE,
+        "room closed {closed_after:?} after the last departure, before its timeout"
+    );
+
     let (_d, jd) = Client::join(s.addr, &token("d", "r-life"), "d").await;
     let sid2 = room_sid(&jd);
     assert!(sid2.starts_with("RM_"), "room sid {sid2:?}");
     assert_ne!(sid2, sid1, "room outlived its departure timeout");
     assert!(jd.other_participants.is_empty());
+}
+
+#[tokio::test]
+async fn a_room_nobody_joins_is_closed_after_empty_timeout() {
+    const EMPTY: Duration = Duration::from_millis(100);
+    let s = start_with(|c| c.empty_timeout = EMPTY).await;
+    let mut events = s.sfu.events().subscribe();
+    let rooms = s.sfu.rooms();
+
+    let created = Instant::now();
+    let room = rooms
+        .create_room(proto::CreateRoomRequest {
+            name: "r-empty".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(rooms.room_exists("r-empty".into()).await.unwrap());
+    let finished = next_event(&mut events, names::ROOM_FINISHED, "r-empty").await;
+    let closed_after = created.elapsed();
+    assert_eq!(finished.room.as_ref().unwrap().sid, room.sid);
+    assert!(
+        closed_after >= EMPTY,
+        "empty room closed after {closed_after:?}, before its timeout"
+    );
+    assert!(!rooms.room_exists("r-empty".into()).await.unwrap());
 }

@@ -1,6 +1,6 @@
 //! Room service operations (LiveKit's RoomService), run on the engine thread: rooms, their
 //! settings and metadata, and acting on participants (remove, mute, permissions, subscriptions,
-//! server-sent data).
+//! server-sent data), and why they fail ([`RoomServiceError`]).
 
 #![allow(deprecated)] // UserPacket/DataPacket still carry fields clients read.
 
@@ -13,7 +13,23 @@ use super::data::DataKind;
 use super::room::Room;
 use super::{Engine, ParticipantKey};
 use crate::auth::may_publish_source;
-use crate::rooms::RoomServiceError;
+
+/// Why a room service call failed; each maps onto a Twirp error code.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RoomServiceError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error("media engine unavailable")]
+    Unavailable,
+}
+
+impl From<super::Unavailable> for RoomServiceError {
+    fn from(_: super::Unavailable) -> Self {
+        RoomServiceError::Unavailable
+    }
+}
 
 type Result<T> = std::result::Result<T, RoomServiceError>;
 
@@ -26,9 +42,9 @@ impl Engine {
         r.participants
             .iter()
             .copied()
-            .find(|pk| {
+            .find(|participant| {
                 self.participants
-                    .get(*pk)
+                    .get(*participant)
                     .is_some_and(|p| p.identity == identity)
             })
             .ok_or_else(|| RoomServiceError::NotFound("participant not found".into()))
@@ -94,9 +110,9 @@ impl Engine {
             action: proto::leave_request::Action::Disconnect as i32,
             ..Default::default()
         };
-        for pk in room.participants.clone() {
+        for participant in room.participants.clone() {
             self.remove_participant(
-                pk,
+                participant,
                 proto::DisconnectReason::RoomDeleted,
                 Some(leave.clone()),
             );
@@ -138,7 +154,7 @@ impl Engine {
         Ok(room
             .participants
             .iter()
-            .filter_map(|pk| self.participants.get(*pk))
+            .filter_map(|participant| self.participants.get(*participant))
             .map(|p| p.info(&self.tracks))
             .collect())
     }
@@ -148,21 +164,25 @@ impl Engine {
         room: &str,
         identity: &str,
     ) -> Result<proto::ParticipantInfo> {
-        let pk = self.participant_by_identity(room, identity)?;
+        let participant = self.participant_by_identity(room, identity)?;
         self.participants
-            .get(pk)
+            .get(participant)
             .map(|p| p.info(&self.tracks))
             .ok_or_else(|| RoomServiceError::NotFound("participant not found".into()))
     }
 
     pub(crate) fn admin_remove_participant(&mut self, room: &str, identity: &str) -> Result<()> {
-        let pk = self.participant_by_identity(room, identity)?;
+        let participant = self.participant_by_identity(room, identity)?;
         let leave = proto::LeaveRequest {
             reason: proto::DisconnectReason::ParticipantRemoved as i32,
             action: proto::leave_request::Action::Disconnect as i32,
             ..Default::default()
         };
-        self.remove_participant(pk, proto::DisconnectReason::ParticipantRemoved, Some(leave));
+        self.remove_participant(
+            participant,
+            proto::DisconnectReason::ParticipantRemoved,
+            Some(leave),
+        );
         Ok(())
     }
 
@@ -170,10 +190,10 @@ impl Engine {
         &mut self,
         req: &proto::MuteRoomTrackRequest,
     ) -> Result<proto::TrackInfo> {
-        let pk = self.participant_by_identity(&req.room, &req.identity)?;
+        let participant = self.participant_by_identity(&req.room, &req.identity)?;
         let p = self
             .participants
-            .get_mut(pk)
+            .get_mut(participant)
             .ok_or_else(|| RoomServiceError::NotFound("participant not found".into()))?;
         let tk = p
             .tracks
@@ -197,7 +217,7 @@ impl Engine {
         track.info.muted = req.muted;
         let info = track.info.clone();
         if changed {
-            self.broadcast_participant(pk);
+            self.broadcast_participant(participant);
         }
         Ok(info)
     }
@@ -206,23 +226,27 @@ impl Engine {
         &mut self,
         req: proto::UpdateParticipantRequest,
     ) -> Result<proto::ParticipantInfo> {
-        let pk = self.participant_by_identity(&req.room, &req.identity)?;
+        let participant = self.participant_by_identity(&req.room, &req.identity)?;
         let p = self
             .participants
-            .get_mut(pk)
+            .get_mut(participant)
             .ok_or_else(|| RoomServiceError::NotFound("participant not found".into()))?;
         p.apply_metadata(req.metadata, req.name, req.attributes);
         if let Some(permission) = req.permission {
-            self.apply_permission(pk, permission);
+            self.apply_permission(participant, permission);
         }
-        self.broadcast_participant(pk);
+        self.broadcast_participant(participant);
         self.admin_get_participant(&req.room, &req.identity)
     }
 
     /// Applies new permissions live: tracks the participant may no longer publish are
     /// unpublished (and the client told), and subscriptions end when subscribing is revoked.
-    fn apply_permission(&mut self, pk: ParticipantKey, permission: proto::ParticipantPermission) {
-        let Some(p) = self.participants.get_mut(pk) else {
+    fn apply_permission(
+        &mut self,
+        participant: ParticipantKey,
+        permission: proto::ParticipantPermission,
+    ) {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         p.permission = permission.clone();
@@ -249,7 +273,7 @@ impl Engine {
                 peer.retired_mids.push(mid);
             }
             self.unpublish_track(tk, false);
-            if let Some(p) = self.participants.get_mut(pk) {
+            if let Some(p) = self.participants.get_mut(participant) {
                 p.send(Resp::TrackUnpublished(proto::TrackUnpublishedResponse {
                     track_sid: sid,
                 }));
@@ -258,7 +282,7 @@ impl Engine {
         if !permission.can_subscribe {
             let downs = self
                 .participants
-                .get(pk)
+                .get(participant)
                 .map(|p| p.downs.clone())
                 .unwrap_or_default();
             let any = !downs.is_empty();
@@ -266,7 +290,7 @@ impl Engine {
                 self.detach_down(dk);
             }
             if any {
-                self.negotiate(pk);
+                self.negotiate(participant);
             }
         }
     }
@@ -275,9 +299,9 @@ impl Engine {
         &mut self,
         req: proto::UpdateSubscriptionsRequest,
     ) -> Result<()> {
-        let pk = self.participant_by_identity(&req.room, &req.identity)?;
+        let participant = self.participant_by_identity(&req.room, &req.identity)?;
         self.on_update_subscription(
-            pk,
+            participant,
             proto::UpdateSubscription {
                 track_sids: req.track_sids,
                 subscribe: req.subscribe,
@@ -307,8 +331,8 @@ impl Engine {
         if !req.destination_sids.is_empty()
             && let Some(room) = self.rooms.get(&req.room)
         {
-            for pk in &room.participants {
-                if let Some(p) = self.participants.get(*pk)
+            for participant in &room.participants {
+                if let Some(p) = self.participants.get(*participant)
                     && req.destination_sids.contains(&p.sid)
                 {
                     destinations.push(p.identity.clone());
@@ -344,9 +368,9 @@ impl Engine {
             ..Default::default()
         };
         let everyone: Vec<ParticipantKey> = self.participants.keys().collect();
-        for pk in everyone {
+        for participant in everyone {
             self.remove_participant(
-                pk,
+                participant,
                 proto::DisconnectReason::ServerShutdown,
                 Some(leave.clone()),
             );

@@ -52,8 +52,8 @@ impl Channels {
 }
 
 impl Engine {
-    pub(super) fn on_channel_open(&mut self, pk: PeerKey, id: ChannelId, label: &str) {
-        let Some(peer) = self.peers.get(pk) else {
+    pub(super) fn on_channel_open(&mut self, peer_key: PeerKey, id: ChannelId, label: &str) {
+        let Some(peer) = self.peers.get(peer_key) else {
             return;
         };
         let role = peer.role;
@@ -72,8 +72,8 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_channel_close(&mut self, pk: PeerKey, id: ChannelId) {
-        let Some(peer) = self.peers.get(pk) else {
+    pub(super) fn on_channel_close(&mut self, peer_key: PeerKey, id: ChannelId) {
+        let Some(peer) = self.peers.get(peer_key) else {
             return;
         };
         let role = peer.role;
@@ -88,8 +88,8 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_channel_data(&mut self, pk: PeerKey, id: ChannelId, bytes: &[u8]) {
-        let Some(peer) = self.peers.get(pk) else {
+    pub(super) fn on_channel_data(&mut self, peer_key: PeerKey, id: ChannelId, bytes: &[u8]) {
+        let Some(peer) = self.peers.get(peer_key) else {
             return;
         };
         let (sender, role) = (peer.participant, peer.role);
@@ -211,8 +211,8 @@ impl Engine {
     }
 
     /// Sends reliable data held while the participant's subscriber channel was opening.
-    pub(super) fn flush_pending_data(&mut self, pk: ParticipantKey) {
-        let Some(p) = self.participants.get_mut(pk) else {
+    pub(super) fn flush_pending_data(&mut self, participant: ParticipantKey) {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         if !p.channels.sub_open {
@@ -221,7 +221,7 @@ impl Engine {
         let pending = std::mem::take(&mut p.channels.pending);
         p.channels.pending_bytes = 0;
         for bytes in pending {
-            self.send_data(pk, DataKind::Reliable, &bytes);
+            self.send_data(participant, DataKind::Reliable, &bytes);
         }
     }
 }

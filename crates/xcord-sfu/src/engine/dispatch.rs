@@ -8,21 +8,21 @@ use proto::signal_response::Message as Resp;
 use super::{Engine, ParticipantKey};
 
 impl Engine {
-    pub(super) fn on_signal(&mut self, pk: ParticipantKey, msg: Req) {
-        if !self.participants.contains_key(pk) {
+    pub(super) fn on_signal(&mut self, participant: ParticipantKey, msg: Req) {
+        if !self.participants.contains_key(participant) {
             return;
         }
         match msg {
-            Req::Offer(sd) => self.on_publisher_offer(pk, sd),
-            Req::Answer(sd) => self.on_subscriber_answer(pk, sd),
-            Req::AddTrack(req) => self.add_track(pk, req),
-            Req::Mute(req) => self.on_mute(pk, req),
-            Req::Subscription(req) => self.on_update_subscription(pk, req),
-            Req::TrackSetting(req) => self.on_track_settings(pk, req),
+            Req::Offer(sd) => self.on_publisher_offer(participant, sd),
+            Req::Answer(sd) => self.on_subscriber_answer(participant, sd),
+            Req::AddTrack(req) => self.add_track(participant, req),
+            Req::Mute(req) => self.on_mute(participant, req),
+            Req::Subscription(req) => self.on_update_subscription(participant, req),
+            Req::TrackSetting(req) => self.on_track_settings(participant, req),
             Req::Leave(_) => {
-                self.remove_participant(pk, proto::DisconnectReason::ClientInitiated, None)
+                self.remove_participant(participant, proto::DisconnectReason::ClientInitiated, None)
             }
-            Req::UpdateMetadata(req) => self.on_update_metadata(pk, req),
+            Req::UpdateMetadata(req) => self.on_update_metadata(participant, req),
             // ICE-lite: the client's candidates are learnt from its connectivity checks.
             Req::Trickle(_) => {}
             // Answered by the signal connection itself.
@@ -33,8 +33,12 @@ impl Engine {
         }
     }
 
-    fn on_update_metadata(&mut self, pk: ParticipantKey, req: proto::UpdateParticipantMetadata) {
-        let Some(p) = self.participants.get_mut(pk) else {
+    fn on_update_metadata(
+        &mut self,
+        participant: ParticipantKey,
+        req: proto::UpdateParticipantMetadata,
+    ) {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         if !p.permission.can_update_metadata {
@@ -47,6 +51,6 @@ impl Engine {
             return;
         }
         p.apply_metadata(req.metadata, req.name, req.attributes);
-        self.broadcast_participant(pk);
+        self.broadcast_participant(participant);
     }
 }

@@ -398,8 +398,8 @@ impl Engine {
             }
         }
         if sent {
-            let pk = track.peer;
-            self.mark_dirty(pk);
+            let publisher_peer = track.peer;
+            self.mark_dirty(publisher_peer);
         }
     }
 
@@ -477,8 +477,8 @@ mod tests {
     fn rewriter_is_continuous_across_sources() {
         let t0 = Instant::now();
         let mut r = Rewriter::default();
-        let (s1, t1) = r.rewrite(5000, 90_000, t0, 90_000).unwrap_or_default();
-        let (s2, t2) = r.rewrite(5001, 93_000, t0, 90_000).unwrap_or_default();
+        let (s1, t1) = r.rewrite(5000, 90_000, t0, 90_000).unwrap();
+        let (s2, t2) = r.rewrite(5001, 93_000, t0, 90_000).unwrap();
         assert_eq!(s2, s1 + 1);
         assert_eq!(t2.wrapping_sub(t1), 3000);
         assert!(
@@ -488,7 +488,7 @@ mod tests {
         // Switch to another source with unrelated numbering 100 ms later.
         r.rebase();
         let later = t0 + Duration::from_millis(100);
-        let (s3, t3) = r.rewrite(42, 7, later, 90_000).unwrap_or_default();
+        let (s3, t3) = r.rewrite(42, 7, later, 90_000).unwrap();
         assert_eq!(s3, s2 + 1);
         assert_eq!(t3.wrapping_sub(t2), 9000);
         // Packets from before the switch point of the new source are refused.

@@ -9,11 +9,12 @@ use proto::signal_response::Message as Resp;
 use super::data::Channels;
 use super::participant::Participant;
 use super::peer::Role;
-use super::room::{Room, unix_ms};
+use super::room::Room;
 use super::subscribe::Negotiation;
 use super::{Engine, ParticipantKey, SignalSender};
 use crate::auth::JoinGrant;
 use crate::events::names;
+use crate::time::unix_ms;
 
 /// What a signal connection asks the engine when it opens.
 pub struct JoinRequest {
@@ -40,6 +41,12 @@ pub enum JoinError {
     RoomFull,
     #[error("media engine unavailable")]
     Unavailable,
+}
+
+impl From<super::Unavailable> for JoinError {
+    fn from(_: super::Unavailable) -> Self {
+        JoinError::Unavailable
+    }
 }
 
 impl JoinError {
@@ -72,9 +79,9 @@ impl Engine {
             .get(&grant.room)
             .map(|r| r.participants.clone())
             .unwrap_or_default();
-        let duplicate = existing.iter().copied().find(|pk| {
+        let duplicate = existing.iter().copied().find(|participant| {
             self.participants
-                .get(*pk)
+                .get(*participant)
                 .is_some_and(|p| p.identity == grant.identity)
         });
         if let Some(old) = duplicate {
@@ -93,7 +100,7 @@ impl Engine {
         }
 
         let sid = crate::ids::participant_sid();
-        let participant = Participant {
+        let participant = self.participants.insert(Participant {
             sid: sid.clone(),
             identity: grant.identity.clone(),
             name: grant.name.clone(),
@@ -119,25 +126,24 @@ impl Engine {
             last_reliable_seq: 0,
             disconnect_reason: 0,
             lagging: false,
-        };
-        let pk = self.participants.insert(participant);
+        });
         if let Some(room) = self.rooms.get_mut(&grant.room) {
-            room.participants.push(pk);
+            room.participants.push(participant);
             room.last_left = None;
         }
 
-        let response = self.join_response(pk, &grant.room);
-        let Some(p) = self.participants.get_mut(pk) else {
+        let response = self.join_response(participant, &grant.room);
+        let Some(p) = self.participants.get_mut(participant) else {
             return Err(JoinError::Unavailable);
         };
         p.send(Resp::Join(response));
         p.state = proto::participant_info::State::Joined;
         tracing::info!(room = %grant.room, participant = %sid, identity = %grant.identity, "participant joined");
-        self.broadcast_participant(pk);
+        self.broadcast_participant(participant);
 
         if grant.permission.can_subscribe {
-            let peer = self.new_peer(pk, Role::Subscriber, now);
-            if let Some(p) = self.participants.get_mut(pk) {
+            let peer = self.new_peer(participant, Role::Subscriber, now);
+            if let Some(p) = self.participants.get_mut(participant) {
                 p.subscriber = Some(peer);
             }
             if req.auto_subscribe {
@@ -147,32 +153,29 @@ impl Engine {
                     .map(|r| r.track_sids.values().copied().collect())
                     .unwrap_or_default();
                 for tk in tracks {
-                    self.subscribe(pk, tk);
+                    self.subscribe(participant, tk);
                 }
             }
-            self.negotiate(pk);
+            self.negotiate(participant);
         }
-        Ok(Joined {
-            participant: pk,
-            sid,
-        })
+        Ok(Joined { participant, sid })
     }
 
-    fn join_response(&self, pk: ParticipantKey, room: &str) -> proto::JoinResponse {
+    fn join_response(&self, participant: ParticipantKey, room: &str) -> proto::JoinResponse {
         let others = self
             .rooms
             .get(room)
             .map(|r| {
                 r.participants
                     .iter()
-                    .filter(|o| **o != pk)
+                    .filter(|o| **o != participant)
                     .filter_map(|o| self.participants.get(*o))
                     .filter(|o| !o.is_hidden())
                     .map(|o| o.info(&self.tracks))
                     .collect()
             })
             .unwrap_or_default();
-        let me = self.participants.get(pk);
+        let me = self.participants.get(participant);
         let can_publish = me.is_some_and(|p| p.permission.can_publish);
         proto::JoinResponse {
             room: self.room_proto(room),
@@ -185,8 +188,8 @@ impl Engine {
                 resume_connection: proto::ClientConfigSetting::Disabled as i32,
                 ..Default::default()
             }),
-            ping_timeout: self.cfg.ping_timeout as i32,
-            ping_interval: self.cfg.ping_interval as i32,
+            ping_timeout: self.cfg.ping_timeout_secs(),
+            ping_interval: self.cfg.ping_interval_secs(),
             server_info: Some(proto::ServerInfo {
                 edition: proto::server_info::Edition::Standard as i32,
                 version: self.cfg.server_version.clone(),
@@ -204,11 +207,11 @@ impl Engine {
     /// and peer connections closed, and a DISCONNECTED update to the room.
     pub(super) fn remove_participant(
         &mut self,
-        pk: ParticipantKey,
+        participant: ParticipantKey,
         reason: proto::DisconnectReason,
         leave: Option<proto::LeaveRequest>,
     ) {
-        let Some(p) = self.participants.get_mut(pk) else {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         let was_active = p.state == proto::participant_info::State::Active;
@@ -233,15 +236,15 @@ impl Engine {
         for peer in peers.into_iter().flatten() {
             self.remove_peer(peer);
         }
-        if let Some(p) = self.participants.get_mut(pk) {
+        if let Some(p) = self.participants.get_mut(participant) {
             p.state = proto::participant_info::State::Disconnected;
             p.disconnect_reason = reason as i32;
         }
         if let Some(r) = self.rooms.get_mut(&room) {
-            r.participants.retain(|o| *o != pk);
+            r.participants.retain(|o| *o != participant);
         }
         // Everyone left in the room learns of the departure.
-        if let Some(p) = self.participants.get_mut(pk) {
+        if let Some(p) = self.participants.get_mut(participant) {
             p.version += 1;
             let info = p.info(&self.tracks);
             let hidden = p.is_hidden();
@@ -260,7 +263,7 @@ impl Engine {
             };
             self.emit(event, &room, Some(info), None);
         }
-        self.participants.remove(pk);
+        self.participants.remove(participant);
         if let Some(r) = self.rooms.get_mut(&room)
             && r.participants.is_empty()
         {

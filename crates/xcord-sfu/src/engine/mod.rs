@@ -1,6 +1,7 @@
 //! The media engine: one thread that owns every room, participant, str0m peer connection and the
-//! media socket. Signalling tasks talk to it over a command channel; it answers each participant
-//! over that participant's outbound signal queue. Nothing here takes a lock.
+//! media socket. Signalling tasks talk to it over a bounded command queue; it answers each
+//! participant over that participant's outbound signal queue, never waiting on either. Nothing
+//! here takes a lock.
 //!
 //! The loop waits on three things: the socket, the command channel and the earliest peer
 //! deadline (a heap of each peer's own next timeout, never a poll of every peer).
@@ -30,11 +31,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::config::SfuConfig;
 use crate::events::EventBus;
+pub use admin::RoomServiceError;
 pub use join::{JoinError, JoinRequest, Joined};
 use participant::Participant;
 use peer::Peer;
 use room::Room;
-pub use room::unix_ms;
 use subscribe::DownTrack;
 use timers::Timers;
 use udp::UdpIo;
@@ -65,6 +66,19 @@ pub type SignalSender = mpsc::Sender<Outbound>;
 /// Capacity of a participant's outbound signal queue; a client that lets it fill up is dropped.
 pub const SIGNAL_QUEUE: usize = 1024;
 
+/// Capacity of the engine's command queue. When it is full, async callers (joins, signal
+/// requests, room service calls) wait for room, which slows the signal connections feeding it,
+/// not the media thread; a caller that cannot wait gets [`Unavailable`].
+pub const COMMAND_QUEUE: usize = 4096;
+/// Commands handled per wake-up before the socket and timers get a turn.
+const COMMAND_BATCH: usize = 256;
+
+/// The engine did not take a command: it has stopped, or its queue is full and the caller could
+/// not wait.
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
+#[error("media engine unavailable")]
+pub struct Unavailable;
+
 enum Command {
     Join(Box<JoinRequest>, oneshot::Sender<Result<Joined, JoinError>>),
     Signal(ParticipantKey, Box<proto::signal_request::Message>),
@@ -76,7 +90,7 @@ enum Command {
 /// Cheap, cloneable access to the engine thread.
 #[derive(Clone)]
 pub struct EngineHandle {
-    tx: mpsc::UnboundedSender<Command>,
+    tx: mpsc::Sender<Command>,
     media_addr: SocketAddr,
 }
 
@@ -84,35 +98,55 @@ impl EngineHandle {
     /// Admits a participant; on success its JoinResponse is already queued on `req.out`.
     pub async fn join(&self, req: JoinRequest) -> Result<Joined, JoinError> {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send(Command::Join(Box::new(req), tx))
-            .map_err(|_| JoinError::Unavailable)?;
+        self.send(Command::Join(Box::new(req), tx)).await?;
         rx.await.map_err(|_| JoinError::Unavailable)?
     }
 
     /// Hands a signal request from a participant to the engine.
-    pub fn signal(&self, participant: ParticipantKey, msg: proto::signal_request::Message) {
-        let _ = self.tx.send(Command::Signal(participant, Box::new(msg)));
+    pub async fn signal(
+        &self,
+        participant: ParticipantKey,
+        msg: proto::signal_request::Message,
+    ) -> Result<(), Unavailable> {
+        self.send(Command::Signal(participant, Box::new(msg))).await
     }
 
     /// Tells the engine the participant's signal connection is gone, and why.
-    pub fn disconnected(&self, participant: ParticipantKey, reason: proto::DisconnectReason) {
-        let _ = self.tx.send(Command::Disconnected(participant, reason));
+    pub async fn disconnected(
+        &self,
+        participant: ParticipantKey,
+        reason: proto::DisconnectReason,
+    ) -> Result<(), Unavailable> {
+        self.send(Command::Disconnected(participant, reason)).await
+    }
+
+    /// [`EngineHandle::disconnected`] for callers that cannot wait: fails if the queue is full.
+    pub fn try_disconnected(
+        &self,
+        participant: ParticipantKey,
+        reason: proto::DisconnectReason,
+    ) -> Result<(), Unavailable> {
+        self.tx
+            .try_send(Command::Disconnected(participant, reason))
+            .map_err(|_| Unavailable)
     }
 
     /// Runs `f` on the engine thread and returns its result.
     pub(crate) async fn call<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Engine) -> R + Send + 'static,
-    ) -> Result<R, JoinError> {
+    ) -> Result<R, Unavailable> {
         let (tx, rx) = oneshot::channel();
         let job: Box<dyn FnOnce(&mut Engine) + Send> = Box::new(move |engine| {
             let _ = tx.send(f(engine));
         });
-        self.tx
-            .send(Command::Call(job))
-            .map_err(|_| JoinError::Unavailable)?;
-        rx.await.map_err(|_| JoinError::Unavailable)
+        self.send(Command::Call(job)).await?;
+        rx.await.map_err(|_| Unavailable)
+    }
+
+    /// Queues a command, waiting while the queue is full.
+    async fn send(&self, cmd: Command) -> Result<(), Unavailable> {
+        self.tx.send(cmd).await.map_err(|_| Unavailable)
     }
 
     /// The address the media socket is bound to.
@@ -123,7 +157,7 @@ impl EngineHandle {
 
 /// Binds the media socket and starts the engine thread.
 pub fn spawn(cfg: Arc<SfuConfig>, events: EventBus) -> std::io::Result<EngineHandle> {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("xcord-media".into())
@@ -173,8 +207,25 @@ pub fn spawn(cfg: Arc<SfuConfig>, events: EventBus) -> std::io::Result<EngineHan
 const MAX_DATAGRAM: usize = 2048;
 /// Datagrams read per wake-up before commands and timers get a turn.
 const RECV_BATCH: usize = 64;
-/// How often rooms and connection deadlines are checked.
+/// How often rooms and connection deadlines are checked, at most (see [`housekeeping_period`]).
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
+/// How often they are checked, at least.
+const MIN_HOUSEKEEPING: Duration = Duration::from_millis(10);
+
+/// How often rooms and connection deadlines are checked: once a second, or often enough that
+/// nothing outlives the shortest configured room or connection timeout by more than a quarter of
+/// it (tests configure timeouts of a few hundred milliseconds).
+fn housekeeping_period(cfg: &SfuConfig) -> Duration {
+    [
+        cfg.empty_timeout,
+        cfg.departure_timeout,
+        cfg.connect_timeout,
+    ]
+    .into_iter()
+    .map(|t| t / 4)
+    .fold(HOUSEKEEPING, Duration::min)
+    .max(MIN_HOUSEKEEPING)
+}
 
 pub struct Engine {
     cfg: Arc<SfuConfig>,
@@ -223,9 +274,9 @@ impl Engine {
         }
     }
 
-    async fn run(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
         let mut buf = vec![0u8; MAX_DATAGRAM];
-        let mut housekeeping = tokio::time::interval(HOUSEKEEPING);
+        let mut housekeeping = tokio::time::interval(housekeeping_period(&self.cfg));
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next_timer = self
@@ -243,7 +294,8 @@ impl Engine {
                 cmd = commands.recv() => {
                     let Some(cmd) = cmd else { return };
                     self.on_command(cmd);
-                    while let Ok(cmd) = commands.try_recv() {
+                    for _ in 1..COMMAND_BATCH {
+                        let Ok(cmd) = commands.try_recv() else { break };
                         self.on_command(cmd);
                     }
                 }
@@ -282,15 +334,17 @@ impl Engine {
                 let result = self.join(*req);
                 let _ = reply.send(result);
             }
-            Command::Signal(pk, msg) => self.on_signal(pk, *msg),
-            Command::Disconnected(pk, reason) => self.remove_participant(pk, reason, None),
+            Command::Signal(participant, msg) => self.on_signal(participant, *msg),
+            Command::Disconnected(participant, reason) => {
+                self.remove_participant(participant, reason, None)
+            }
             Command::Call(job) => job(self),
         }
     }
 
     fn fire_timers(&mut self, now: Instant) {
-        while let Some((at, pk)) = self.timers.pop_due(now) {
-            let Some(peer) = self.peers.get_mut(pk) else {
+        while let Some((at, peer_key)) = self.timers.pop_due(now) {
+            let Some(peer) = self.peers.get_mut(peer_key) else {
                 continue;
             };
             if peer.scheduled != Some(at) {
@@ -299,36 +353,82 @@ impl Engine {
             peer.scheduled = None;
             if peer.deadline > now {
                 peer.scheduled = Some(peer.deadline);
-                self.timers.schedule(pk, peer.deadline);
+                self.timers.schedule(peer_key, peer.deadline);
                 continue;
             }
             if let Err(e) = peer.rtc.handle_input(str0m::Input::Timeout(now)) {
                 tracing::debug!("peer timeout input: {e}");
             }
-            self.drain(pk, now);
+            self.drain(peer_key, now);
         }
     }
 
     /// Marks a peer as written to; it is drained before the loop sleeps again.
-    fn mark_dirty(&mut self, pk: PeerKey) {
-        if let Some(peer) = self.peers.get_mut(pk)
+    fn mark_dirty(&mut self, peer_key: PeerKey) {
+        if let Some(peer) = self.peers.get_mut(peer_key)
             && !peer.dirty
         {
             peer.dirty = true;
-            self.dirty.push(pk);
+            self.dirty.push(peer_key);
         }
     }
 
     fn flush_dirty(&mut self, now: Instant) {
-        while let Some(pk) = self.dirty.pop() {
-            let Some(peer) = self.peers.get_mut(pk) else {
+        while let Some(peer_key) = self.dirty.pop() {
+            let Some(peer) = self.peers.get_mut(peer_key) else {
                 continue;
             };
             peer.dirty = false;
             if let Err(e) = peer.rtc.handle_input(str0m::Input::Timeout(now)) {
                 tracing::debug!("peer time advance: {e}");
             }
-            self.drain(pk, now);
+            self.drain(peer_key, now);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::KeyStore;
+
+    #[tokio::test]
+    async fn a_full_queue_makes_async_callers_wait_and_others_fail() {
+        use futures_util::FutureExt;
+        let (tx, mut rx) = mpsc::channel(1);
+        let handle = EngineHandle {
+            tx,
+            media_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        };
+        let participant = ParticipantKey::default();
+        let reason = proto::DisconnectReason::ClientInitiated;
+        handle.try_disconnected(participant, reason).unwrap();
+
+        assert_eq!(
+            handle.try_disconnected(participant, reason),
+            Err(Unavailable)
+        );
+        let leave = proto::signal_request::Message::Leave(proto::LeaveRequest::default());
+        let signal = handle.signal(participant, leave);
+        tokio::pin!(signal);
+        assert!(signal.as_mut().now_or_never().is_none(), "waits while full");
+        rx.recv().await.unwrap();
+        assert_eq!(signal.await, Ok(()));
+
+        drop(rx);
+        assert_eq!(
+            handle.disconnected(participant, reason).await,
+            Err(Unavailable)
+        );
+    }
+
+    #[test]
+    fn housekeeping_keeps_up_with_short_timeouts() {
+        let mut cfg = SfuConfig::new(KeyStore::default(), Vec::new());
+        assert_eq!(housekeeping_period(&cfg), HOUSEKEEPING);
+        cfg.departure_timeout = Duration::from_millis(200);
+        assert_eq!(housekeeping_period(&cfg), Duration::from_millis(50));
+        cfg.empty_timeout = Duration::ZERO;
+        assert_eq!(housekeeping_period(&cfg), MIN_HOUSEKEEPING);
     }
 }

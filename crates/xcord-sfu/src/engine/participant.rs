@@ -124,15 +124,15 @@ impl Participant {
 impl Engine {
     /// Bumps the participant's version and sends its info to everyone in the room who may see
     /// it (itself included, so metadata changes are echoed).
-    pub(super) fn broadcast_participant(&mut self, pk: ParticipantKey) {
-        let Some(p) = self.participants.get_mut(pk) else {
+    pub(super) fn broadcast_participant(&mut self, participant: ParticipantKey) {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         p.version += 1;
         let info = p.info(&self.tracks);
         let hidden = p.is_hidden();
         let room = p.room.clone();
-        self.send_to_room(&room, Some(pk), hidden, |_| {
+        self.send_to_room(&room, Some(participant), hidden, |_| {
             Resp::Update(proto::ParticipantUpdate {
                 participants: vec![info.clone()],
             })

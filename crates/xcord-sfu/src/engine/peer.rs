@@ -1,12 +1,13 @@
 //! str0m peer connections: creating them (ICE-lite, RTP mode, our host candidates), routing
-//! datagrams to them (by source address, or by STUN username for new addresses), and draining
-//! their output into the socket and the engine's event handlers.
+//! datagrams to them (by source address, or by STUN username for new addresses, read with str0m's
+//! STUN parser), and draining their output into the socket and the engine's event handlers.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use livekit_protocol as proto;
+use str0m::ice::StunMessage;
 use str0m::media::Mid;
 use str0m::net::{Protocol, Receive};
 use str0m::rtp::Ssrc;
@@ -62,7 +63,7 @@ impl Engine {
             rtc.add_local_candidate(c.clone());
         }
         let ufrag = rtc.direct_api().local_ice_credentials().ufrag;
-        let pk = self.peers.insert(Peer {
+        let peer_key = self.peers.insert(Peer {
             rtc,
             participant,
             role,
@@ -76,18 +77,18 @@ impl Engine {
             retired_mids: Vec::new(),
             connected: false,
         });
-        self.by_ufrag.insert(ufrag, pk);
-        pk
+        self.by_ufrag.insert(ufrag, peer_key);
+        peer_key
     }
 
-    pub(super) fn remove_peer(&mut self, pk: PeerKey) {
-        let Some(mut peer) = self.peers.remove(pk) else {
+    pub(super) fn remove_peer(&mut self, peer_key: PeerKey) {
+        let Some(mut peer) = self.peers.remove(peer_key) else {
             return;
         };
         peer.rtc.disconnect();
         self.by_ufrag.remove(&peer.ufrag);
         for a in &peer.addrs {
-            if self.by_addr.get(a) == Some(&pk) {
+            if self.by_addr.get(a) == Some(&peer_key) {
                 self.by_addr.remove(a);
             }
         }
@@ -101,24 +102,26 @@ impl Engine {
         destination: SocketAddr,
         data: &[u8],
     ) {
-        let pk = match stun_local_ufrag(data) {
-            Some(ufrag) => {
-                let Some(pk) = self.by_ufrag.get(ufrag).copied() else {
+        let stun = parse_stun(data);
+        let peer_key = match stun.as_ref().and_then(|m| m.split_username()) {
+            // USERNAME is `ours:theirs`; ours is the ufrag of the peer it is addressed to.
+            Some((local_ufrag, _)) => {
+                let Some(peer_key) = self.by_ufrag.get(local_ufrag).copied() else {
                     return;
                 };
-                if self.by_addr.insert(source, pk) != Some(pk)
-                    && let Some(peer) = self.peers.get_mut(pk)
+                if self.by_addr.insert(source, peer_key) != Some(peer_key)
+                    && let Some(peer) = self.peers.get_mut(peer_key)
                 {
                     peer.addrs.push(source);
                 }
-                pk
+                peer_key
             }
             None => match self.by_addr.get(&source) {
-                Some(pk) => *pk,
+                Some(peer_key) => *peer_key,
                 None => return,
             },
         };
-        let Some(peer) = self.peers.get_mut(pk) else {
+        let Some(peer) = self.peers.get_mut(peer_key) else {
             return;
         };
         let Ok(contents) = data.try_into() else {
@@ -136,14 +139,14 @@ impl Engine {
         if let Err(e) = peer.rtc.handle_input(input) {
             tracing::debug!("peer input: {e}");
         }
-        self.drain(pk, now);
+        self.drain(peer_key, now);
     }
 
     /// Polls a peer until it only has a timeout left, sending its datagrams and handling its
     /// events.
-    pub(super) fn drain(&mut self, pk: PeerKey, now: Instant) {
+    pub(super) fn drain(&mut self, peer_key: PeerKey, now: Instant) {
         loop {
-            let Some(peer) = self.peers.get_mut(pk) else {
+            let Some(peer) = self.peers.get_mut(peer_key) else {
                 return;
             };
             match peer.rtc.poll_output() {
@@ -156,11 +159,11 @@ impl Engine {
                     peer.deadline = at;
                     if peer.scheduled.is_none_or(|s| at < s) {
                         peer.scheduled = Some(at);
-                        self.timers.schedule(pk, at);
+                        self.timers.schedule(peer_key, at);
                     }
                     return;
                 }
-                Ok(Output::Event(e)) => self.on_peer_event(pk, e, now),
+                Ok(Output::Event(e)) => self.on_peer_event(peer_key, e, now),
                 Err(e) => {
                     let participant = peer.participant;
                     tracing::warn!("peer connection failed: {e}");
@@ -175,14 +178,16 @@ impl Engine {
         }
     }
 
-    fn on_peer_event(&mut self, pk: PeerKey, event: Event, now: Instant) {
+    fn on_peer_event(&mut self, peer_key: PeerKey, event: Event, now: Instant) {
         match event {
-            Event::RtpPacket(pkt) => self.on_rtp(pk, pkt, now),
-            Event::KeyframeRequest(req) => self.on_keyframe_request(pk, req.mid, req.kind, now),
-            Event::ChannelOpen(id, label) => self.on_channel_open(pk, id, &label),
-            Event::ChannelData(data) => self.on_channel_data(pk, data.id, &data.data),
-            Event::ChannelClose(id) => self.on_channel_close(pk, id),
-            Event::Connected => self.on_peer_connected(pk),
+            Event::RtpPacket(pkt) => self.on_rtp(peer_key, pkt, now),
+            Event::KeyframeRequest(req) => {
+                self.on_keyframe_request(peer_key, req.mid, req.kind, now)
+            }
+            Event::ChannelOpen(id, label) => self.on_channel_open(peer_key, id, &label),
+            Event::ChannelData(data) => self.on_channel_data(peer_key, data.id, &data.data),
+            Event::ChannelClose(id) => self.on_channel_close(peer_key, id),
+            Event::Connected => self.on_peer_connected(peer_key),
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 tracing::debug!("peer ICE disconnected");
             }
@@ -190,8 +195,8 @@ impl Engine {
         }
     }
 
-    fn on_peer_connected(&mut self, pk: PeerKey) {
-        let Some(peer) = self.peers.get_mut(pk) else {
+    fn on_peer_connected(&mut self, peer_key: PeerKey) {
+        let Some(peer) = self.peers.get_mut(peer_key) else {
             return;
         };
         peer.connected = true;
@@ -222,57 +227,68 @@ impl Engine {
     }
 }
 
-/// For a STUN message, the local (our) half of its USERNAME attribute (`ours:theirs`).
-fn stun_local_ufrag(data: &[u8]) -> Option<&str> {
-    const MAGIC: [u8; 4] = [0x21, 0x12, 0xA4, 0x42];
-    const USERNAME: u16 = 0x0006;
-    if data.len() < 20 || data[0] > 3 || data.get(4..8) != Some(&MAGIC) {
-        return None;
+/// `data` as a STUN message, if it is one. Only datagrams whose first byte is 0..=3 are parsed:
+/// RTP/RTCP (128..=191) and DTLS (20..=63) never are (RFC 7983 demultiplexing).
+fn parse_stun(data: &[u8]) -> Option<StunMessage<'_>> {
+    match data.first() {
+        Some(0..=3) => StunMessage::parse(data).ok(),
+        _ => None,
     }
-    let mut rest = data.get(20..)?;
-    while rest.len() >= 4 {
-        let kind = u16::from_be_bytes([rest[0], rest[1]]);
-        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
-        let value = rest.get(4..4 + len)?;
-        if kind == USERNAME {
-            let username = std::str::from_utf8(value).ok()?;
-            return username.split(':').next();
-        }
-        let padded = (len + 3) & !3;
-        rest = rest.get(4 + padded..)?;
-    }
-    None
 }
 
 #[cfg(test)]
 mod tests {
-    use super::stun_local_ufrag;
+    use super::parse_stun;
+    use str0m::ice::{StunMessage, TransId};
 
+    /// A binding request as a browser sends it (USERNAME, PRIORITY, ICE-CONTROLLING,
+    /// USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT). The integrity value is not checked here.
     fn binding_request(username: &str) -> Vec<u8> {
-        let mut attr = Vec::new();
-        attr.extend_from_slice(&0x0006u16.to_be_bytes());
-        attr.extend_from_slice(&(username.len() as u16).to_be_bytes());
-        attr.extend_from_slice(username.as_bytes());
-        while attr.len() % 4 != 0 {
-            attr.push(0);
-        }
-        let mut msg = vec![0x00, 0x01];
-        msg.extend_from_slice(&(attr.len() as u16).to_be_bytes());
-        msg.extend_from_slice(&[0x21, 0x12, 0xA4, 0x42]);
-        msg.extend_from_slice(&[7; 12]);
-        msg.extend_from_slice(&attr);
-        msg
+        let msg = StunMessage::binding_request(username, TransId::new(), true, 7, 1234, true);
+        let mut buf = vec![0; 512];
+        let len = msg
+            .to_bytes(Some(b"password"), &mut buf, |_, _| [0; 20])
+            .unwrap();
+        buf.truncate(len);
+        buf
     }
 
     #[test]
-    fn reads_local_ufrag() {
-        assert_eq!(
-            stun_local_ufrag(&binding_request("srv1:cli2")),
-            Some("srv1")
-        );
-        assert_eq!(stun_local_ufrag(&[0x80, 0, 0, 0]), None);
-        let mut truncated = binding_request("abc:def");
-        truncated.truncate(25);
-        assert_eq!(stun_local_ufrag(&truncated), None);
+    fn reads_both_halves_of_the_username() {
+        let req = binding_request("local:remote");
+        let msg = parse_stun(&req).unwrap();
+        assert!(msg.is_binding_request());
+        assert_eq!(msg.split_username(), Some(("local", "remote")));
+    }
+
+    #[test]
+    fn anything_else_is_not_stun() {
+        let req = binding_request("local:remote");
+        for cut in 0..req.len() {
+            assert!(
+                parse_stun(&req[..cut]).is_none(),
+                "truncated to {cut} bytes"
+            );
+        }
+        let mut rtp = req.clone();
+        rtp[0] = 0x80;
+        assert!(parse_stun(&rtp).is_none());
+        assert!(parse_stun(&[0x80, 0, 0, 0]).is_none());
+        assert!(parse_stun(&[0; 20]).is_none());
+        let mut bad_length = req.clone();
+        bad_length[3] = bad_length[3].wrapping_add(4);
+        assert!(parse_stun(&bad_length).is_none());
+    }
+
+    #[test]
+    fn corrupted_requests_never_panic() {
+        let req = binding_request("local:remote");
+        for i in 0..req.len() {
+            for flip in [0x01, 0x80, 0xff] {
+                let mut bad = req.clone();
+                bad[i] ^= flip;
+                let _ = parse_stun(&bad).map(|m| m.split_username().is_some());
+            }
+        }
     }
 }

@@ -76,8 +76,8 @@ fn mime_for(kind: proto::TrackType, requested: Option<&str>) -> String {
 }
 
 impl Engine {
-    pub(super) fn add_track(&mut self, pk: ParticipantKey, req: proto::AddTrackRequest) {
-        let Some(p) = self.participants.get_mut(pk) else {
+    pub(super) fn add_track(&mut self, participant: ParticipantKey, req: proto::AddTrackRequest) {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         let source =
@@ -172,9 +172,13 @@ impl Engine {
         }));
     }
 
-    pub(super) fn on_publisher_offer(&mut self, pk: ParticipantKey, sd: proto::SessionDescription) {
+    pub(super) fn on_publisher_offer(
+        &mut self,
+        participant: ParticipantKey,
+        sd: proto::SessionDescription,
+    ) {
         let now = Instant::now();
-        let Some(p) = self.participants.get(pk) else {
+        let Some(p) = self.participants.get(participant) else {
             return;
         };
         if !p.permission.can_publish && !p.permission.can_publish_data {
@@ -183,8 +187,8 @@ impl Engine {
         let peer = match p.publisher {
             Some(peer) => peer,
             None => {
-                let peer = self.new_peer(pk, Role::Publisher, now);
-                if let Some(p) = self.participants.get_mut(pk) {
+                let peer = self.new_peer(participant, Role::Publisher, now);
+                if let Some(p) = self.participants.get_mut(participant) {
                     p.publisher = Some(peer);
                 }
                 peer
@@ -208,7 +212,7 @@ impl Engine {
             }
         };
         self.mark_dirty(peer);
-        if let Some(p) = self.participants.get_mut(pk) {
+        if let Some(p) = self.participants.get_mut(participant) {
             p.send(Resp::Answer(proto::SessionDescription {
                 r#type: "answer".into(),
                 sdp: answer.to_sdp_string(),
@@ -217,14 +221,14 @@ impl Engine {
             }));
         }
         for section in media_sections(&sd.sdp) {
-            self.apply_publisher_section(pk, peer, &section);
+            self.apply_publisher_section(participant, peer, &section);
         }
     }
 
     /// Publishes, updates or unpublishes the track behind one m-section of a publisher offer.
     fn apply_publisher_section(
         &mut self,
-        pk: ParticipantKey,
+        participant: ParticipantKey,
         peer: PeerKey,
         section: &MediaSection,
     ) {
@@ -245,7 +249,7 @@ impl Engine {
             }
             return;
         }
-        let Some(p) = self.participants.get_mut(pk) else {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         let existing = p.tracks.iter().copied().find(|tk| {
@@ -276,14 +280,14 @@ impl Engine {
                     return;
                 };
                 let pending = p.pending.remove(idx);
-                self.publish_track(pk, peer, mid, kind, pending, &section.send_rids);
+                self.publish_track(participant, peer, mid, kind, pending, &section.send_rids);
             }
         }
     }
 
     fn publish_track(
         &mut self,
-        pk: ParticipantKey,
+        participant: ParticipantKey,
         peer: PeerKey,
         mid: Mid,
         kind: MediaKind,
@@ -318,7 +322,7 @@ impl Engine {
         let sid = info.sid.clone();
         let tk = self.tracks.insert(Track {
             info,
-            publisher: pk,
+            publisher: participant,
             peer,
             mid,
             kind,
@@ -326,7 +330,7 @@ impl Engine {
             downs: Vec::new(),
             codecs: Vec::new(),
         });
-        let Some(p) = self.participants.get_mut(pk) else {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         p.tracks.push(tk);
@@ -336,8 +340,8 @@ impl Engine {
             r.track_sids.insert(sid, tk);
         }
         // The update carrying the track goes out before any offer that carries it.
-        self.broadcast_participant(pk);
-        self.emit_track(crate::events::names::TRACK_PUBLISHED, pk, tk);
+        self.broadcast_participant(participant);
+        self.emit_track(crate::events::names::TRACK_PUBLISHED, participant, tk);
         let others: Vec<ParticipantKey> = self
             .rooms
             .get(&room)
@@ -345,7 +349,7 @@ impl Engine {
                 r.participants
                     .iter()
                     .copied()
-                    .filter(|o| *o != pk)
+                    .filter(|o| *o != participant)
                     .collect()
             })
             .unwrap_or_default();
@@ -375,8 +379,8 @@ impl Engine {
             }
         }
         subscribers.dedup();
-        let pk = track.publisher;
-        if let Some(p) = self.participants.get(pk) {
+        let participant = track.publisher;
+        if let Some(p) = self.participants.get(participant) {
             let (room, info) = (p.room.clone(), p.info(&self.tracks));
             let unpublished = Some(track.info.clone());
             self.emit(
@@ -386,7 +390,7 @@ impl Engine {
                 unpublished,
             );
         }
-        if let Some(p) = self.participants.get_mut(pk) {
+        if let Some(p) = self.participants.get_mut(participant) {
             p.tracks.retain(|t| *t != tk);
             tracing::info!(participant = %p.sid, track = %track.info.sid, "track unpublished");
             let room = p.room.clone();
@@ -395,7 +399,7 @@ impl Engine {
             }
         }
         if announce {
-            self.broadcast_participant(pk);
+            self.broadcast_participant(participant);
         }
         for sub in subscribers {
             self.negotiate(sub);
@@ -403,8 +407,8 @@ impl Engine {
     }
 
     /// A client's MuteTrackRequest for one of its own tracks.
-    pub(super) fn on_mute(&mut self, pk: ParticipantKey, req: proto::MuteTrackRequest) {
-        let Some(p) = self.participants.get_mut(pk) else {
+    pub(super) fn on_mute(&mut self, participant: ParticipantKey, req: proto::MuteTrackRequest) {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         if let Some(t) = p.pending.iter_mut().find(|t| t.info.sid == req.sid) {
@@ -423,7 +427,7 @@ impl Engine {
             && t.info.muted != req.muted
         {
             t.info.muted = req.muted;
-            self.broadcast_participant(pk);
+            self.broadcast_participant(participant);
         }
     }
 }

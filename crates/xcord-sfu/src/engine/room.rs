@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use livekit_protocol as proto;
 
 use super::{Engine, ParticipantKey, TrackKey};
+use crate::time::unix_ms;
 
 pub struct Room {
     pub sid: String,
@@ -69,13 +70,6 @@ impl Room {
     }
 }
 
-pub fn unix_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
-}
-
 impl Engine {
     /// The room as clients see it, with live counts.
     pub(super) fn room_proto(&self, name: &str) -> Option<proto::Room> {
@@ -83,7 +77,7 @@ impl Engine {
         let visible = room
             .participants
             .iter()
-            .filter_map(|pk| self.participants.get(*pk))
+            .filter_map(|participant| self.participants.get(*participant))
             .filter(|p| !p.is_hidden());
         let (mut count, mut publishers) = (0, 0);
         for p in visible {
@@ -100,21 +94,21 @@ impl Engine {
         let stale: Vec<(ParticipantKey, proto::DisconnectReason)> = self
             .participants
             .iter()
-            .filter_map(|(pk, p)| {
+            .filter_map(|(participant, p)| {
                 if p.lagging {
-                    Some((pk, proto::DisconnectReason::SignalClose))
+                    Some((participant, proto::DisconnectReason::SignalClose))
                 } else if p.state != proto::participant_info::State::Active
                     && now.duration_since(p.joined) > self.cfg.connect_timeout
                 {
-                    Some((pk, proto::DisconnectReason::ConnectionTimeout))
+                    Some((participant, proto::DisconnectReason::ConnectionTimeout))
                 } else {
                     None
                 }
             })
             .collect();
-        for (pk, reason) in stale {
+        for (participant, reason) in stale {
             tracing::info!(?reason, "removing participant");
-            self.remove_participant(pk, reason, None);
+            self.remove_participant(participant, reason, None);
         }
         let expired: Vec<String> = self
             .rooms
@@ -171,8 +165,8 @@ impl Engine {
         });
     }
 
-    pub(super) fn emit_track(&self, event: &str, pk: ParticipantKey, tk: TrackKey) {
-        let (Some(p), Some(t)) = (self.participants.get(pk), self.tracks.get(tk)) else {
+    pub(super) fn emit_track(&self, event: &str, participant: ParticipantKey, tk: TrackKey) {
+        let (Some(p), Some(t)) = (self.participants.get(participant), self.tracks.get(tk)) else {
             return;
         };
         self.emit(

@@ -96,15 +96,15 @@ impl Engine {
     }
 
     /// Sends the subscriber a new offer with every pending change, unless one is outstanding.
-    pub(super) fn negotiate(&mut self, pk: ParticipantKey) {
-        let Some(p) = self.participants.get(pk) else {
+    pub(super) fn negotiate(&mut self, participant: ParticipantKey) {
+        let Some(p) = self.participants.get(participant) else {
             return;
         };
         let Some(peer_key) = p.subscriber else {
             return;
         };
         if p.neg.pending.is_some() {
-            if let Some(p) = self.participants.get_mut(pk) {
+            if let Some(p) = self.participants.get_mut(participant) {
                 p.neg.again = true;
             }
             return;
@@ -124,7 +124,7 @@ impl Engine {
                 Some((dk, track.kind, stream_id, track.info.sid.clone()))
             })
             .collect();
-        let Some(p) = self.participants.get_mut(pk) else {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         let Some(peer) = self.peers.get_mut(peer_key) else {
@@ -185,11 +185,11 @@ impl Engine {
 
     pub(super) fn on_subscriber_answer(
         &mut self,
-        pk: ParticipantKey,
+        participant: ParticipantKey,
         sd: proto::SessionDescription,
     ) {
         let now = Instant::now();
-        let Some(p) = self.participants.get_mut(pk) else {
+        let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
         let matches = p
@@ -233,19 +233,19 @@ impl Engine {
                 self.request_keyframe_for(track, None, now);
             }
         }
-        if let Some(p) = self.participants.get_mut(pk)
+        if let Some(p) = self.participants.get_mut(participant)
             && std::mem::take(&mut p.neg.again)
         {
-            self.negotiate(pk);
+            self.negotiate(participant);
         }
     }
 
     pub(super) fn on_update_subscription(
         &mut self,
-        pk: ParticipantKey,
+        participant: ParticipantKey,
         us: proto::UpdateSubscription,
     ) {
-        let Some(p) = self.participants.get(pk) else {
+        let Some(p) = self.participants.get(participant) else {
             return;
         };
         let room = p.room.clone();
@@ -266,7 +266,7 @@ impl Engine {
                 .and_then(|r| r.track_sids.get(&sid).copied());
             let Some(tk) = tk else {
                 if us.subscribe
-                    && let Some(p) = self.participants.get_mut(pk)
+                    && let Some(p) = self.participants.get_mut(participant)
                 {
                     p.send(Resp::SubscriptionResponse(proto::SubscriptionResponse {
                         track_sid: sid,
@@ -276,18 +276,22 @@ impl Engine {
                 continue;
             };
             if us.subscribe {
-                changed |= self.subscribe(pk, tk).is_some();
-            } else if let Some(dk) = self.down_of(pk, tk) {
+                changed |= self.subscribe(participant, tk).is_some();
+            } else if let Some(dk) = self.down_of(participant, tk) {
                 changed |= self.detach_down(dk).is_some();
             }
         }
         if changed {
-            self.negotiate(pk);
+            self.negotiate(participant);
         }
     }
 
-    pub(super) fn on_track_settings(&mut self, pk: ParticipantKey, s: proto::UpdateTrackSettings) {
-        let Some(p) = self.participants.get(pk) else {
+    pub(super) fn on_track_settings(
+        &mut self,
+        participant: ParticipantKey,
+        s: proto::UpdateTrackSettings,
+    ) {
+        let Some(p) = self.participants.get(participant) else {
             return;
         };
         let room = p.room.clone();
@@ -300,7 +304,7 @@ impl Engine {
             else {
                 continue;
             };
-            let Some(dk) = self.down_of(pk, tk) else {
+            let Some(dk) = self.down_of(participant, tk) else {
                 continue;
             };
             let Some(track) = self.tracks.get(tk) else {

@@ -18,8 +18,8 @@ impl Timers {
         self.heap.peek().map(|Reverse((at, _))| *at)
     }
 
-    pub fn schedule(&mut self, pk: PeerKey, at: Instant) {
-        self.heap.push(Reverse((at, pk)));
+    pub fn schedule(&mut self, peer_key: PeerKey, at: Instant) {
+        self.heap.push(Reverse((at, peer_key)));
     }
 
     /// Removes and returns one entry due at `now`.

@@ -129,7 +129,12 @@ async fn rtc(
     };
     ws.on_failed_upgrade(move |e| {
         tracing::debug!("signal upgrade failed: {e}");
-        failed_engine.disconnected(key, livekit_protocol::DisconnectReason::JoinFailure);
+        let reason = livekit_protocol::DisconnectReason::JoinFailure;
+        if let Err(e) = failed_engine.try_disconnected(key, reason) {
+            // Its signal queue is closed: it is dropped once a message to it fails, or at its
+            // connect timeout.
+            tracing::warn!("participant of a failed upgrade not removed yet: {e}");
+        }
     })
     .on_upgrade(move |socket| session::run(socket, ctx, out_rx))
 }

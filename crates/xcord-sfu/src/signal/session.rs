@@ -1,6 +1,6 @@
 //! One participant's signal WebSocket: decodes requests for the engine, answers pings itself,
 //! writes the engine's responses in order, refreshes the token, and drops the participant after
-//! `ping_timeout` seconds of silence.
+//! `ping_timeout` of silence.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use crate::config::SfuConfig;
 use crate::engine::{EngineHandle, Joined, Outbound};
+use crate::time::unix_ms;
 
 /// Issued tokens are refreshed this often and live twice as long.
 const REFRESH_EVERY: Duration = Duration::from_secs(5 * 60);
@@ -30,10 +31,6 @@ pub struct SessionContext {
 fn encode(msg: Resp) -> Message {
     let resp = proto::SignalResponse { message: Some(msg) };
     Message::Binary(resp.encode_to_vec().into())
-}
-
-fn now_ms() -> i64 {
-    crate::engine::unix_ms()
 }
 
 /// Answers a resume attempt with a LeaveRequest asking for a full reconnect.
@@ -51,7 +48,7 @@ pub async fn refuse_resume(mut socket: WebSocket) {
 pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver<Outbound>) {
     let (mut sink, mut stream) = socket.split();
     let key = ctx.joined.participant;
-    let ping_timeout = Duration::from_secs(u64::from(ctx.cfg.ping_timeout.max(1)));
+    let ping_timeout = ctx.cfg.ping_timeout;
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
     let mut deadline = tokio::time::Instant::now() + ping_timeout;
     // Why the loop ended, unless the client said goodbye (its `leave` reaches the engine first).
@@ -91,10 +88,10 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
                     continue;
                 };
                 let reply = match &message {
-                    Req::Ping(_) => Some(Resp::Pong(now_ms())),
+                    Req::Ping(_) => Some(Resp::Pong(unix_ms())),
                     Req::PingReq(p) => Some(Resp::PongResp(proto::Pong {
                         last_ping_timestamp: p.timestamp,
-                        timestamp: now_ms(),
+                        timestamp: unix_ms(),
                     })),
                     _ => None,
                 };
@@ -105,7 +102,9 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
                     continue;
                 }
                 let leaving = matches!(message, Req::Leave(_));
-                ctx.engine.signal(key, message);
+                if ctx.engine.signal(key, message).await.is_err() {
+                    break;
+                }
                 if leaving {
                     reason = proto::DisconnectReason::ClientInitiated;
                     break;
@@ -124,5 +123,6 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
             }
         }
     }
-    ctx.engine.disconnected(key, reason);
+    // An engine that is gone has nobody left to tell.
+    let _ = ctx.engine.disconnected(key, reason).await;
 }

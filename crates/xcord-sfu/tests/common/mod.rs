@@ -1,24 +1,28 @@
 //! Shared harness for the SFU's socket-level tests: an in-process SFU served on an ephemeral
-//! port, LiveKit access tokens, a minimal HTTP/1.1 client, and a signal WebSocket client that
-//! speaks binary protobuf like the Rust SDK.
-#![allow(dead_code)] // Each test binary uses a different subset.
+//! port, LiveKit access tokens, plain HTTP requests (reqwest), a webhook receiver, and a signal
+//! WebSocket client that speaks binary protobuf like the Rust SDK.
+#![allow(dead_code)]
+// Each test binary uses a different subset.
+// `allow-unwrap-in-tests` covers `#[test]` functions only, not these shared helpers.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::extract::State;
 use futures_util::{SinkExt, StreamExt};
 use livekit_api::access_token::{AccessToken, Claims, VideoGrants};
 use livekit_protocol as proto;
 use prost::Message as _;
 use proto::signal_request::Message as Req;
 use proto::signal_response::Message as Resp;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use xcord_sfu::auth::KeyStore;
+use xcord_sfu::webhook::WebhookConfig;
 use xcord_sfu::{Sfu, SfuConfig};
 
 pub const API_KEY: &str = "devkey";
@@ -118,82 +122,91 @@ pub fn sign_claims(claims: &Claims, secret: &str) -> String {
     .unwrap()
 }
 
-/// An HTTP response as read off the wire.
+/// An HTTP response, its body read as text.
 #[derive(Debug)]
 pub struct HttpResponse {
     pub status: u16,
-    /// Header names lowercased.
-    pub headers: Vec<(String, String)>,
+    pub headers: reqwest::header::HeaderMap,
     pub body: String,
 }
 
 impl HttpResponse {
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 }
 
-/// Sends one HTTP/1.1 request (`Connection: close`) and reads the whole response.
+/// One client for every test of a binary: building one sets up TLS, which is not cheap. It keeps
+/// no idle connections, because each test runs on its own runtime, which a pooled connection
+/// would outlive.
+fn http_client() -> &'static reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(|| {
+        xcord_sfu::webhook::ensure_tls_provider();
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap()
+    })
+}
+
+/// Sends one HTTP request to the test server and reads the whole response.
 pub async fn http(
     addr: SocketAddr,
     method: &str,
     path: &str,
     headers: &[(&str, &str)],
 ) -> HttpResponse {
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (n, v) in headers {
-        req.push_str(&format!("{n}: {v}\r\n"));
+    let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+    let mut req = http_client()
+        .request(method, format!("http://{addr}{path}"))
+        .timeout(WAIT);
+    for (name, value) in headers {
+        req = req.header(*name, *value);
     }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes()).await.unwrap();
-    let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
-        .await
-        .expect("HTTP response in time")
-        .unwrap();
-    let text = String::from_utf8(raw).expect("UTF-8 response");
-    let (head, body) = text.split_once("\r\n\r\n").expect("header/body separator");
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status code");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_owned()
-    };
+    let resp = req.send().await.expect("HTTP response in time");
     HttpResponse {
-        status,
-        headers,
-        body,
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.text().await.unwrap(),
     }
 }
 
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).expect("chunk size");
-        if size == 0 {
-            break;
-        }
-        out.push_str(&rest[..size]);
-        s = rest[size..].trim_start_matches("\r\n");
-    }
-    out
+/// (event, room) pairs in the order a receiver finished taking them.
+pub type Received = Arc<Mutex<Vec<(String, String)>>>;
+
+/// A webhook receiver that takes `delay` over each request and records its event as it answers.
+pub async fn slow_webhook_receiver(delay: Duration) -> (String, Received) {
+    let received = Received::default();
+    let app = axum::Router::new()
+        .route(
+            "/hook",
+            axum::routing::post(
+                move |State(received): State<Received>, body: axum::body::Bytes| async move {
+                    tokio::time::sleep(delay).await;
+                    let event: proto::WebhookEvent = serde_json::from_slice(&body).unwrap();
+                    let room = event.room.map(|r| r.name).unwrap_or_default();
+                    received.lock().unwrap().push((event.event, room));
+                },
+            ),
+        )
+        .with_state(received.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, received)
+}
+
+/// Starts an SFU that delivers its webhooks to `url`.
+pub async fn start_with_webhooks(url: String) -> TestSfu {
+    start_with(|c| {
+        c.webhooks = Some(WebhookConfig {
+            urls: vec![url],
+            api_key: API_KEY.into(),
+            api_secret: API_SECRET.into(),
+        });
+    })
+    .await
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -360,6 +373,26 @@ impl Client {
         }))
         .await;
     }
+}
+
+/// The next event called `name` about `room`, skipping others; panics if none comes within
+/// [`WAIT`].
+pub async fn next_event(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<xcord_sfu::events::Event>,
+    name: &str,
+    room: &str,
+) -> xcord_sfu::events::Event {
+    let wanted = async {
+        loop {
+            let event = events.recv().await.expect("event bus open");
+            if event.event == name && event.room.as_ref().is_some_and(|r| r.name == room) {
+                return event;
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, wanted)
+        .await
+        .unwrap_or_else(|_| panic!("no {name} event for {room} within {WAIT:?}"))
 }
 
 /// A short name for a response, for failure messages.
