@@ -39,14 +39,28 @@ fn main() -> anyhow::Result<()> {
         Command::Media(a) => (a, "media"),
     };
     let settings = args.resolve()?;
-    let keys = keys::resolve(settings.dev, &settings.keys, &settings.data_dir)?;
+    // Keys are for the embedded SFU; `serve --livekit-url` uses the remote plane's own.
+    let embedded_sfu = role == "media" || settings.livekit.is_none();
+    let keys = keys::resolve(
+        settings.dev,
+        &settings.keys,
+        &settings.data_dir,
+        embedded_sfu,
+    )?;
     let media_keys = keys.first().cloned();
     let node_ips = if settings.node_ips.is_empty() {
         xcord_sfu::config::default_node_ips()
     } else {
         settings.node_ips.clone()
     };
-    let webhooks = webhook_config(&settings, &keys)?;
+    let webhooks = if embedded_sfu {
+        webhook_config(&settings, &keys)?
+    } else {
+        if !settings.webhook_urls.is_empty() {
+            tracing::warn!("webhook_url is for the embedded SFU; ignored with --livekit-url");
+        }
+        None
+    };
     let mut cfg = SfuConfig::new(KeyStore::new(keys), node_ips);
     cfg.udp_port = settings.udp_port;
     cfg.auto_create = settings.auto_create;
@@ -59,8 +73,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async move {
         let mut rooms = None;
         let db = if role == "serve" {
-            std::fs::create_dir_all(&settings.data_dir)
-                .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+            keys::create_private_dir(&settings.data_dir)?;
             let url = settings
                 .database_url
                 .clone()
