@@ -5,6 +5,8 @@ use std::path::Path;
 
 use anyhow::Context;
 
+use crate::secret::Secret;
+
 const KEY_FILE: &str = "api-keys.toml";
 
 /// The keys the embedded SFU accepts, as the plain pairs its key store and webhook signer take.
@@ -14,11 +16,14 @@ const KEY_FILE: &str = "api-keys.toml";
 /// plane (`serve --livekit-url`) brings its own credentials, so nothing is read or generated.
 pub fn resolve(
     dev: bool,
-    configured: &[(String, String)],
+    configured: &[(String, Secret)],
     data_dir: &Path,
     embedded_sfu: bool,
 ) -> anyhow::Result<Vec<(String, String)>> {
-    let mut keys = configured.to_vec();
+    let mut keys: Vec<(String, String)> = configured
+        .iter()
+        .map(|(k, s)| (k.clone(), s.expose().to_owned()))
+        .collect();
     if dev {
         keys.push(("devkey".into(), "secret".into()));
     }
@@ -118,7 +123,7 @@ mod tests {
         let keys = resolve(false, &[], &dir, false).map_err(|e| e.to_string());
         assert_eq!(keys, Ok(vec![]));
         assert!(!dir.exists(), "no data directory or key file is created");
-        let configured = [("k".to_owned(), "s".to_owned())];
+        let configured = [("k".to_owned(), Secret::new("s"))];
         let keys = resolve(false, &configured, &dir, false).map_err(|e| e.to_string());
         assert_eq!(keys, Ok(vec![("k".into(), "s".into())]));
     }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod keys;
+mod secret;
 
 use anyhow::Context;
 use clap::Parser;
@@ -76,7 +77,8 @@ fn main() -> anyhow::Result<()> {
             keys::create_private_dir(&settings.data_dir)?;
             let url = settings
                 .database_url
-                .clone()
+                .as_ref()
+                .map(|u| u.expose().to_owned())
                 .unwrap_or_else(|| Db::default_url(&settings.data_dir));
             let db = Db::connect(&url).await.context("opening the database")?;
             tracing::info!(backend = ?db.backend, "database ready");
@@ -88,9 +90,9 @@ fn main() -> anyhow::Result<()> {
         let (app, media_plane) = match (role, settings.livekit.clone()) {
             ("serve", Some((url, key, secret))) => {
                 let plane: Arc<dyn MediaPlane> =
-                    Arc::new(LiveKitHttpMediaPlane::new(&url, &key, &secret));
+                    Arc::new(LiveKitHttpMediaPlane::new(&url, &key, secret.expose()));
                 tracing::info!(%url, "media plane: remote LiveKit-compatible server");
-                let router = livekit_http::webhook_router(&key, &secret, events_tx, db.clone())
+                let router = livekit_http::webhook_router(&key, secret.expose(), events_tx, db.clone())
                     .route("/", axum::routing::get(|| async { "OK" }).head(|| async { "OK" }));
                 (router, Some(plane))
             }
@@ -153,7 +155,7 @@ fn media_access(
         return Some(MediaAccess {
             url: url.clone(),
             api_key: key.clone(),
-            api_secret: secret.clone(),
+            api_secret: secret.expose().to_owned(),
         });
     }
     let (key, secret) = embedded_key?;
