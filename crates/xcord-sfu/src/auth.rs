@@ -16,9 +16,18 @@ use livekit_protocol::{ParticipantPermission, TrackSource};
 const MAX_NAME_LEN: usize = 256;
 
 /// API key → secret pairs the server accepts tokens from.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct KeyStore {
     keys: HashMap<String, String>,
+}
+
+/// Lists the key ids only: secrets never reach `Debug` output or logs.
+impl std::fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut ids: Vec<&str> = self.keys.keys().map(String::as_str).collect();
+        ids.sort_unstable();
+        f.debug_struct("KeyStore").field("key_ids", &ids).finish()
+    }
 }
 
 /// Why a request's credentials were refused.

@@ -2,6 +2,7 @@
 
 mod cli;
 mod keys;
+mod secret;
 
 use anyhow::Context;
 use clap::Parser;
@@ -46,14 +47,28 @@ fn main() -> anyhow::Result<()> {
         Command::Media(a) => (a, "media"),
     };
     let settings = args.resolve()?;
-    let keys = keys::resolve(settings.dev, &settings.keys, &settings.data_dir)?;
+    // Keys are for the embedded SFU; `serve --livekit-url` uses the remote plane's own.
+    let embedded_sfu = role == "media" || settings.livekit.is_none();
+    let keys = keys::resolve(
+        settings.dev,
+        &settings.keys,
+        &settings.data_dir,
+        embedded_sfu,
+    )?;
     let media_keys = keys.first().cloned();
     let node_ips = if settings.node_ips.is_empty() {
         xcord_sfu::config::default_node_ips()
     } else {
         settings.node_ips.clone()
     };
-    let webhooks = webhook_config(&settings, &keys)?;
+    let webhooks = if embedded_sfu {
+        webhook_config(&settings, &keys)?
+    } else {
+        if !settings.webhook_urls.is_empty() {
+            tracing::warn!("webhook_url is for the embedded SFU; ignored with --livekit-url");
+        }
+        None
+    };
     let mut cfg = SfuConfig::new(KeyStore::new(keys), node_ips);
     cfg.udp_port = settings.udp_port;
     cfg.auto_create = settings.auto_create;
@@ -65,13 +80,13 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let tasks = Tasks::new();
-        let mut rooms = None;
+        let mut embedded = None;
         let db = if role == "serve" {
-            std::fs::create_dir_all(&settings.data_dir)
-                .with_context(|| format!("creating {}", settings.data_dir.display()))?;
+            keys::create_private_dir(&settings.data_dir)?;
             let url = settings
                 .database_url
-                .clone()
+                .as_ref()
+                .map(|u| u.expose().to_owned())
                 .unwrap_or_else(|| Db::default_url(&settings.data_dir));
             let db = Db::connect(&url).await.context("opening the database")?;
             tracing::info!(backend = ?db.backend, "database ready");
@@ -85,7 +100,7 @@ fn main() -> anyhow::Result<()> {
         let (mut app, media_plane, webhook) = match (role, settings.livekit.clone()) {
             ("serve", Some((url, key, secret))) => {
                 let plane: Arc<dyn MediaPlane> =
-                    Arc::new(LiveKitHttpMediaPlane::new(&url, &key, &secret));
+                    Arc::new(LiveKitHttpMediaPlane::new(&url, &key, secret.expose()));
                 tracing::info!(%url, "media plane: remote LiveKit-compatible server");
                 (axum::Router::new(), Some(plane), Some((key, secret, events_tx)))
             }
@@ -98,7 +113,7 @@ fn main() -> anyhow::Result<()> {
                     None
                 };
                 let router = sfu.router();
-                rooms = Some(sfu.rooms());
+                embedded = Some(sfu);
                 (router, plane, None)
             }
         };
@@ -119,7 +134,7 @@ fn main() -> anyhow::Result<()> {
         };
         if let Some((key, secret, events_tx)) = webhook {
             app = app
-                .merge(api::webhooks::webhook_router(&key, &secret, events_tx, services.clone()))
+                .merge(api::webhooks::webhook_router(&key, secret.expose(), events_tx, services.clone()))
                 .route("/", axum::routing::get(|| async { "OK" }).head(|| async { "OK" }));
         }
         if services.is_some() {
@@ -144,8 +159,10 @@ fn main() -> anyhow::Result<()> {
             .with_graceful_shutdown(async move {
                 shutdown_signal().await;
                 tracing::info!("shutting down: disconnecting participants");
-                if let Some(rooms) = rooms
-                    && let Err(e) = rooms.shutdown().await
+                // Participants are told to reconnect elsewhere; their leaves reach the webhook
+                // receivers and the control plane.
+                if let Some(sfu) = embedded
+                    && let Err(e) = sfu.shutdown(SHUTDOWN_DEADLINE).await
                 {
                     tracing::warn!("media shutdown: {e}");
                 }
@@ -173,7 +190,7 @@ fn media_access(
         return Some(MediaAccess {
             url: url.clone(),
             api_key: key.clone(),
-            api_secret: secret.clone(),
+            api_secret: secret.expose().to_owned(),
         });
     }
     let (key, secret) = embedded_key?;
