@@ -5,12 +5,12 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{app, call, databases, register};
+use common::{app, backends, call, register};
 use serde_json::json;
 
 #[tokio::test]
 async fn register_login_profile_logout() {
-    for db in databases().await {
+    for db in backends().await {
         let backend = db.backend;
         let app = app(db);
         let (token, id) = register(&app, "Alice").await;
@@ -99,7 +99,7 @@ async fn register_login_profile_logout() {
 
 #[tokio::test]
 async fn bad_input_gets_precise_errors() {
-    for db in databases().await {
+    for db in backends().await {
         let app = app(db);
         let cases = [
             (
@@ -179,7 +179,7 @@ async fn bad_input_gets_precise_errors() {
 
 #[tokio::test]
 async fn login_attempts_are_rate_limited() {
-    for db in databases().await {
+    for db in backends().await {
         let app = app(db);
         register(&app, "carol").await;
         let mut statuses = Vec::new();

@@ -7,7 +7,7 @@ mod common;
 
 use axum::Router;
 use axum::http::StatusCode;
-use common::{app, app_with_state, call, databases, register};
+use common::{app, app_with_state, backends, call, register};
 use serde_json::{Value, json};
 use tokio::sync::mpsc::Receiver;
 use xcord_control::communities::{self, ChannelKind, Permissions};
@@ -116,7 +116,7 @@ fn kinds(events: &[GatewayEvent]) -> Vec<&str> {
 
 #[tokio::test]
 async fn create_view_rename_delete() {
-    for db in databases().await {
+    for db in backends().await {
         let app = app(db);
         let (alice, alice_id) = register(&app, "alice").await;
         let (bob, _) = register(&app, "bob").await;
@@ -248,7 +248,7 @@ async fn create_view_rename_delete() {
 
 #[tokio::test]
 async fn invites_join_and_leave() {
-    for db in databases().await {
+    for db in backends().await {
         let (app, state) = app_with_state(db);
         let (alice, _) = register(&app, "alice").await;
         let (bob, bob_id) = register(&app, "bob").await;
@@ -480,7 +480,7 @@ async fn invites_join_and_leave() {
 
 #[tokio::test]
 async fn roles_grant_permissions_without_escalation() {
-    for db in databases().await {
+    for db in backends().await {
         let (app, state) = app_with_state(db);
         let (alice, _) = register(&app, "alice").await;
         let (bob, bob_id) = register(&app, "bob").await;
@@ -809,7 +809,7 @@ async fn roles_grant_permissions_without_escalation() {
 
 #[tokio::test]
 async fn kicks_and_bans() {
-    for db in databases().await {
+    for db in backends().await {
         let (app, state) = app_with_state(db);
         let (alice, alice_id) = register(&app, "alice").await;
         let (bob, bob_id) = register(&app, "bob").await;
@@ -978,7 +978,7 @@ async fn kicks_and_bans() {
 
 #[tokio::test]
 async fn channels_rules() {
-    for db in databases().await {
+    for db in backends().await {
         let app = app(db);
         let (alice, _) = register(&app, "alice").await;
         let (bob, _) = register(&app, "bob").await;
@@ -1146,7 +1146,7 @@ async fn channels_rules() {
 
 #[tokio::test]
 async fn messages_paginate_edit_and_delete() {
-    for db in databases().await {
+    for db in backends().await {
         let app = app(db);
         let (alice, alice_id) = register(&app, "alice").await;
         let (bob, _) = register(&app, "bob").await;
@@ -1395,7 +1395,7 @@ async fn messages_paginate_edit_and_delete() {
 
 #[tokio::test]
 async fn events_reach_members_only() {
-    for db in databases().await {
+    for db in backends().await {
         let (app, state) = app_with_state(db);
         let (alice, alice_id) = register(&app, "alice").await;
         let (bob, bob_id) = register(&app, "bob").await;

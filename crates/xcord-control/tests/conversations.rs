@@ -7,7 +7,7 @@ mod common;
 
 use axum::Router;
 use axum::http::StatusCode;
-use common::{app, app_with_state, call, databases, register};
+use common::{app, app_with_state, backends, call, register};
 use serde_json::{Value, json};
 use xcord_control::conversations;
 
@@ -24,7 +24,7 @@ async fn open(app: &Router, token: &str, user_id: &str) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn one_conversation_per_pair_seen_only_by_its_two_users() {
-    for db in databases().await {
+    for db in backends().await {
         let (app, state) = app_with_state(db);
         let (alice, alice_id) = register(&app, "alice").await;
         let (bob, bob_id) = register(&app, "bob").await;
@@ -153,7 +153,7 @@ async fn one_conversation_per_pair_seen_only_by_its_two_users() {
 
 #[tokio::test]
 async fn messages_paginate_newest_first_exactly_once() {
-    for db in databases().await {
+    for db in backends().await {
         let app = app(db);
         let (alice, _) = register(&app, "alice").await;
         let (bob, bob_id) = register(&app, "bob").await;
@@ -220,7 +220,7 @@ async fn messages_paginate_newest_first_exactly_once() {
 
 #[tokio::test]
 async fn events_reach_both_participants_only() {
-    for db in databases().await {
+    for db in backends().await {
         let (app, state) = app_with_state(db);
         let (alice, alice_id) = register(&app, "alice").await;
         let (_, bob_id) = register(&app, "bob").await;

@@ -54,7 +54,7 @@ async fn closed(ws: &mut Ws) -> bool {
 
 #[tokio::test]
 async fn identify_ready_events_heartbeat_and_resume() {
-    for db in common::databases().await {
+    for db in common::backends().await {
         let (addr, state) = common::serve(db).await;
         let app = common::app(state.db.clone());
         let (token, user_id) = common::register(&app, "gwuser").await;
@@ -126,7 +126,7 @@ async fn identify_ready_events_heartbeat_and_resume() {
 
 #[tokio::test]
 async fn refusals_and_several_connections() {
-    for db in common::databases().await {
+    for db in common::backends().await {
         let (addr, state) = common::serve(db).await;
         let app = common::app(state.db.clone());
         let (token, user_id) = common::register(&app, "multi").await;

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use common::{app, call, databases, register};
+use common::{app, backends, call, databases, register};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -456,7 +456,7 @@ async fn document_is_openapi_3_1_with_bearer_auth_and_errors() {
 
 #[tokio::test]
 async fn every_documented_operation_reaches_a_handler() {
-    for db in databases().await {
+    for db in backends().await {
         let backend = db.backend;
         let app = app(db);
         let doc = fetch_document(&app).await;

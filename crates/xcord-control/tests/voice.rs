@@ -87,7 +87,7 @@ fn voice_updates(
 
 #[tokio::test]
 async fn duplicates_are_no_ops_and_moves_are_one_change() {
-    for db in common::databases().await {
+    for db in common::backends().await {
         let (state, user, a, b, mut rx) = setup(db).await;
         let joined = event("EV_1", "participant_joined", &a, &user, "PA_one");
         events::deliver(&state, &joined).await;
@@ -149,7 +149,7 @@ async fn duplicates_are_no_ops_and_moves_are_one_change() {
 
 #[tokio::test]
 async fn reconciler_removes_ghosts_against_the_sfu() {
-    for db in common::databases().await {
+    for db in common::backends().await {
         let (state, user, a, _, mut rx) = setup(db.clone()).await;
         // a voice state whose participant_left was lost: the SFU has no such participant
         events::deliver(

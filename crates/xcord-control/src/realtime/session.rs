@@ -257,17 +257,73 @@ mod tests {
         let hub = Arc::new(Hub::default());
         let sessions = Sessions::default();
         let s = sessions.start(hub.clone(), "bob", ConnectionKind::Overlay);
-        for i in 0..(REPLAY_BUFFER + 5) {
+        let total = REPLAY_BUFFER + 5;
+        for i in 0..total {
             hub.publish(Audience::User("bob".into()), GatewayEvent::new("E", i));
             if i % 100 == 0 {
                 tokio::task::yield_now().await;
             }
         }
-        // let the session task drain its queue
-        for _ in 0..50 {
+        // Attach at the newest sequence: this proves the session has numbered every event
+        // (attaching after a sequence it has not reached is also a gap, which must not be what
+        // the check below sees).
+        let (tx, _rx) = mpsc::channel(2048);
+        let newest = total as u64;
+        let mut attached = Err(ResumeError::Gap);
+        for _ in 0..1000 {
+            attached = s.attach(tx.clone(), newest).await;
+            if attached.is_ok() {
+                break;
+            }
             tokio::task::yield_now().await;
         }
+        assert_eq!(attached, Ok(0));
+        s.detach();
+        // Everything after 1 is no longer buffered; after the oldest kept one it still is.
         let (tx, _rx) = mpsc::channel(2048);
-        assert_eq!(s.attach(tx, 1).await, Err(ResumeError::Gap));
+        assert_eq!(s.attach(tx.clone(), 1).await, Err(ResumeError::Gap));
+        let oldest_kept = newest - REPLAY_BUFFER as u64 + 1;
+        assert_eq!(
+            s.attach(tx, oldest_kept - 1).await,
+            Ok(REPLAY_BUFFER as u64)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_detached_session_lives_exactly_the_resume_window() {
+        let hub = Arc::new(Hub::default());
+        let sessions = Sessions::default();
+        let s = sessions.start(hub.clone(), "carol", ConnectionKind::Main);
+        let (tx, _rx) = mpsc::channel(16);
+        assert_eq!(s.attach(tx, 0).await, Ok(0));
+        s.detach();
+        tokio::task::yield_now().await;
+        tokio::time::advance(RESUME_WINDOW - Duration::from_millis(1)).await;
+        tokio::task::yield_now().await;
+        assert!(
+            sessions.get(&s.id).is_some(),
+            "gone before the window ended"
+        );
+        assert_eq!(hub.connections("carol"), 1);
+        tokio::time::advance(Duration::from_millis(1)).await;
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            sessions.get(&s.id).is_none(),
+            "still there after the window"
+        );
+        assert_eq!(hub.connections("carol"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn shutdown_ends_every_session() {
+        let hub = Arc::new(Hub::default());
+        let tasks = Tasks::new();
+        let sessions = Sessions::new(tasks.clone());
+        let s = sessions.start(hub.clone(), "dave", ConnectionKind::Mobile);
+        assert!(tasks.shutdown(Duration::from_secs(1)).await);
+        assert!(sessions.get(&s.id).is_none());
+        assert_eq!(hub.connections("dave"), 0);
     }
 }

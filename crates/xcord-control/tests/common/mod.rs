@@ -18,6 +18,24 @@ use xcord_control::app::Services;
 use xcord_control::clock::Clock;
 use xcord_control::db::Db;
 
+/// Fresh, migrated databases, one per available backend. Each is announced on stderr as the
+/// loop reaches it, so a failing test's output names the backend it failed on.
+pub struct Backends(std::vec::IntoIter<Db>);
+
+impl Iterator for Backends {
+    type Item = Db;
+    fn next(&mut self) -> Option<Db> {
+        let db = self.0.next()?;
+        eprintln!("=== on backend {:?}", db.backend);
+        Some(db)
+    }
+}
+
+/// Every available backend, announced as a loop reaches it (`for db in backends().await`).
+pub async fn backends() -> Backends {
+    Backends(databases().await.into_iter())
+}
+
 /// A fresh, migrated database on every available backend.
 pub async fn databases() -> Vec<Db> {
     let dir = std::env::temp_dir().join(format!("xcord-test-{}", xcord_control::db::new_id()));
