@@ -182,7 +182,7 @@ async fn reconciler_removes_ghosts_against_the_sfu() {
         // younger than one interval: too young to judge, untouched
         let interval = Duration::from_secs(10);
         let at = |ms: i64| joined_at + ms;
-        let suspects = reconcile::pass(&with_media, &HashSet::new(), interval, at(10_000))
+        let suspects = reconcile::pass(&with_media, &HashSet::new(), interval, at(9_999))
             .await
             .unwrap();
         assert!(suspects.is_empty());
