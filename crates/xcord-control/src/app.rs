@@ -1,12 +1,12 @@
 //! The services every part of the control plane shares: the database, the clock, the realtime
-//! hub and gateway sessions, the log-in limiter, the media plane (when one is attached), and
+//! hub and gateway sessions, account limits and the bounded password hasher, the media plane (when one is attached), and
 //! the hooks through which domains hear of each other's changes. Built once by the binary (or a
 //! test) and passed to services as `&Services`; the HTTP layer only carries it.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::accounts::ratelimit::RateLimiter;
+use crate::accounts::passwords::Passwords;
+use crate::accounts::ratelimit::AccountLimits;
 use crate::clock::Clock;
 use crate::communities::hooks::CommunityHooks;
 use crate::db::Db;
@@ -27,7 +27,10 @@ pub struct Media {
 pub struct Services {
     pub db: Db,
     pub clock: Clock,
-    pub login_limiter: RateLimiter,
+    /// Log-in and registration limits.
+    pub account_limits: AccountLimits,
+    /// Bounded password hashing.
+    pub passwords: Passwords,
     /// Live connections of each user (the gateway).
     pub hub: Arc<Hub>,
     /// Gateway sessions (resumable).
@@ -99,7 +102,8 @@ impl ServicesBuilder {
         Arc::new(Services {
             db: self.db,
             clock: self.clock,
-            login_limiter: RateLimiter::new(10, Duration::from_secs(300)),
+            account_limits: AccountLimits::standard(),
+            passwords: Passwords::per_core(),
             hub: Arc::new(Hub::default()),
             sessions: Sessions::new(self.tasks.clone()),
             media: self.media,

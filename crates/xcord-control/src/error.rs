@@ -80,6 +80,13 @@ pub enum Error {
     /// A rule refused the request; the message is for the client.
     #[error("{code}: {message}")]
     Refused { code: ErrorCode, message: String },
+    /// A refusal the client may retry after `retry_after_secs` (a rate limit, a busy server).
+    #[error("{code}: {message} (retry after {retry_after_secs} s)")]
+    Busy {
+        code: ErrorCode,
+        message: String,
+        retry_after_secs: u32,
+    },
     /// The database failed (the client sees only `internal`).
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -115,6 +122,14 @@ impl Error {
     pub fn too_many(message: impl Into<String>) -> Self {
         Self::new(ErrorCode::RateLimited, message)
     }
+    /// A refusal to retry after `retry_after_secs` (sent as `Retry-After`).
+    pub fn busy(code: ErrorCode, message: impl Into<String>, retry_after_secs: u32) -> Self {
+        Self::Busy {
+            code,
+            message: message.into(),
+            retry_after_secs,
+        }
+    }
     /// An internal failure with what went wrong (logged, never shown to the client).
     pub fn internal(cause: impl Into<String>) -> Self {
         Self::Internal(cause.into())
@@ -123,7 +138,7 @@ impl Error {
     /// The code the client sees.
     pub fn code(&self) -> ErrorCode {
         match self {
-            Error::Refused { code, .. } => *code,
+            Error::Refused { code, .. } | Error::Busy { code, .. } => *code,
             Error::Database(_) | Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -131,8 +146,18 @@ impl Error {
     /// The message the client sees (internal causes are not shown).
     pub fn client_message(&self) -> &str {
         match self {
-            Error::Refused { message, .. } => message,
+            Error::Refused { message, .. } | Error::Busy { message, .. } => message,
             Error::Database(_) | Error::Internal(_) => "internal error",
+        }
+    }
+
+    /// When the client may try again, for refusals that say so.
+    pub fn retry_after_secs(&self) -> Option<u32> {
+        match self {
+            Error::Busy {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 }

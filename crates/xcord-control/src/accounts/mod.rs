@@ -1,6 +1,7 @@
 //! Accounts: registration, log-in with argon2 password hashes, sessions (random bearer tokens
 //! stored only as SHA-256 hashes), profiles, and a limiter on log-in attempts.
 
+pub mod passwords;
 pub mod ratelimit;
 pub mod service;
 pub mod store;

@@ -1,13 +1,20 @@
-//! The rules of accounts: registering (validated fields, a unique handle, an argon2 hash),
-//! logging in (rate-limited per handle and per address), logging out, and editing a profile.
+//! The rules of accounts: registering (validated fields, a unique handle, an argon2 hash, a
+//! per-address limit), logging in, logging out, and editing a profile.
+//!
+//! Log-in limits, so that nobody can lock another user out: attempts per address (all of
+//! them); failed attempts per (handle, address) — the hard limit; failed attempts per handle
+//! from anywhere only slow further attempts on that handle, so the right password from a clean
+//! address always gets in. A handle that cannot exist is never used as a key, and an unknown
+//! handle costs the same verification time as a known one.
 
 use std::net::IpAddr;
 
+use super::ratelimit::AccountLimits;
 use super::store::{self, NewUser};
 use super::{SESSION_TTL_MS, User, validate};
 use crate::app::Services;
 use crate::db::{is_unique_violation, new_id};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// A new account as requested.
 pub struct Registration {
@@ -54,8 +61,21 @@ fn validate_gradient(gradient: Option<&[String; 2]>) -> Result<()> {
     Ok(())
 }
 
-/// Creates an account and signs it in.
-pub async fn register(services: &Services, req: Registration) -> Result<NewSession> {
+/// Creates an account (from `peer`) and signs it in.
+pub async fn register(services: &Services, peer: IpAddr, req: Registration) -> Result<NewSession> {
+    // Accounts made per address (refused ones do not count).
+    let limits = &services.account_limits;
+    let address = peer.to_string();
+    if limits
+        .registrations_by_address
+        .exhausted(&address, services.clock.instant())
+    {
+        return Err(Error::busy(
+            ErrorCode::RateLimited,
+            "too many registrations from your address; try again later",
+            600,
+        ));
+    }
     validate::handle(&req.handle)?;
     validate::display_name(&req.display_name)?;
     validate::password(&req.password)?;
@@ -64,9 +84,7 @@ pub async fn register(services: &Services, req: Registration) -> Result<NewSessi
     let avatar = req
         .avatar_gradient
         .unwrap_or_else(|| super::default_gradient(&id));
-    let hash = super::hash_password(req.password)
-        .await
-        .ok_or_else(|| Error::internal("password hashing failed"))?;
+    let hash = services.passwords.hash(req.password).await?;
     let new = NewUser {
         id: &id,
         handle: &req.handle,
@@ -84,6 +102,9 @@ pub async fn register(services: &Services, req: Registration) -> Result<NewSessi
                 Error::from(e)
             }
         })?;
+    limits
+        .registrations_by_address
+        .hit(&address, services.clock.instant());
     open_session(services, user).await
 }
 
@@ -95,22 +116,53 @@ pub async fn login(
     password: String,
 ) -> Result<NewSession> {
     let now = services.clock.instant();
-    let by_handle = format!("handle:{}", handle.to_lowercase());
-    let by_addr = format!("addr:{peer}");
-    let limiter = &services.login_limiter;
-    if !limiter.allow(&by_handle, now) || !limiter.allow(&by_addr, now) {
-        return Err(Error::too_many(
+    let limits = &services.account_limits;
+    let too_many = || {
+        Error::busy(
+            ErrorCode::RateLimited,
             "too many log-in attempts; try again in a few minutes",
-        ));
+            300,
+        )
+    };
+    if !limits.login_by_address.allow(&peer.to_string(), now) {
+        return Err(too_many());
     }
     let refused = || Error::unauthorized("invalid handle or password");
-    let (user, hash) = store::credentials_by_handle(&services.db, handle)
-        .await?
-        .ok_or_else(refused)?;
-    if !super::verify_password(password, hash).await {
+    if validate::handle(handle).is_err() {
+        // No such account can exist: spend the time of a check, key nothing by it.
+        services.passwords.verify_unknown(password).await?;
         return Err(refused());
     }
-    open_session(services, user).await
+    let handle_key = handle.to_lowercase();
+    let pair_key = format!("{handle_key} {peer}");
+    if limits
+        .failures_by_handle_and_address
+        .exhausted(&pair_key, now)
+    {
+        return Err(too_many());
+    }
+    if limits.failures_by_handle.exhausted(&handle_key, now) {
+        tokio::time::sleep(AccountLimits::HANDLE_BACKOFF).await;
+    }
+    let accepted = match store::credentials_by_handle(&services.db, handle).await? {
+        Some((user, hash)) => services
+            .passwords
+            .verify(password, hash)
+            .await?
+            .then_some(user),
+        None => {
+            services.passwords.verify_unknown(password).await?;
+            None
+        }
+    };
+    match accepted {
+        Some(user) => open_session(services, user).await,
+        None => {
+            limits.failures_by_handle_and_address.hit(&pair_key, now);
+            limits.failures_by_handle.hit(&handle_key, now);
+            Err(refused())
+        }
+    }
 }
 
 /// Ends the session whose token hashes to `token_hash`.

@@ -43,6 +43,7 @@ impl From<NewSession> for SessionResponse {
 
 pub async fn register(
     state: State,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     ApiJson(req): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<SessionResponse>)> {
     let registration = Registration {
@@ -52,7 +53,7 @@ pub async fn register(
         avatar_gradient: req.avatar_gradient,
         is_creator: req.is_creator,
     };
-    let session = service::register(&state, registration).await?;
+    let session = service::register(&state, peer.ip(), registration).await?;
     Ok((StatusCode::CREATED, Json(session.into())))
 }
 

@@ -42,6 +42,11 @@ pub fn render(code: ErrorCode, message: &str) -> Response {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let mut response = render(self.code(), self.client_message());
+        if let Some(secs) = self.retry_after_secs() {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
         if matches!(self, Error::Database(_) | Error::Internal(_)) {
             response
                 .extensions_mut()

@@ -1,0 +1,112 @@
+//! Abuse limits on accounts, from outside: nobody can lock a user out, a handle that cannot exist
+//! costs no limiter memory, registrations are limited per address with a retry hint. On SQLite
+//! and PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{Request, StatusCode, header};
+use common::{backends, call};
+use serde_json::json;
+use tower::ServiceExt;
+use xcord_control::api;
+use xcord_control::app::Services;
+
+/// The API as seen from `ip`.
+fn from(services: &Arc<Services>, ip: [u8; 4]) -> Router {
+    api::router(services.clone()).layer(MockConnectInfo(SocketAddr::from((ip, 5000))))
+}
+
+async fn login(app: &Router, handle: &str, password: &str) -> StatusCode {
+    let body = json!({"handle": handle, "password": password});
+    call(app, "POST", "/api/v1/auth/login", None, Some(body))
+        .await
+        .0
+}
+
+#[tokio::test]
+async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere() {
+    for db in backends().await {
+        let services = common::services(db);
+        let attacker = from(&services, [10, 0, 0, 66]);
+        let owner = from(&services, [10, 0, 0, 7]);
+        common::register(&owner, "victim").await;
+        for _ in 0..10 {
+            assert_eq!(
+                login(&attacker, "victim", "guess guess").await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            login(&attacker, "victim", "guess guess").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            login(&attacker, "victim", "correct horse battery").await,
+            StatusCode::TOO_MANY_REQUESTS,
+            "the hard limit holds for the (handle, address) pair"
+        );
+        assert_eq!(
+            login(&owner, "victim", "correct horse battery").await,
+            StatusCode::OK,
+            "the right password from a clean address gets in"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_address_limit_comes_first_and_impossible_handles_are_never_keys() {
+    for db in backends().await {
+        let services = common::services(db);
+        let app = from(&services, [10, 0, 0, 9]);
+        let huge = "h".repeat(100_000);
+        for _ in 0..30 {
+            assert_eq!(
+                login(&app, &huge, "whatever1").await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        assert_eq!(
+            login(&app, &huge, "whatever1").await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        let limits = &services.account_limits;
+        assert_eq!(limits.failures_by_handle.len(), 0);
+        assert_eq!(limits.failures_by_handle_and_address.len(), 0);
+        assert_eq!(limits.login_by_address.len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_address_with_a_retry_hint() {
+    for db in backends().await {
+        let services = common::services(db);
+        let busy = from(&services, [10, 0, 1, 1]);
+        for i in 0..10 {
+            common::register(&busy, &format!("reg{i}")).await;
+        }
+        let body =
+            json!({"handle": "reg10", "displayName": "r", "password": "correct horse battery"});
+        let request = Request::post("/api/v1/auth/register")
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = busy.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        let retry: u64 = response.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry > 0);
+        // another address is not affected
+        common::register(&from(&services, [10, 0, 1, 2]), "reg10").await;
+    }
+}
