@@ -165,9 +165,10 @@ pub async fn login(
     }
 }
 
-/// Ends the session whose token hashes to `token_hash`.
+/// Ends the session whose token hashes to `token_hash`, and the gateway connections it opened.
 pub async fn logout(services: &Services, token_hash: &str) -> Result<()> {
     store::delete_session(&services.db, token_hash).await?;
+    services.sessions.close_token(token_hash);
     Ok(())
 }
 

@@ -148,15 +148,27 @@ pub async fn session_user(
     token_hash: &str,
     now: i64,
 ) -> Result<Option<User>, sqlx::Error> {
+    Ok(live_session(db, token_hash, now).await?.map(|(u, _)| u))
+}
+
+/// The user a live session belongs to, and when the session expires (unix ms).
+pub async fn live_session(
+    db: &Db,
+    token_hash: &str,
+    now: i64,
+) -> Result<Option<(User, i64)>, sqlx::Error> {
     let row = sqlx::query(&format!(
-        "SELECT {} FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
+        "SELECT {}, s.expires_at AS session_expires_at FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.token_hash = $1 AND s.expires_at > $2",
         USER_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ")
     ))
     .bind(token_hash)
     .bind(now)
     .fetch_optional(&db.pool)
     .await?;
-    row.as_ref().map(user_from_row).transpose()
+    match row {
+        Some(r) => Ok(Some((user_from_row(&r)?, r.try_get("session_expires_at")?))),
+        None => Ok(None),
+    }
 }
 
 pub async fn delete_session(db: &Db, token_hash: &str) -> Result<bool, sqlx::Error> {

@@ -29,7 +29,14 @@ use crate::realtime::session::{ConnectionKind, ResumeError, Sequenced, SessionHa
 
 /// How often clients heartbeat.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(15);
+/// The whole pre-identify phase (pings do not extend it).
 const IDENTIFY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest frame accepted before identify or resume.
+pub const PRE_IDENTIFY_MAX_BYTES: usize = 4 * 1024;
+/// The largest frame accepted at all (also the WebSocket message limit set at the upgrade).
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// Gateway sessions one user may hold at once (windows and devices).
+pub const MAX_SESSIONS_PER_USER: usize = 16;
 const SOCKET_QUEUE: usize = 1024;
 
 /// What a client may send.
@@ -104,11 +111,23 @@ fn parse(msg: &Message) -> Option<Result<ClientOp, String>> {
     Some(raw.map_err(|e| e.to_string()).and_then(RawFrame::into_op))
 }
 
-async fn user_of(state: &Services, token: &str) -> Option<User> {
-    store::session_user(&state.db, &hash_token(token), state.clock.now_ms())
+/// The user of a live account session, with how long that session still lives.
+async fn user_of(state: &Services, token_hash: &str) -> Option<(User, Duration)> {
+    let now = state.clock.now_ms();
+    let (user, expires_at) = store::live_session(&state.db, token_hash, now)
         .await
         .ok()
-        .flatten()
+        .flatten()?;
+    let left = u64::try_from(expires_at.saturating_sub(now)).unwrap_or(0);
+    Some((user, Duration::from_millis(left)))
+}
+
+fn frame_len(msg: &Message) -> usize {
+    match msg {
+        Message::Text(t) => t.len(),
+        Message::Binary(b) => b.len(),
+        _ => 0,
+    }
 }
 
 /// Speaks the gateway protocol on an upgraded socket until it closes.
@@ -119,9 +138,20 @@ pub async fn serve(state: Arc<Services>, socket: WebSocket) {
     if sink.send(frame(hello)).await.is_err() {
         return;
     }
-    // The first frame must identify or resume.
+    // The first frame must identify or resume, small, within one deadline.
+    let deadline = tokio::time::Instant::now() + IDENTIFY_TIMEOUT;
     let first = loop {
-        match tokio::time::timeout(IDENTIFY_TIMEOUT, stream.next()).await {
+        match tokio::time::timeout_at(deadline, stream.next()).await {
+            Ok(Some(Ok(msg))) if frame_len(&msg) > PRE_IDENTIFY_MAX_BYTES => {
+                let _ = sink
+                    .send(error_frame(
+                        "message_too_large",
+                        "frames before identify are limited to 4 KiB",
+                    ))
+                    .await;
+                let _ = sink.close().await;
+                return;
+            }
             Ok(Some(Ok(msg))) => match parse(&msg) {
                 Some(op) => break op,
                 None if matches!(msg, Message::Close(_)) => return,
@@ -140,16 +170,30 @@ pub async fn serve(state: Arc<Services>, socket: WebSocket) {
     let (tx, mut rx) = mpsc::channel::<Sequenced>(SOCKET_QUEUE);
     let session: SessionHandle = match first {
         Ok(ClientOp::Identify(id)) => {
-            let Some(user) = user_of(&state, &id.token).await else {
+            let token_hash = hash_token(&id.token);
+            let Some((user, lifetime)) = user_of(&state, &token_hash).await else {
                 let _ = sink
                     .send(error_frame("unauthorized", "session is invalid or expired"))
                     .await;
                 let _ = sink.close().await;
                 return;
             };
+            if state.sessions.of_user(&user.id).len() >= MAX_SESSIONS_PER_USER {
+                let _ = sink
+                    .send(error_frame(
+                        "too_many_connections",
+                        "too many gateway connections for this account",
+                    ))
+                    .await;
+                let _ = sink.close().await;
+                return;
+            }
             let kind = id.kind.unwrap_or(ConnectionKind::Main);
             // Registered before the snapshot is read: nothing published meanwhile is lost.
-            let session = state.sessions.start(state.hub.clone(), &user.id, kind);
+            let session =
+                state
+                    .sessions
+                    .start(state.hub.clone(), &user.id, kind, &token_hash, lifetime);
             let mut ready = match snapshot::ready(&state, &user).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -180,10 +224,10 @@ pub async fn serve(state: Arc<Services>, socket: WebSocket) {
             session
         }
         Ok(ClientOp::Resume(r)) => {
-            let user = user_of(&state, &r.token).await;
+            let user = user_of(&state, &hash_token(&r.token)).await;
             let found = state.sessions.get(&r.session_id);
             let result = match (user, found) {
-                (Some(u), Some(s)) if s.user_id == u.id => {
+                (Some((u, _)), Some(s)) if s.user_id == u.id => {
                     s.attach(tx, r.seq).await.map(|n| (s, n))
                 }
                 (Some(_), Some(_)) => Err(ResumeError::WrongUser),

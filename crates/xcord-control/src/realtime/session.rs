@@ -50,6 +50,8 @@ enum Command {
         reply: oneshot::Sender<Result<u64, ResumeError>>,
     },
     Detach,
+    /// The account session ended (log-out): end this gateway session now.
+    Close,
 }
 
 /// A live gateway session, as the registry knows it.
@@ -58,6 +60,8 @@ pub struct SessionHandle {
     pub id: String,
     pub user_id: String,
     pub kind: ConnectionKind,
+    /// The account session (bearer token hash) it was opened with; it ends with it.
+    pub token_hash: String,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -82,6 +86,11 @@ impl SessionHandle {
     pub fn detach(&self) {
         let _ = self.commands.send(Command::Detach);
     }
+
+    /// Ends the session and closes its socket.
+    pub fn close(&self) {
+        let _ = self.commands.send(Command::Close);
+    }
 }
 
 /// All gateway sessions of this process. Session tasks belong to `tasks` and end at its
@@ -100,14 +109,23 @@ impl Sessions {
         }
     }
 
-    /// Starts a session for `user_id`, registered with the hub from this moment on.
-    pub fn start(&self, hub: Arc<Hub>, user_id: &str, kind: ConnectionKind) -> SessionHandle {
+    /// Starts a session for `user_id`, registered with the hub from this moment on, opened with
+    /// the account session `token_hash`, which ends in `lifetime`.
+    pub fn start(
+        &self,
+        hub: Arc<Hub>,
+        user_id: &str,
+        kind: ConnectionKind,
+        token_hash: &str,
+        lifetime: Duration,
+    ) -> SessionHandle {
         let (hub_id, events) = hub.connect(user_id);
         let (tx, rx) = mpsc::unbounded_channel();
         let handle = SessionHandle {
             id: crate::db::new_id(),
             user_id: user_id.to_owned(),
             kind,
+            token_hash: token_hash.to_owned(),
             commands: tx,
         };
         if let Ok(mut map) = self.by_id.lock() {
@@ -122,6 +140,7 @@ impl Sessions {
             events,
             rx,
             shutdown,
+            lifetime,
         ));
         handle
     }
@@ -143,6 +162,23 @@ impl Sessions {
             .unwrap_or_default()
     }
 
+    /// Ends every gateway session opened with the account session `token_hash` (log-out).
+    pub fn close_token(&self, token_hash: &str) {
+        let matching: Vec<SessionHandle> = self
+            .by_id
+            .lock()
+            .map(|m| {
+                m.values()
+                    .filter(|s| s.token_hash == token_hash)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default();
+        for s in matching {
+            s.close();
+        }
+    }
+
     fn remove(&self, id: &str) {
         if let Ok(mut map) = self.by_id.lock() {
             map.remove(id);
@@ -159,7 +195,10 @@ async fn run(
     mut events: mpsc::Receiver<GatewayEvent>,
     mut commands: mpsc::UnboundedReceiver<Command>,
     shutdown: tokio_util::sync::CancellationToken,
+    lifetime: Duration,
 ) {
+    let account_expiry = tokio::time::sleep(lifetime);
+    tokio::pin!(account_expiry);
     let mut seq: u64 = 0;
     let mut buffer: VecDeque<Sequenced> = VecDeque::with_capacity(64);
     let mut socket: Option<mpsc::Sender<Sequenced>> = None;
@@ -203,10 +242,11 @@ async fn run(
                     socket = None;
                     expiry.as_mut().reset(tokio::time::Instant::now() + RESUME_WINDOW);
                 }
-                None => break,
+                Some(Command::Close) | None => break,
             },
             _ = &mut expiry, if socket.is_none() => break,
             () = shutdown.cancelled() => break,
+            () = &mut account_expiry => break,
         }
     }
     hub.disconnect(&handle.user_id, hub_id);
@@ -218,11 +258,13 @@ mod tests {
     use super::*;
     use crate::realtime::hub::Audience;
 
+    const DAY: Duration = Duration::from_secs(86_400);
+
     #[tokio::test]
     async fn numbers_events_and_replays_after_a_sequence() {
         let hub = Arc::new(Hub::default());
         let sessions = Sessions::default();
-        let s = sessions.start(hub.clone(), "alice", ConnectionKind::Main);
+        let s = sessions.start(hub.clone(), "alice", ConnectionKind::Main, "t1", DAY);
         let (tx, mut rx) = mpsc::channel(16);
         assert_eq!(s.attach(tx, 0).await, Ok(0));
         for i in 0..3 {
@@ -256,7 +298,7 @@ mod tests {
     async fn too_old_a_sequence_is_a_gap() {
         let hub = Arc::new(Hub::default());
         let sessions = Sessions::default();
-        let s = sessions.start(hub.clone(), "bob", ConnectionKind::Overlay);
+        let s = sessions.start(hub.clone(), "bob", ConnectionKind::Overlay, "t2", DAY);
         let total = REPLAY_BUFFER + 5;
         for i in 0..total {
             hub.publish(Audience::User("bob".into()), GatewayEvent::new("E", i));
@@ -293,7 +335,7 @@ mod tests {
     async fn a_detached_session_lives_exactly_the_resume_window() {
         let hub = Arc::new(Hub::default());
         let sessions = Sessions::default();
-        let s = sessions.start(hub.clone(), "carol", ConnectionKind::Main);
+        let s = sessions.start(hub.clone(), "carol", ConnectionKind::Main, "t3", DAY);
         let (tx, _rx) = mpsc::channel(16);
         assert_eq!(s.attach(tx, 0).await, Ok(0));
         s.detach();
@@ -321,9 +363,42 @@ mod tests {
         let hub = Arc::new(Hub::default());
         let tasks = Tasks::new();
         let sessions = Sessions::new(tasks.clone());
-        let s = sessions.start(hub.clone(), "dave", ConnectionKind::Mobile);
+        let s = sessions.start(hub.clone(), "dave", ConnectionKind::Mobile, "t4", DAY);
         assert!(tasks.shutdown(Duration::from_secs(1)).await);
         assert!(sessions.get(&s.id).is_none());
         assert_eq!(hub.connections("dave"), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closing_a_token_ends_its_sessions_and_their_sockets() {
+        let hub = Arc::new(Hub::default());
+        let sessions = Sessions::default();
+        let a = sessions.start(hub.clone(), "erin", ConnectionKind::Main, "tok-a", DAY);
+        let b = sessions.start(hub.clone(), "erin", ConnectionKind::Overlay, "tok-b", DAY);
+        let (tx, mut socket) = mpsc::channel(16);
+        assert_eq!(a.attach(tx, 0).await, Ok(0));
+        sessions.close_token("tok-a");
+        assert!(socket.recv().await.is_none(), "the socket's queue closes");
+        assert!(sessions.get(&a.id).is_none());
+        assert!(
+            sessions.get(&b.id).is_some(),
+            "another log-in's session stays"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_session_ends_when_its_account_session_expires() {
+        let hub = Arc::new(Hub::default());
+        let sessions = Sessions::default();
+        let lifetime = Duration::from_secs(60);
+        let s = sessions.start(hub.clone(), "fay", ConnectionKind::Main, "tok", lifetime);
+        let (tx, mut socket) = mpsc::channel(16);
+        assert_eq!(s.attach(tx, 0).await, Ok(0));
+        tokio::time::advance(lifetime - Duration::from_millis(1)).await;
+        tokio::task::yield_now().await;
+        assert!(sessions.get(&s.id).is_some());
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(socket.recv().await.is_none());
+        assert!(sessions.get(&s.id).is_none());
     }
 }
