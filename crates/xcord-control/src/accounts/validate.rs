@@ -1,11 +1,25 @@
-//! Field rules for account data, each failure a precise message.
+//! Field rules for account data, each failure a precise message. The limits are constants
+//! so that the API document (`crate::schema`) states the same ones.
+
+use std::ops::RangeInclusive;
 
 use crate::error::Error;
 
+/// A handle's length, in characters.
+pub const HANDLE_CHARS: RangeInclusive<usize> = 3..=32;
+/// A display name's length after trimming, in characters.
+pub const DISPLAY_NAME_CHARS: RangeInclusive<usize> = 1..=64;
+/// A password's length, in characters.
+pub const PASSWORD_CHARS: RangeInclusive<usize> = 8..=128;
+
 pub fn handle(h: &str) -> Result<(), Error> {
     let len = h.chars().count();
-    if !(3..=32).contains(&len) {
-        return Err(Error::invalid("handle must be 3 to 32 characters"));
+    if !HANDLE_CHARS.contains(&len) {
+        return Err(Error::invalid(format!(
+            "handle must be {} to {} characters",
+            HANDLE_CHARS.start(),
+            HANDLE_CHARS.end()
+        )));
     }
     if !h
         .chars()
@@ -21,8 +35,12 @@ pub fn handle(h: &str) -> Result<(), Error> {
 pub fn display_name(n: &str) -> Result<(), Error> {
     let trimmed = n.trim();
     let len = trimmed.chars().count();
-    if !(1..=64).contains(&len) {
-        return Err(Error::invalid("displayName must be 1 to 64 characters"));
+    if !DISPLAY_NAME_CHARS.contains(&len) {
+        return Err(Error::invalid(format!(
+            "displayName must be {} to {} characters",
+            DISPLAY_NAME_CHARS.start(),
+            DISPLAY_NAME_CHARS.end()
+        )));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(Error::invalid(
@@ -34,8 +52,12 @@ pub fn display_name(n: &str) -> Result<(), Error> {
 
 pub fn password(p: &str) -> Result<(), Error> {
     let len = p.chars().count();
-    if !(8..=128).contains(&len) {
-        return Err(Error::invalid("password must be 8 to 128 characters"));
+    if !PASSWORD_CHARS.contains(&len) {
+        return Err(Error::invalid(format!(
+            "password must be {} to {} characters",
+            PASSWORD_CHARS.start(),
+            PASSWORD_CHARS.end()
+        )));
     }
     Ok(())
 }

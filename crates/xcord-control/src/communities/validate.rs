@@ -1,9 +1,17 @@
 //! Field rules for communities, roles, channels, invites and messages, each failure a precise
-//! message. Names are trimmed before they are checked and stored.
+//! message. Names are trimmed before they are checked and stored. The limits are constants so
+//! that the API document (`crate::schema`, the request bodies in `crate::api`) states the same
+//! ones.
+
+use std::ops::RangeInclusive;
 
 use super::ChannelKind;
 use crate::error::Error;
 
+/// A community, role or channel name's length after trimming, in characters.
+pub const NAME_CHARS: RangeInclusive<usize> = 1..=100;
+/// Largest channel position.
+pub const MAX_POSITION: i64 = 1_000_000;
 /// Longest message, in characters.
 pub const MAX_MESSAGE_CHARS: usize = 4000;
 /// Largest channel user limit (0 is unlimited).
@@ -15,9 +23,11 @@ pub const MAX_INVITE_USES: i64 = 1000;
 /// A 1–100 character name without control characters; `field` names it in the message.
 pub fn name<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
     let trimmed = value.trim();
-    if !(1..=100).contains(&trimmed.chars().count()) {
+    if !NAME_CHARS.contains(&trimmed.chars().count()) {
         return Err(Error::invalid(format!(
-            "{field} must be 1 to 100 characters"
+            "{field} must be {} to {} characters",
+            NAME_CHARS.start(),
+            NAME_CHARS.end()
         )));
     }
     if trimmed.chars().any(char::is_control) {
@@ -50,8 +60,10 @@ pub fn user_limit(kind: ChannelKind, limit: i64) -> Result<u32, Error> {
 }
 
 pub fn position(position: i64) -> Result<i64, Error> {
-    if !(0..=1_000_000).contains(&position) {
-        return Err(Error::invalid("position must be 0 to 1000000"));
+    if !(0..=MAX_POSITION).contains(&position) {
+        return Err(Error::invalid(format!(
+            "position must be 0 to {MAX_POSITION}"
+        )));
     }
     Ok(position)
 }
