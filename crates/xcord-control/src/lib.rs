@@ -10,6 +10,8 @@
 //!   event inbox and the event handler.
 //! - `realtime`: the hub and resumable sessions; `gateway`: the WebSocket protocol and the
 //!   Ready snapshot.
+//! - `schema`: the OpenAPI schemas of shared values (ids, names, …) that the API's objects
+//!   point at.
 //! - `api`: the HTTP edge — parse, call one service function, render. Nothing outside it
 //!   imports it (`tests/structure.rs` checks this, and that the domains form no cycles).
 
@@ -24,5 +26,6 @@ pub mod error;
 pub mod gateway;
 pub mod media;
 pub mod realtime;
+pub mod schema;
 pub mod tasks;
 pub mod voice;
