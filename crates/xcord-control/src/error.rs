@@ -35,7 +35,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, for the API document.
+    /// Every code, for the API document (`api::error` gives it its schema).
     pub const ALL: [ErrorCode; 11] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
@@ -173,6 +173,27 @@ mod tests {
             assert_eq!(json, serde_json::json!(code.as_str()));
         }
         assert_eq!(ErrorCode::InviteExpired.as_str(), "invite_expired");
+    }
+
+    #[test]
+    fn all_lists_every_code_once() {
+        // Adding a variant breaks this match until ALL (and the API document) lists it.
+        let position = |code: ErrorCode| match code {
+            ErrorCode::InvalidRequest => 0,
+            ErrorCode::Unauthorized => 1,
+            ErrorCode::Forbidden => 2,
+            ErrorCode::NotFound => 3,
+            ErrorCode::Conflict => 4,
+            ErrorCode::RateLimited => 5,
+            ErrorCode::InviteExpired => 6,
+            ErrorCode::ChannelFull => 7,
+            ErrorCode::MediaUnavailable => 8,
+            ErrorCode::Unavailable => 9,
+            ErrorCode::Internal => 10,
+        };
+        for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(position(code), i, "{code}");
+        }
     }
 
     #[test]

@@ -10,6 +10,8 @@
 //!   event inbox and the event handler.
 //! - `realtime`: the hub and resumable sessions; `gateway`: the WebSocket protocol and the
 //!   Ready snapshot.
+//! - `schema`: the OpenAPI schemas of shared values (ids, names, …) that the API's objects
+//!   point at; `limits`: the field limits both the validators and the document read.
 //! - `api`: the HTTP edge — parse, call one service function, render. Nothing outside it
 //!   imports it (`tests/structure.rs` checks this, and that the domains form no cycles).
 
@@ -22,7 +24,9 @@ pub mod conversations;
 pub mod db;
 pub mod error;
 pub mod gateway;
+pub mod limits;
 pub mod media;
 pub mod realtime;
+pub mod schema;
 pub mod tasks;
 pub mod voice;

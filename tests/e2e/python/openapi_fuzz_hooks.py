@@ -22,7 +22,7 @@ import schemathesis
 from hypothesis import strategies as st
 
 SEED: dict[str, str] = json.loads(os.environ.get("XCORD_FUZZ_SEED", "{}"))
-NOBODY = "f" * 28
+NOBODY = "f" * 32
 NO_CODE = "Z" * 10
 
 # (method, path) → the path parameter whose seeded values it must not be given.

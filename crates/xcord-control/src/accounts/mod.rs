@@ -10,20 +10,27 @@ pub mod validate;
 use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+use crate::schema::{AvatarGradient, Id};
 
 /// How long a session lasts.
 pub const SESSION_TTL_MS: i64 = 30 * 24 * 3600 * 1000;
 
 /// A user as the API shows it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    #[schema(value_type = Id)]
     pub id: String,
+    /// The handle as registered (case kept).
     pub handle: String,
     pub display_name: String,
     /// Two CSS colours (`#rrggbb`): the avatar's gradient.
+    #[schema(value_type = AvatarGradient)]
     pub avatar_gradient: [String; 2],
     pub is_creator: bool,
+    /// Unix milliseconds.
     pub created_at: i64,
 }
 

@@ -1,11 +1,17 @@
-//! Field rules for account data, each failure a precise message.
+//! Field rules for account data, each failure a precise message. The limits live in
+//! `crate::limits`, so that the API document (`crate::schema`) states the same ones.
 
 use crate::error::Error;
+pub use crate::limits::{DISPLAY_NAME_CHARS, HANDLE_CHARS, PASSWORD_CHARS};
 
 pub fn handle(h: &str) -> Result<(), Error> {
     let len = h.chars().count();
-    if !(3..=32).contains(&len) {
-        return Err(Error::invalid("handle must be 3 to 32 characters"));
+    if !HANDLE_CHARS.contains(&len) {
+        return Err(Error::invalid(format!(
+            "handle must be {} to {} characters",
+            HANDLE_CHARS.start(),
+            HANDLE_CHARS.end()
+        )));
     }
     if !h
         .chars()
@@ -21,8 +27,12 @@ pub fn handle(h: &str) -> Result<(), Error> {
 pub fn display_name(n: &str) -> Result<(), Error> {
     let trimmed = n.trim();
     let len = trimmed.chars().count();
-    if !(1..=64).contains(&len) {
-        return Err(Error::invalid("displayName must be 1 to 64 characters"));
+    if !DISPLAY_NAME_CHARS.contains(&len) {
+        return Err(Error::invalid(format!(
+            "displayName must be {} to {} characters",
+            DISPLAY_NAME_CHARS.start(),
+            DISPLAY_NAME_CHARS.end()
+        )));
     }
     if trimmed.chars().any(char::is_control) {
         return Err(Error::invalid(
@@ -34,8 +44,12 @@ pub fn display_name(n: &str) -> Result<(), Error> {
 
 pub fn password(p: &str) -> Result<(), Error> {
     let len = p.chars().count();
-    if !(8..=128).contains(&len) {
-        return Err(Error::invalid("password must be 8 to 128 characters"));
+    if !PASSWORD_CHARS.contains(&len) {
+        return Err(Error::invalid(format!(
+            "password must be {} to {} characters",
+            PASSWORD_CHARS.start(),
+            PASSWORD_CHARS.end()
+        )));
     }
     Ok(())
 }

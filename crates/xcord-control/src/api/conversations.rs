@@ -3,43 +3,70 @@
 
 use std::sync::Arc;
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::ApiPath as Path;
-use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
-use serde::Deserialize;
-
-use super::communities::{PageQuery, page_request};
+use super::communities::messages::{ContentRequest, PageQuery, page_request};
+use super::error::{BadRequest, NotFound, Unauthorized};
+use super::params::ConversationId;
 use super::{ApiJson, Services, Session};
 use crate::conversations::{ConversationView, DmMessage, service};
 use crate::error::Result;
+use crate::schema::Id;
 
-pub fn routes() -> Router<Arc<Services>> {
-    Router::new()
-        .route("/api/v1/conversations", get(mine).post(open))
-        .route("/api/v1/conversations/{id}", get(conversation))
-        .route(
-            "/api/v1/conversations/{id}/messages",
-            get(list_messages).post(send_message),
-        )
+pub fn routes() -> OpenApiRouter<Arc<Services>> {
+    OpenApiRouter::default()
+        .routes(routes!(mine, open))
+        .routes(routes!(conversation))
+        .routes(routes!(list_messages, send_message))
 }
 
 type St = State<Arc<Services>>;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct OpenRequest {
+pub struct OpenConversationRequest {
+    /// The other user (not the caller).
+    #[schema(value_type = Id)]
     user_id: String,
 }
 
-/// The conversation with `userId`: 201 when created now, 200 when it existed.
+/// Start (or find) a direct conversation
+///
+/// One conversation per pair of users; not with oneself (400).
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations",
+    operation_id = "openConversation",
+    tag = "conversations",
+    request_body = OpenConversationRequest,
+    responses(
+        (status = 200, description = "The conversation already existed.", body = ConversationView, links(
+            ("GetConversation" = (operation_id = "getConversation", description = "Read the conversation.", parameters(("conversationId" = "$response.body#/id")))),
+            ("ListDmMessages" = (operation_id = "listDmMessages", description = "Its messages.", parameters(("conversationId" = "$response.body#/id")))),
+            ("SendDmMessage" = (operation_id = "sendDmMessage", description = "Send a message in it.", parameters(("conversationId" = "$response.body#/id")))),
+        )),
+        (status = 201, description = "The conversation was created (CONVERSATION_CREATE is sent to both).", body = ConversationView, links(
+            ("GetConversation" = (operation_id = "getConversation", description = "Read the conversation.", parameters(("conversationId" = "$response.body#/id")))),
+            ("ListDmMessages" = (operation_id = "listDmMessages", description = "Its messages.", parameters(("conversationId" = "$response.body#/id")))),
+            ("SendDmMessage" = (operation_id = "sendDmMessage", description = "Send a message in it.", parameters(("conversationId" = "$response.body#/id")))),
+        )),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ),
+)]
 async fn open(
     State(state): St,
     session: Session,
-    ApiJson(req): ApiJson<OpenRequest>,
+    ApiJson(req): ApiJson<OpenConversationRequest>,
 ) -> Result<(StatusCode, Json<ConversationView>)> {
     let (conversation, created) = service::open(&state, &session.user, &req.user_id).await?;
     let status = if created {
@@ -50,10 +77,36 @@ async fn open(
     Ok((status, Json(conversation)))
 }
 
+/// The caller's direct conversations
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations",
+    operation_id = "listConversations",
+    tag = "conversations",
+    responses(
+        (status = 200, description = "The conversations.", body = Vec<ConversationView>),
+        (status = 401, response = Unauthorized),
+    ),
+)]
 async fn mine(State(state): St, session: Session) -> Result<Json<Vec<ConversationView>>> {
     Ok(Json(service::mine(&state, &session.user.id).await?))
 }
 
+/// A direct conversation
+///
+/// Only its two participants see it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{conversationId}",
+    operation_id = "getConversation",
+    tag = "conversations",
+    params(ConversationId),
+    responses(
+        (status = 200, description = "The conversation.", body = ConversationView),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ),
+)]
 async fn conversation(
     State(state): St,
     session: Session,
@@ -62,6 +115,22 @@ async fn conversation(
     Ok(Json(service::get(&state, &session.user.id, &id).await?))
 }
 
+/// A page of a conversation's messages
+///
+/// Unknown query parameters are refused (400).
+#[utoipa::path(
+    get,
+    path = "/api/v1/conversations/{conversationId}/messages",
+    operation_id = "listDmMessages",
+    tag = "conversations",
+    params(ConversationId, PageQuery),
+    responses(
+        (status = 200, description = "Up to `limit` messages, newest first.", body = Vec<DmMessage>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ),
+)]
 async fn list_messages(
     State(state): St,
     session: Session,
@@ -74,17 +143,26 @@ async fn list_messages(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SendRequest {
-    content: String,
-}
-
+/// Send a direct message
+#[utoipa::path(
+    post,
+    path = "/api/v1/conversations/{conversationId}/messages",
+    operation_id = "sendDmMessage",
+    tag = "conversations",
+    params(ConversationId),
+    request_body = ContentRequest,
+    responses(
+        (status = 201, description = "The message (DM_MESSAGE_CREATE is sent to both).", body = DmMessage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ),
+)]
 async fn send_message(
     State(state): St,
     session: Session,
     Path(id): Path<String>,
-    ApiJson(req): ApiJson<SendRequest>,
+    ApiJson(req): ApiJson<ContentRequest>,
 ) -> Result<(StatusCode, Json<DmMessage>)> {
     let message = service::send(&state, &session.user, &id, &req.content).await?;
     Ok((StatusCode::CREATED, Json(message)))

@@ -1,6 +1,11 @@
 //! The HTTP API under `/api/v1`: a thin edge. Handlers parse the request (the JSON body, path
 //! and bearer-session extractors here), call one service function, and render the result;
 //! errors are rendered once, in [`error`], as `{code, message}` with their status.
+//!
+//! Every route is registered with `utoipa_axum`'s `routes!`, which takes its path, method and
+//! API documentation from the handler's `#[utoipa::path]`: what the router serves and what
+//! the OpenAPI document ([`openapi`], served at `GET /api/v1/openapi.json`) says are made in
+//! one place. Nothing here registers a route any other way.
 
 mod auth;
 mod communities;
@@ -8,6 +13,7 @@ mod conversations;
 pub mod error;
 mod gateway;
 mod openapi;
+mod params;
 mod voice;
 pub mod webhooks;
 
@@ -17,8 +23,9 @@ use axum::Router;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::{User, hash_token, store};
 use crate::app::Services;
@@ -26,23 +33,37 @@ use crate::error::Error;
 
 pub type State = axum::extract::State<Arc<Services>>;
 
-/// The `/api/v1` routes, with request ids and the one log line per server error.
-pub fn router(services: Arc<Services>) -> Router {
-    Router::new()
-        .route("/api/v1/auth/register", post(auth::register))
-        .route("/api/v1/auth/login", post(auth::login))
-        .route("/api/v1/auth/logout", post(auth::logout))
-        .route("/api/v1/users/@me", get(auth::me).patch(auth::update_me))
-        .route("/api/v1/users/{id}", get(auth::user))
+/// Every `/api/v1` route of the control plane with its documentation (the media plane's
+/// webhook receiver, mounted on its own, is [`webhooks`]).
+fn routes() -> OpenApiRouter<Arc<Services>> {
+    OpenApiRouter::default()
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me, auth::update_me))
+        .routes(routes!(auth::user))
         .merge(communities::routes())
         .merge(conversations::routes())
         .merge(gateway::routes())
         .merge(voice::routes())
         .merge(openapi::routes())
+}
+
+/// The `/api/v1` routes, with request ids and the one log line per server error. The OpenAPI
+/// document it serves is made from the same registrations.
+pub fn router(services: Arc<Services>) -> Router {
+    let (router, paths) = routes().split_for_parts();
+    router
         .fallback(|| async { Error::not_found("no such endpoint") })
         .with_state(services)
+        .layer(openapi::serve(paths))
         .layer(axum::middleware::from_fn(error::log_server_errors))
         .layer(error::request_id_layers())
+}
+
+/// The API's OpenAPI document, as `GET /api/v1/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::document(routes().into_openapi())
 }
 
 /// A JSON body whose rejections are API errors with a precise message.

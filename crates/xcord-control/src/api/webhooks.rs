@@ -1,24 +1,40 @@
 //! The webhook receiver of a remote media plane, `POST /api/v1/webhooks/livekit`: LiveKit's
 //! signed webhook events are verified (signature, then body hash; 401 when bad or stale),
 //! stored in the media event inbox before they are acknowledged, then handed to the event
-//! handler. Errors are rendered like every API error.
+//! handler. Errors are rendered like every API error. The route is documented in the API's
+//! OpenAPI document ([`document`], merged by `super::openapi`) though it is mounted apart from
+//! `super::router`, and only when the media plane is a remote server.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::post;
 use livekit_api::access_token::TokenVerifier;
 use livekit_api::webhooks::WebhookReceiver;
 use tokio::sync::mpsc;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ComponentsBuilder, OpenApi, RefOr};
+use utoipa::{PartialSchema, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::error::ErrorBody;
 use crate::app::Services;
 use crate::error::{Error, ErrorCode};
 use crate::media::{MediaEvent, inbox};
 
 /// Path of the webhook receiver.
 pub const WEBHOOK_PATH: &str = "/api/v1/webhooks/livekit";
+
+/// The name of the webhook signature's security scheme in the API document (also in
+/// `receive`'s `security`).
+const SIGNATURE: &str = "livekitWebhook";
+
+fn routes() -> OpenApiRouter<Arc<ReceiverState>> {
+    OpenApiRouter::default().routes(routes!(receive))
+}
 
 /// The receiver route. Verified events are stored in the inbox of `services` (when given)
 /// before they are acknowledged, then sent to `events`.
@@ -29,14 +45,52 @@ pub fn webhook_router(
     services: Option<Arc<Services>>,
 ) -> Router {
     let receiver = WebhookReceiver::new(TokenVerifier::with_api_key(api_key, api_secret));
-    Router::new()
-        .route("/api/v1/webhooks/livekit", post(receive))
-        .with_state(Arc::new(ReceiverState {
-            receiver,
-            events,
-            services,
-        }))
+    let (router, _) = routes().split_for_parts();
+    router.with_state(Arc::new(ReceiverState {
+        receiver,
+        events,
+        services,
+    }))
 }
+
+/// The receiver's part of the API document: its operation and the signature scheme.
+pub(super) fn document() -> OpenApi {
+    let mut document = routes().into_openapi();
+    let signature = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .bearer_format("JWT")
+        .description(Some(
+            "LiveKit's webhook signature: a JWT signed with the media plane's API secret (HS256, \
+             issuer the API key) whose `sha256` claim is the base64 SHA-256 of the body. The \
+             `Bearer ` prefix is optional.",
+        ))
+        .build();
+    let components = document
+        .components
+        .take()
+        .map_or_else(ComponentsBuilder::new, Into::into)
+        .security_scheme(SIGNATURE, SecurityScheme::Http(signature))
+        .build();
+    document.components = Some(components);
+    document
+}
+
+/// A LiveKit webhook event (`livekit.WebhookEvent` as JSON), as the media plane sends it.
+struct WebhookEvent;
+
+impl PartialSchema for WebhookEvent {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .description(Some(
+                "A LiveKit webhook event (`livekit.WebhookEvent` in JSON: `event`, `id`, \
+                 `createdAt`, and `room`, `participant` or `track` as the event has them).",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for WebhookEvent {}
 
 struct ReceiverState {
     receiver: WebhookReceiver,
@@ -44,6 +98,28 @@ struct ReceiverState {
     services: Option<Arc<Services>>,
 }
 
+/// Receive a media-plane webhook
+///
+/// Mounted only when the media plane is a remote LiveKit-compatible server (`livekit` settings);
+/// with the embedded media plane, events arrive in process and this path answers 404. The
+/// event is verified and stored before it is acknowledged.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/livekit",
+    operation_id = "receiveMediaWebhook",
+    tag = "webhooks",
+    request_body(
+        description = "The signed event; any `Content-Type` is read (LiveKit sends `application/webhook+json`).",
+        content((inline(WebhookEvent) = "application/webhook+json")),
+    ),
+    responses(
+        (status = 200, description = "The event is stored and handed to the event handler."),
+        (status = 401, description = "Missing, bad or stale signature, or a body that does not match it (`unauthorized`).", body = ErrorBody),
+        (status = 404, description = "No receiver is mounted: the control plane uses the embedded media plane (`not_found`).", body = ErrorBody),
+        (status = 503, description = "The event cannot be stored or handled now (`unavailable`).", body = ErrorBody),
+    ),
+    security(("livekitWebhook" = [])),
+)]
 async fn receive(
     State(st): State<Arc<ReceiverState>>,
     headers: HeaderMap,

@@ -1,11 +1,15 @@
 //! Permissions: a bit set (bitflags) with fixed bits, shown to clients as a list of names
 //! (`["VIEW_CHANNEL", "CONNECT", …]`). `ADMINISTRATOR` implies every other permission; that
 //! rule lives in [`Permissions::grants`] and [`Permissions::missing`], never in the set
-//! operations (`contains` is plain bit containment).
+//! operations (`contains` is plain bit containment). Its OpenAPI schema (an array of
+//! [`PermissionName`]s) is generated from the flags, with what each one allows.
 
 use std::fmt;
 
 use serde::{Serialize, Serializer};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 bitflags::bitflags! {
     #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
@@ -94,6 +98,94 @@ impl Serialize for Permissions {
     }
 }
 
+/// What each permission allows, in bit order (for the API document).
+const MEANINGS: [(Permissions, &str); 14] = [
+    (
+        Permissions::VIEW_CHANNEL,
+        "see the community's channels and read their messages",
+    ),
+    (
+        Permissions::SEND_MESSAGES,
+        "send messages in channels (and publish data in voice rooms)",
+    ),
+    (Permissions::CONNECT, "join voice and video channels"),
+    (
+        Permissions::SPEAK,
+        "publish a microphone in voice and video channels",
+    ),
+    (Permissions::VIDEO, "publish a camera"),
+    (
+        Permissions::SCREEN_SHARE,
+        "publish a screen share (and its audio)",
+    ),
+    (
+        Permissions::MUTE_MEMBERS,
+        "server-mute members in voice channels",
+    ),
+    (
+        Permissions::DEAFEN_MEMBERS,
+        "server-deafen members in voice channels",
+    ),
+    (
+        Permissions::MOVE_MEMBERS,
+        "move members between voice channels, disconnect them, and join full channels",
+    ),
+    (Permissions::KICK_MEMBERS, "remove members"),
+    (Permissions::BAN_MEMBERS, "ban and unban users, list bans"),
+    (
+        Permissions::MANAGE_CHANNELS,
+        "create, edit and delete channels, list and revoke invites, delete others' messages",
+    ),
+    (
+        Permissions::MANAGE_ROLES,
+        "create, edit, delete, assign and unassign roles (only within one's own permissions)",
+    ),
+    (
+        Permissions::ADMINISTRATOR,
+        "every permission, and renaming the community",
+    ),
+];
+
+/// The name of one permission on the wire (a schema for the API document only).
+pub struct PermissionName;
+
+impl PartialSchema for PermissionName {
+    fn schema() -> RefOr<Schema> {
+        let meanings: Vec<String> = MEANINGS
+            .iter()
+            .map(|(bit, meaning)| format!("`{bit}`: {meaning}"))
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(Permissions::all().names()))
+            .description(Some(format!(
+                "A permission: {}. `ADMINISTRATOR` implies every other permission; the \
+                 community's owner has them all.",
+                meanings.join("; ")
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for PermissionName {}
+
+/// A set of permissions: the names of its bits, in bit order.
+impl PartialSchema for Permissions {
+    fn schema() -> RefOr<Schema> {
+        ArrayBuilder::new()
+            .items(Ref::from_schema_name(PermissionName::name()))
+            .unique_items(true)
+            .description(Some("A set of permissions by name, in bit order."))
+            .into()
+    }
+}
+
+impl ToSchema for Permissions {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((PermissionName::name().into(), PermissionName::schema()));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +217,24 @@ mod tests {
             serde_json::json!(["VIEW_CHANNEL", "CONNECT"])
         );
         assert_eq!(p.to_string(), "VIEW_CHANNEL, CONNECT");
+    }
+
+    #[test]
+    fn the_schema_names_and_explains_every_permission_in_bit_order() {
+        let bits: Vec<Permissions> = MEANINGS.iter().map(|(bit, _)| *bit).collect();
+        let all: Vec<Permissions> = Permissions::all().iter().collect();
+        assert_eq!(bits, all);
+        let schema = serde_json::to_value(PermissionName::schema()).unwrap();
+        assert_eq!(
+            schema["enum"],
+            serde_json::json!(Permissions::all().names())
+        );
+        assert_eq!(schema["enum"].as_array().unwrap().len(), 14);
+        let description = schema["description"].as_str().unwrap();
+        assert!(description.contains("`MANAGE_ROLES`: create, edit, delete"));
+        let set = serde_json::to_value(Permissions::schema()).unwrap();
+        assert_eq!(set["items"]["$ref"], "#/components/schemas/PermissionName");
+        assert_eq!(set["uniqueItems"], true);
     }
 
     #[test]

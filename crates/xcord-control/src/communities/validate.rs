@@ -1,23 +1,23 @@
 //! Field rules for communities, roles, channels, invites and messages, each failure a precise
-//! message. Names are trimmed before they are checked and stored.
+//! message. Names are trimmed before they are checked and stored. The limits live in
+//! `crate::limits`, so that the API document (`crate::schema`, the request bodies in
+//! `crate::api`) states the same ones.
 
 use super::ChannelKind;
 use crate::error::Error;
-
-/// Longest message, in characters.
-pub const MAX_MESSAGE_CHARS: usize = 4000;
-/// Largest channel user limit (0 is unlimited).
-pub const MAX_USER_LIMIT: i64 = 99;
-/// Longest invite lifetime: 30 days.
-pub const MAX_INVITE_AGE_SECONDS: i64 = 30 * 24 * 3600;
-pub const MAX_INVITE_USES: i64 = 1000;
+pub use crate::limits::{
+    MAX_INVITE_AGE_SECONDS, MAX_INVITE_USES, MAX_MESSAGE_CHARS, MAX_POSITION, MAX_USER_LIMIT,
+    NAME_CHARS,
+};
 
 /// A 1–100 character name without control characters; `field` names it in the message.
 pub fn name<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
     let trimmed = value.trim();
-    if !(1..=100).contains(&trimmed.chars().count()) {
+    if !NAME_CHARS.contains(&trimmed.chars().count()) {
         return Err(Error::invalid(format!(
-            "{field} must be 1 to 100 characters"
+            "{field} must be {} to {} characters",
+            NAME_CHARS.start(),
+            NAME_CHARS.end()
         )));
     }
     if trimmed.chars().any(char::is_control) {
@@ -50,8 +50,10 @@ pub fn user_limit(kind: ChannelKind, limit: i64) -> Result<u32, Error> {
 }
 
 pub fn position(position: i64) -> Result<i64, Error> {
-    if !(0..=1_000_000).contains(&position) {
-        return Err(Error::invalid("position must be 0 to 1000000"));
+    if !(0..=MAX_POSITION).contains(&position) {
+        return Err(Error::invalid(format!(
+            "position must be 0 to {MAX_POSITION}"
+        )));
     }
     Ok(position)
 }

@@ -9,34 +9,46 @@ pub mod service;
 pub mod store;
 
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::accounts::User;
+use crate::schema::Id;
 
 pub use store::conversations_of;
 
 pub const CONVERSATION_CREATE: &str = "CONVERSATION_CREATE";
 pub const DM_MESSAGE_CREATE: &str = "DM_MESSAGE_CREATE";
 
-/// A conversation as both participants see it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+/// A direct conversation between two users, as both see it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
+#[schema(as = Conversation)]
 pub struct ConversationView {
+    #[schema(value_type = Id)]
     pub id: String,
     /// The two participants, in a fixed order.
+    #[schema(value_type = Vec<User>, min_items = 2, max_items = 2)]
     pub participants: [User; 2],
+    /// Unix milliseconds.
     pub created_at: i64,
-    /// When the last message was sent; `None` before the first.
+    /// When the last message was sent; `null` before the first.
+    #[schema(required = true)]
     pub last_message_at: Option<i64>,
 }
 
 /// A message in a direct conversation.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DmMessage {
+    #[schema(value_type = Id)]
     pub id: String,
+    #[schema(value_type = Id)]
     pub conversation_id: String,
     pub author: User,
     pub content: String,
+    /// Unix milliseconds.
     pub created_at: i64,
+    /// Unix milliseconds of the last edit; `null`: never edited.
+    #[schema(required = true)]
     pub edited_at: Option<i64>,
 }

@@ -16,6 +16,9 @@ pub mod store;
 pub mod token;
 
 use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::schema::Id;
 
 /// The media room of a voice or video channel.
 pub fn room_of_channel(channel_id: &str) -> String {
@@ -27,19 +30,24 @@ pub fn channel_of_room(room: &str) -> Option<&str> {
     room.strip_prefix("vc_").filter(|c| !c.is_empty())
 }
 
-/// A user's presence in a voice channel, as clients see it.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+/// A user's presence in a voice or video channel, as clients see it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VoiceState {
+    #[schema(value_type = Id)]
     pub user_id: String,
+    #[schema(value_type = Id)]
     pub channel_id: String,
+    /// The media-plane participant's sid.
     pub participant_sid: String,
     pub self_mute: bool,
     pub self_deaf: bool,
     pub server_mute: bool,
     pub server_deaf: bool,
+    /// Whether an unmuted camera track is published.
     pub camera: bool,
     pub screen_share: bool,
+    /// Unix milliseconds.
     pub joined_at: i64,
 }
 

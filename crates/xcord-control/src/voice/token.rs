@@ -8,6 +8,7 @@ use std::time::Duration;
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use livekit_protocol as proto;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::accounts::User;
 use crate::communities::permissions::Permissions;
@@ -16,14 +17,21 @@ use crate::media::MediaAccess;
 /// How long a media token is valid (clients get refresh tokens from the SFU while connected).
 pub const TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
 
-/// What a client needs to connect.
-#[derive(Clone, Debug, Serialize)]
+/// What a client needs to connect to a voice or video channel.
+#[derive(Clone, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaTicket {
+    /// Where to connect (`ws://…` or `wss://…`).
     pub url: String,
+    /// A media access token (JWT, valid for 10 minutes) whose grants follow the caller's
+    /// permissions (SPEAK, VIDEO, SCREEN_SHARE, SEND_MESSAGES).
     pub token: String,
+    /// The media room: `vc_<channelId>`.
+    #[schema(pattern = "^vc_")]
     pub room: String,
+    #[schema(value_type = crate::schema::Id)]
     pub channel_id: String,
+    /// Unix milliseconds: when the token expires.
     pub expires_at: i64,
 }
 

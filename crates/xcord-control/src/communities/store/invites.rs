@@ -198,3 +198,16 @@ pub async fn join(
     tx.commit().await?;
     Ok(JoinOutcome::Joined(community))
 }
+
+#[cfg(test)]
+mod code_tests {
+    #[test]
+    fn codes_have_the_documented_shape() {
+        assert_eq!(crate::schema::INVITE_CODE_PATTERN, "^[A-Za-z0-9]{10}$");
+        for _ in 0..100 {
+            let code = super::new_code();
+            assert_eq!(code.len(), 10);
+            assert!(code.bytes().all(|b| b.is_ascii_alphanumeric()));
+        }
+    }
+}
