@@ -52,8 +52,10 @@ Every frame is `{"op": OP, "d": DATA}`; event frames also have `t` (type) and `s
   room with it).
 - `{"op":"heartbeat_ack"}` — the answer to each `heartbeat`.
 - `{"op":"error","d":{"code":…,"message":…}}` — then the server closes the socket. Codes:
-  `timeout` (no `identify` or `resume` within 10 s), `unauthorized` (invalid or expired session
-  token), `not_identified` (a `heartbeat` before identifying), `invalid_request` (a malformed
+  `timeout` (no `identify` or `resume` within 10 s of opening, whatever else was sent),
+  `message_too_large` (a frame over 4 KiB before identifying; after it, messages over 16 KiB
+  close the socket), `too_many_connections` (the account already has 16 gateway sessions),
+  `unauthorized` (invalid or expired session token), `not_identified` (a `heartbeat` before identifying), `invalid_request` (a malformed
   frame, an unknown op, or `identify`/`resume` again on an identified socket — the last one does
   not close the socket), `heartbeat_timeout` (nothing received for 1.5 heartbeat intervals), or
   an API error code (`internal`) while building the snapshot.
@@ -69,7 +71,8 @@ Every frame is `{"op": OP, "d": DATA}`; event frames also have `t` (type) and `s
   client silent for 1.5 intervals is disconnected (its session stays resumable).
 
 Unknown fields in client frames are refused (`invalid_request`). A user may have several
-connections (each its own session); every one receives the user's events."#;
+connections (each its own session); every one receives the user's events. Logging out (or the
+session token expiring) ends every gateway session opened with that token: its socket closes."#;
 
 /// The realtime gateway (WebSocket)
 #[utoipa::path(
@@ -86,5 +89,7 @@ connections (each its own session); every one receives the user's events."#;
 )]
 async fn upgrade(state: State, ws: WebSocketUpgrade) -> Response {
     let services = state.0;
-    ws.on_upgrade(move |socket| crate::gateway::serve(services, socket))
+    ws.max_message_size(crate::gateway::MAX_MESSAGE_BYTES)
+        .max_frame_size(crate::gateway::MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| crate::gateway::serve(services, socket))
 }

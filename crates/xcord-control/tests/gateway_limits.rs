@@ -1,0 +1,143 @@
+//! The gateway's limits over a real WebSocket: small frames before identify, a bounded number of
+//! sessions per account, and log-out closing the sockets that token opened. On SQLite and
+//! PostgreSQL.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn open(addr: std::net::SocketAddr) -> Ws {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/gateway"))
+        .await
+        .unwrap();
+    assert_eq!(next(&mut ws).await["op"], "hello");
+    ws
+}
+
+async fn next(ws: &mut Ws) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .expect("gateway frame")
+            .expect("open")
+            .unwrap();
+        if let Message::Text(t) = msg {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+async fn closed(ws: &mut Ws) -> bool {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
+            Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+            Ok(Some(Ok(_))) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+async fn identify(addr: std::net::SocketAddr, token: &str) -> (Ws, Value) {
+    let mut ws = open(addr).await;
+    let frame = json!({"op": "identify", "d": {"token": token}});
+    ws.send(Message::Text(frame.to_string().into()))
+        .await
+        .unwrap();
+    let answer = next(&mut ws).await;
+    (ws, answer)
+}
+
+#[tokio::test]
+async fn a_large_frame_before_identify_is_refused() {
+    for db in common::backends().await {
+        let (addr, _) = common::serve(db).await;
+        let mut ws = open(addr).await;
+        let padding = "x".repeat(5000);
+        let frame = json!({"op": "identify", "d": {"token": padding}});
+        ws.send(Message::Text(frame.to_string().into()))
+            .await
+            .unwrap();
+        let e = next(&mut ws).await;
+        assert_eq!(
+            (e["op"].as_str(), e["d"]["code"].as_str()),
+            (Some("error"), Some("message_too_large"))
+        );
+        assert!(closed(&mut ws).await);
+        // a message over the socket's 16 KiB limit closes it unread
+        let mut ws = open(addr).await;
+        let huge = "y".repeat(20 * 1024);
+        let _ = ws.send(Message::Text(huge.into())).await;
+        assert!(closed(&mut ws).await);
+    }
+}
+
+#[tokio::test]
+async fn an_account_holds_at_most_sixteen_sessions() {
+    for db in common::backends().await {
+        let (addr, state) = common::serve(db).await;
+        let app = xcord_control::api::router(state.clone()).layer(
+            axum::extract::connect_info::MockConnectInfo(std::net::SocketAddr::from((
+                [10, 0, 0, 1],
+                5000,
+            ))),
+        );
+        let (token, _) = common::register(&app, "many").await;
+        let mut sockets = Vec::new();
+        for _ in 0..16 {
+            let (ws, ready) = identify(addr, &token).await;
+            assert_eq!(ready["op"], "ready", "{ready}");
+            sockets.push(ws);
+        }
+        let (mut ws, refused) = identify(addr, &token).await;
+        assert_eq!(refused["d"]["code"], "too_many_connections", "{refused}");
+        assert!(closed(&mut ws).await);
+    }
+}
+
+#[tokio::test]
+async fn logging_out_closes_the_sockets_of_that_token_only() {
+    for db in common::backends().await {
+        let (addr, state) = common::serve(db).await;
+        let app = xcord_control::api::router(state.clone()).layer(
+            axum::extract::connect_info::MockConnectInfo(std::net::SocketAddr::from((
+                [10, 0, 0, 1],
+                5000,
+            ))),
+        );
+        let (first, _) = common::register(&app, "leaver").await;
+        let (s, second) = common::call(
+            &app,
+            "POST",
+            "/api/v1/auth/login",
+            None,
+            Some(json!({"handle": "leaver", "password": "correct horse battery"})),
+        )
+        .await;
+        assert_eq!(s.as_u16(), 200);
+        let second = second["token"].as_str().unwrap().to_owned();
+        let (mut a, ready) = identify(addr, &first).await;
+        assert_eq!(ready["op"], "ready");
+        let (mut b, ready) = identify(addr, &second).await;
+        assert_eq!(ready["op"], "ready");
+        let (s, _) = common::call(&app, "POST", "/api/v1/auth/logout", Some(&first), None).await;
+        assert_eq!(s.as_u16(), 204);
+        assert!(closed(&mut a).await, "the logged-out token's socket closes");
+        b.send(Message::Text(json!({"op": "heartbeat"}).to_string().into()))
+            .await
+            .unwrap();
+        assert_eq!(
+            next(&mut b).await["op"],
+            "heartbeat_ack",
+            "the other log-in stays"
+        );
+    }
+}
