@@ -64,10 +64,12 @@ impl Db {
             // One file, many readers, one writer: WAL, a busy timeout, foreign keys on.
             pool_options = pool_options.after_connect(|conn, _| {
                 Box::pin(async move {
-                    sqlx::query("PRAGMA journal_mode = WAL")
+                    // The busy timeout first, so that switching to WAL waits for a lock
+                    // instead of failing under concurrent connections.
+                    sqlx::query("PRAGMA busy_timeout = 5000")
                         .execute(&mut *conn)
                         .await?;
-                    sqlx::query("PRAGMA busy_timeout = 5000")
+                    sqlx::query("PRAGMA journal_mode = WAL")
                         .execute(&mut *conn)
                         .await?;
                     sqlx::query("PRAGMA foreign_keys = ON")

@@ -5,11 +5,15 @@
 
 mod common;
 
+use std::sync::Arc;
+
 use axum::Router;
 use axum::http::StatusCode;
 use common::{app, app_with_state, backends, call, register};
 use serde_json::{Value, json};
+use xcord_control::app::Services;
 use xcord_control::conversations;
+use xcord_control::db::Db;
 
 async fn open(app: &Router, token: &str, user_id: &str) -> (StatusCode, Value) {
     call(
@@ -22,17 +26,41 @@ async fn open(app: &Router, token: &str, user_id: &str) -> (StatusCode, Value) {
     .await
 }
 
-#[tokio::test]
-async fn one_conversation_per_pair_seen_only_by_its_two_users() {
-    for db in backends().await {
-        let (app, state) = app_with_state(db);
-        let (alice, alice_id) = register(&app, "alice").await;
-        let (bob, bob_id) = register(&app, "bob").await;
-        let (carol, carol_id) = register(&app, "carol").await;
+/// alice and bob, (token, user id) each, and the conversation alice opened with bob as its
+/// creation returned it.
+struct Pair {
+    app: Router,
+    state: Arc<Services>,
+    alice: (String, String),
+    bob: (String, String),
+    conversation: Value,
+}
 
-        let (s, created) = open(&app, &alice, &bob_id).await;
-        assert_eq!(s, StatusCode::CREATED, "{created}");
-        let id = created["id"].as_str().unwrap().to_owned();
+/// Registers alice and bob on `db`; alice opens a conversation with bob.
+async fn pair(db: Db) -> Pair {
+    let (app, state) = app_with_state(db);
+    let alice = register(&app, "alice").await;
+    let bob = register(&app, "bob").await;
+    let (s, conversation) = open(&app, &alice.0, &bob.1).await;
+    assert_eq!(s, StatusCode::CREATED, "{conversation}");
+    Pair {
+        app,
+        state,
+        alice,
+        bob,
+        conversation,
+    }
+}
+
+#[tokio::test]
+async fn a_new_conversation_has_both_users_and_no_messages() {
+    for db in backends().await {
+        let Pair {
+            alice: (_, alice_id),
+            bob: (_, bob_id),
+            conversation: created,
+            ..
+        } = pair(db).await;
         let mut participants: Vec<&str> = created["participants"]
             .as_array()
             .unwrap()
@@ -44,13 +72,32 @@ async fn one_conversation_per_pair_seen_only_by_its_two_users() {
         expected.sort();
         assert_eq!(participants, expected);
         assert_eq!(created["lastMessageAt"], Value::Null);
+    }
+}
 
+#[tokio::test]
+async fn a_pair_has_one_conversation_opened_from_either_side() {
+    for db in backends().await {
+        let Pair {
+            app,
+            alice: (alice, alice_id),
+            bob: (bob, bob_id),
+            conversation: created,
+            ..
+        } = pair(db).await;
         // the same conversation again, from either side
         let (s, again) = open(&app, &alice, &bob_id).await;
         assert_eq!((s, &again), (StatusCode::OK, &created));
         let (s, other_side) = open(&app, &bob, &alice_id).await;
         assert_eq!((s, &other_side), (StatusCode::OK, &created));
+    }
+}
 
+#[tokio::test]
+async fn a_conversation_is_with_another_existing_user() {
+    for db in backends().await {
+        let app = app(db);
+        let (alice, alice_id) = register(&app, "alice").await;
         let (s, e) = open(&app, &alice, &alice_id).await;
         assert_eq!(
             (s, e["message"].as_str()),
@@ -64,6 +111,15 @@ async fn one_conversation_per_pair_seen_only_by_its_two_users() {
             (s, e["message"].as_str()),
             (StatusCode::NOT_FOUND, Some("user not found"))
         );
+    }
+}
+
+#[tokio::test]
+async fn opening_a_conversation_refuses_unknown_fields() {
+    for db in backends().await {
+        let app = app(db);
+        let (alice, _) = register(&app, "alice").await;
+        let (_, bob_id) = register(&app, "bob").await;
         let (s, e) = call(
             &app,
             "POST",
@@ -80,9 +136,23 @@ async fn one_conversation_per_pair_seen_only_by_its_two_users() {
                 .contains("unknown field `user`"),
             "{e}"
         );
+    }
+}
 
-        // a third user sees nothing of it
-        let path = format!("/api/v1/conversations/{id}");
+#[tokio::test]
+async fn a_third_user_sees_nothing_of_a_conversation() {
+    for db in backends().await {
+        let Pair {
+            app,
+            bob: (bob, _),
+            conversation,
+            ..
+        } = pair(db).await;
+        let (carol, _) = register(&app, "carol").await;
+        let path = format!(
+            "/api/v1/conversations/{}",
+            conversation["id"].as_str().unwrap()
+        );
         let messages = format!("{path}/messages");
         for (method, path, body) in [
             ("GET", path.as_str(), None),
@@ -104,8 +174,21 @@ async fn one_conversation_per_pair_seen_only_by_its_two_users() {
         assert_eq!(carols, json!([]));
         let (s, _) = call(&app, "GET", &path, Some(&bob), None).await;
         assert_eq!(s, StatusCode::OK);
+    }
+}
 
-        // the list is most recently active first
+#[tokio::test]
+async fn conversations_are_listed_most_recently_active_first() {
+    for db in backends().await {
+        let Pair {
+            app,
+            state,
+            alice: (alice, _),
+            bob: (bob, bob_id),
+            conversation,
+        } = pair(db).await;
+        let (_, carol_id) = register(&app, "carol").await;
+        let id = conversation["id"].as_str().unwrap();
         let (s, with_carol) = open(&app, &alice, &carol_id).await;
         assert_eq!(s, StatusCode::CREATED);
         // a later millisecond than that creation, so the order below is certain
@@ -113,13 +196,13 @@ async fn one_conversation_per_pair_seen_only_by_its_two_users() {
         let (s, sent) = call(
             &app,
             "POST",
-            &messages,
+            &format!("/api/v1/conversations/{id}/messages"),
             Some(&bob),
             Some(json!({"content": "hi alice"})),
         )
         .await;
         assert_eq!(s, StatusCode::CREATED, "{sent}");
-        assert_eq!(sent["conversationId"], id.as_str());
+        assert_eq!(sent["conversationId"], id);
         assert_eq!(sent["author"]["id"], bob_id.as_str());
         let (_, mine) = call(&app, "GET", "/api/v1/conversations", Some(&alice), None).await;
         let ids: Vec<&str> = mine
@@ -128,9 +211,24 @@ async fn one_conversation_per_pair_seen_only_by_its_two_users() {
             .iter()
             .map(|c| c["id"].as_str().unwrap())
             .collect();
-        assert_eq!(ids, [id.as_str(), with_carol["id"].as_str().unwrap()]);
+        assert_eq!(ids, [id, with_carol["id"].as_str().unwrap()]);
         assert_eq!(mine[0]["lastMessageAt"], sent["createdAt"]);
+    }
+}
 
+#[tokio::test]
+async fn a_direct_message_must_be_1_to_4000_characters() {
+    for db in backends().await {
+        let Pair {
+            app,
+            alice: (alice, _),
+            conversation,
+            ..
+        } = pair(db).await;
+        let messages = format!(
+            "/api/v1/conversations/{}/messages",
+            conversation["id"].as_str().unwrap()
+        );
         for content in ["", &"x".repeat(4001)] {
             let (s, e) = call(
                 &app,
