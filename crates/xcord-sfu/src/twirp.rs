@@ -168,7 +168,9 @@ fn check(claims: &Claims, needs: Needs) -> Result<(), TwirpError> {
     let ok = match &needs {
         Needs::Create => v.room_create,
         Needs::List => v.room_list,
-        Needs::Admin(room) => v.room_admin && (v.room.is_empty() || v.room == *room),
+        // As LiveKit: roomAdmin is for the one room the token names (an empty grant room is
+        // admin of nothing, not of every room).
+        Needs::Admin(room) => v.room_admin && !room.is_empty() && v.room == *room,
     };
     if ok {
         Ok(())
@@ -296,4 +298,40 @@ async fn dispatch(
             ));
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use livekit_api::access_token::VideoGrants;
+
+    fn claims(video: VideoGrants) -> Claims {
+        Claims {
+            video,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn room_admin_is_for_the_named_room_only() {
+        let admin_of = |room: &str| {
+            claims(VideoGrants {
+                room_admin: true,
+                room: room.to_owned(),
+                ..Default::default()
+            })
+        };
+        assert!(check(&admin_of("a"), Needs::Admin("a".into())).is_ok());
+        assert!(check(&admin_of("a"), Needs::Admin("b".into())).is_err());
+        assert!(
+            check(&admin_of(""), Needs::Admin("b".into())).is_err(),
+            "an empty room is not every room"
+        );
+        assert!(check(&admin_of(""), Needs::Admin(String::new())).is_err());
+        let not_admin = claims(VideoGrants {
+            room: "a".into(),
+            ..Default::default()
+        });
+        assert!(check(&not_admin, Needs::Admin("a".into())).is_err());
+    }
 }

@@ -32,6 +32,9 @@ const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10
 const MEDIA_EVENT_QUEUE: usize = 4096;
 
 fn main() -> anyhow::Result<()> {
+    // Everything this process creates (the database and its journal, keys, logs) is for its
+    // owner only: files 0600, directories 0700.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_env("XCORD_LOG")

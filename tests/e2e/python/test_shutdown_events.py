@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import stat
 from pathlib import Path
 
 import aiohttp
@@ -42,6 +43,10 @@ async def test_sigterm_during_activity_stores_every_media_event():
 
         assert server.proc is not None
         datadir = Path(server._datadir or "")
+        # The data stays its owner's: the directory 0700, the database and its journal 0600.
+        modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in datadir.iterdir()}
+        assert modes.get("xcord.db") == 0o600, modes
+        assert all(m & 0o077 == 0 for m in modes.values()), {n: oct(m) for n, m in modes.items()}
         server.proc.terminate()
         code = await asyncio.get_running_loop().run_in_executor(None, server.proc.wait, 15)
         assert code == 0, f"server exited with {code}\n{server.log_tail()}"
