@@ -6,45 +6,10 @@
 
 mod common;
 
-use std::time::Duration;
-
-use futures_util::{SinkExt, StreamExt};
+use common::ws::{Ws, closed, next, open};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
-
-type Ws =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-async fn open(addr: std::net::SocketAddr) -> Ws {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/gateway"))
-        .await
-        .unwrap();
-    assert_eq!(next(&mut ws).await["op"], "hello");
-    ws
-}
-
-async fn next(ws: &mut Ws) -> Value {
-    loop {
-        let msg = tokio::time::timeout(Duration::from_secs(5), ws.next())
-            .await
-            .expect("gateway frame")
-            .expect("open")
-            .unwrap();
-        if let Message::Text(t) = msg {
-            return serde_json::from_str(t.as_str()).unwrap();
-        }
-    }
-}
-
-async fn closed(ws: &mut Ws) -> bool {
-    loop {
-        match tokio::time::timeout(Duration::from_secs(5), ws.next()).await {
-            Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
-            Ok(Some(Ok(_))) => continue,
-            Err(_) => return false,
-        }
-    }
-}
 
 async fn identify(addr: std::net::SocketAddr, token: &str) -> (Ws, Value) {
     let mut ws = open(addr).await;
@@ -84,12 +49,7 @@ async fn a_large_frame_before_identify_is_refused() {
 async fn an_account_holds_at_most_sixteen_sessions() {
     for db in common::backends().await {
         let (addr, state) = common::serve(db).await;
-        let app = xcord_control::api::router(state.clone()).layer(
-            axum::extract::connect_info::MockConnectInfo(std::net::SocketAddr::from((
-                [10, 0, 0, 1],
-                5000,
-            ))),
-        );
+        let app = common::router(&state);
         let (token, _) = common::register(&app, "many").await;
         let mut sockets = Vec::new();
         for _ in 0..16 {
@@ -107,12 +67,7 @@ async fn an_account_holds_at_most_sixteen_sessions() {
 async fn logging_out_closes_the_sockets_of_that_token_only() {
     for db in common::backends().await {
         let (addr, state) = common::serve(db).await;
-        let app = xcord_control::api::router(state.clone()).layer(
-            axum::extract::connect_info::MockConnectInfo(std::net::SocketAddr::from((
-                [10, 0, 0, 1],
-                5000,
-            ))),
-        );
+        let app = common::router(&state);
         let (first, _) = common::register(&app, "leaver").await;
         let (s, second) = common::call(
             &app,

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod ws;
+
 use std::net::SocketAddr;
 
 use axum::Router;
@@ -77,6 +79,11 @@ pub fn services(db: Db) -> std::sync::Arc<Services> {
     Services::builder(db)
         .clock(Clock::manual(Clock::system().now_ms()))
         .build()
+}
+
+/// The API router over existing services, as a client from 10.0.0.1 would see it.
+pub fn router(services: &std::sync::Arc<Services>) -> Router {
+    api::router(services.clone()).layer(MockConnectInfo(SocketAddr::from(([10, 0, 0, 1], 5000))))
 }
 
 /// The API router over `db`, as a client from 10.0.0.1 would see it.
