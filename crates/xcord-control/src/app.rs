@@ -46,12 +46,8 @@ pub struct Services {
 }
 
 impl Services {
-    /// Services over `db` with the system clock and no media plane.
-    pub fn new(db: Db) -> Arc<Self> {
-        ServicesBuilder::new(db).build()
-    }
-
-    /// A builder, to choose the clock and attach a media plane.
+    /// A builder with no domain hooks, to choose the clock, attach a media plane and register
+    /// hooks; `crate::services` gives one with every domain's hooks registered.
     pub fn builder(db: Db) -> ServicesBuilder {
         ServicesBuilder::new(db)
     }
@@ -70,6 +66,8 @@ pub struct ServicesBuilder {
     clock: Clock,
     media: Option<Media>,
     tasks: Tasks,
+    community_hooks: Vec<Arc<dyn CommunityHooks>>,
+    media_listeners: Vec<Arc<dyn MediaEventListener>>,
 }
 
 impl ServicesBuilder {
@@ -79,7 +77,21 @@ impl ServicesBuilder {
             clock: Clock::system(),
             media: None,
             tasks: Tasks::new(),
+            community_hooks: Vec::new(),
+            media_listeners: Vec::new(),
         }
+    }
+
+    /// Adds a listener to membership and channel changes.
+    pub fn community_hook(mut self, hook: Arc<dyn CommunityHooks>) -> Self {
+        self.community_hooks.push(hook);
+        self
+    }
+
+    /// Adds a listener to media-plane events.
+    pub fn media_listener(mut self, listener: Arc<dyn MediaEventListener>) -> Self {
+        self.media_listeners.push(listener);
+        self
     }
 
     /// The task set background work joins (the binary's, so one shutdown stops everything).
@@ -107,8 +119,8 @@ impl ServicesBuilder {
             hub: Arc::new(Hub::default()),
             sessions: Sessions::new(self.tasks.clone()),
             media: self.media,
-            community_hooks: vec![Arc::new(crate::voice::hooks::VoiceCommunityHooks)],
-            media_listeners: vec![Arc::new(crate::voice::apply::VoiceMediaListener)],
+            community_hooks: self.community_hooks,
+            media_listeners: self.media_listeners,
             tasks: self.tasks,
         })
     }

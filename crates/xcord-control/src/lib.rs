@@ -2,7 +2,7 @@
 //!
 //! # Layout
 //! - `app`: [`app::Services`], what every part shares (database, clock, hub, media plane,
-//!   hooks); `clock`: the one clock; `error`: domain errors with stable codes; `db`: storage.
+//!   hooks), built by [`services`], which registers each domain's hooks; `clock`: the one clock; `error`: domain errors with stable codes; `db`: storage.
 //! - Domains, each owning its rules (`service`), SQL (`store`) and events: `accounts`,
 //!   `communities`, `conversations`, `voice`. They tell each other about changes through hooks
 //!   (`communities::hooks`, `media::MediaEventListener`), never by calling handlers.
@@ -14,6 +14,8 @@
 //!   point at; `limits`: the field limits both the validators and the document read.
 //! - `api`: the HTTP edge — parse, call one service function, render. Nothing outside it
 //!   imports it (`tests/structure.rs` checks this, and that the domains form no cycles).
+
+use std::sync::Arc;
 
 pub mod accounts;
 pub mod api;
@@ -30,3 +32,12 @@ pub mod realtime;
 pub mod schema;
 pub mod tasks;
 pub mod voice;
+
+/// Services over `db` with every domain's hooks registered (voice hears of removed members and
+/// deleted channels, and applies media events): the composition root, so that `app` names no
+/// domain and no domain names another's implementation.
+pub fn services(db: db::Db) -> app::ServicesBuilder {
+    app::Services::builder(db)
+        .community_hook(Arc::new(voice::hooks::VoiceCommunityHooks))
+        .media_listener(Arc::new(voice::apply::VoiceMediaListener))
+}

@@ -169,7 +169,7 @@ async fn reconciler_removes_ghosts_against_the_sfu() {
             api_key: "devkey".into(),
             api_secret: "secret".into(),
         };
-        let with_media = Services::builder(state.db.clone())
+        let with_media = xcord_control::services(state.db.clone())
             .media(plane, access)
             .build();
         let (_, mut rx2) = with_media.hub.connect(&user);

@@ -11,7 +11,6 @@ use tracing_subscriber::EnvFilter;
 use xcord_sfu::auth::KeyStore;
 
 use xcord_control::api;
-use xcord_control::app::Services;
 use xcord_control::db::Db;
 use xcord_control::media::embedded::EmbeddedMediaPlane;
 use xcord_control::media::events::EventHandler;
@@ -122,7 +121,7 @@ fn main() -> anyhow::Result<()> {
         };
         let services = match db {
             Some(db) => {
-                let mut builder = Services::builder(db).tasks(tasks.clone());
+                let mut builder = xcord_control::services(db).tasks(tasks.clone());
                 if let (Some(plane), Some(access)) =
                     (media_plane.clone(), media_access(&settings, media_keys.as_ref()))
                 {

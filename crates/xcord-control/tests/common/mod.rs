@@ -76,7 +76,7 @@ pub async fn databases() -> Vec<Db> {
 /// Services over `db` with a manual clock (starting at the real time), so a test can move
 /// time on with `services.clock.advance(…)` instead of sleeping.
 pub fn services(db: Db) -> std::sync::Arc<Services> {
-    Services::builder(db)
+    xcord_control::services(db)
         .clock(Clock::manual(Clock::system().now_ms()))
         .build()
 }
