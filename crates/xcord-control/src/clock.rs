@@ -77,6 +77,15 @@ impl Clock {
         }
     }
 
+    /// Waits `d`: a real timer on the system clock; on a manual clock the clock is moved on by
+    /// `d` at once, so a test sees the wait without spending it.
+    pub async fn sleep(&self, d: Duration) {
+        match &self.source {
+            Source::System => tokio::time::sleep(d).await,
+            Source::Manual(_) => self.advance(d),
+        }
+    }
+
     /// Moves a manual clock on by `by` (wall time and instants). No effect on the system clock.
     pub fn advance(&self, by: Duration) {
         if let Source::Manual(m) = &self.source {
@@ -106,6 +115,13 @@ mod tests {
         clock.advance(Duration::from_secs(2));
         assert_eq!(clock.now_ms(), 3_000);
         assert_eq!(clock.instant() - t0, Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_manual_clock_sleeps_by_moving_on() {
+        let clock = Clock::manual(0);
+        clock.sleep(Duration::from_secs(3)).await;
+        assert_eq!(clock.now_ms(), 3_000);
     }
 
     #[test]

@@ -62,6 +62,42 @@ async fn wrong_passwords_from_one_address_do_not_lock_the_owner_out_elsewhere() 
 }
 
 #[tokio::test]
+async fn failures_on_a_handle_from_anywhere_slow_it_down_but_never_refuse_it() {
+    for db in backends().await {
+        let services = common::services(db);
+        let owner = from(&services, [10, 0, 2, 1]);
+        common::register(&owner, "target").await;
+        // 20 failures spread over addresses, none of which reaches its own limits
+        for i in 0..20u8 {
+            let attacker = from(&services, [10, 0, 3, i]);
+            assert_eq!(
+                login(&attacker, "target", "guess guess").await,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        let before = services.clock.now_ms();
+        assert_eq!(
+            login(&owner, "target", "correct horse battery").await,
+            StatusCode::OK,
+            "the right password still gets in"
+        );
+        assert_eq!(
+            services.clock.now_ms() - before,
+            1_000,
+            "but only after the per-handle slow-down"
+        );
+        // another handle is not slowed
+        common::register(&owner, "bystander").await;
+        let before = services.clock.now_ms();
+        assert_eq!(
+            login(&owner, "bystander", "correct horse battery").await,
+            StatusCode::OK
+        );
+        assert_eq!(services.clock.now_ms(), before);
+    }
+}
+
+#[tokio::test]
 async fn the_address_limit_comes_first_and_impossible_handles_are_never_keys() {
     for db in backends().await {
         let services = common::services(db);

@@ -143,6 +143,7 @@ fn main() -> anyhow::Result<()> {
             let handler = EventHandler {
                 log_file: settings.media_event_log.clone(),
                 services: services.clone(),
+                arrive_stored: settings.livekit.is_some(),
             };
             tasks.spawn(handler.run(events_rx));
         }

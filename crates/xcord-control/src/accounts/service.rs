@@ -142,7 +142,7 @@ pub async fn login(
         return Err(too_many());
     }
     if limits.failures_by_handle.exhausted(&handle_key, now) {
-        tokio::time::sleep(AccountLimits::HANDLE_BACKOFF).await;
+        services.clock.sleep(AccountLimits::HANDLE_BACKOFF).await;
     }
     let accepted = match store::credentials_by_handle(&services.db, handle).await? {
         Some((user, hash)) => services

@@ -1,7 +1,7 @@
 //! Field rules for communities, roles, channels, invites and messages, each failure a precise
 //! message. Names are trimmed before they are checked and stored. The limits live in
-//! `crate::limits`, so that the API document (`crate::schema`, the request bodies in
-//! `crate::api`) states the same ones.
+//! `crate::limits`, so that the API document (`crate::schema` and the HTTP layer's request
+//! bodies) states the same ones.
 
 use super::ChannelKind;
 use crate::error::Error;

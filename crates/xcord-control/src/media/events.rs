@@ -18,6 +18,9 @@ pub struct EventHandler {
     pub log_file: Option<PathBuf>,
     /// The control plane (absent on a node without one: events are only logged).
     pub services: Option<Arc<Services>>,
+    /// Whether events arrive already stored in the inbox (the webhook receiver stores them
+    /// before it acknowledges): then they are only dispatched, not stored a second time.
+    pub arrive_stored: bool,
 }
 
 impl EventHandler {
@@ -60,7 +63,12 @@ impl EventHandler {
                 append(f, &event).await;
             }
             if let Some(services) = &self.services {
-                deliver(services, &event).await;
+                if self.arrive_stored {
+                    // Listeners claim each event in the inbox, so a redelivery is a no-op.
+                    dispatch(services, &event).await;
+                } else {
+                    deliver(services, &event).await;
+                }
             }
         }
     }
