@@ -208,6 +208,43 @@ pub fn permission_from_grant(video: &VideoGrants) -> ParticipantPermission {
     }
 }
 
+/// `base` (room, join, admin flags) with the publish/subscribe rights of a live `permission`:
+/// what a refreshed token must carry once the server changed the participant's permissions.
+/// `permission_from_grant(&grant_with_permission(base, p))` gives back `p`'s rights.
+pub fn grant_with_permission(
+    base: &VideoGrants,
+    permission: &ParticipantPermission,
+) -> VideoGrants {
+    VideoGrants {
+        can_publish: Some(permission.can_publish),
+        can_subscribe: Some(permission.can_subscribe),
+        can_publish_data: Some(permission.can_publish_data),
+        can_publish_sources: permission
+            .can_publish_sources
+            .iter()
+            .filter_map(|s| TrackSource::try_from(*s).ok())
+            .filter_map(source_name)
+            .map(str::to_owned)
+            .collect(),
+        can_update_own_metadata: Some(permission.can_update_metadata),
+        hidden: permission.hidden,
+        recorder: permission.recorder,
+        agent: permission.agent,
+        ..base.clone()
+    }
+}
+
+/// The lowercase name of a source as used in `canPublishSources`.
+pub fn source_name(source: TrackSource) -> Option<&'static str> {
+    match source {
+        TrackSource::Camera => Some("camera"),
+        TrackSource::Microphone => Some("microphone"),
+        TrackSource::ScreenShare => Some("screen_share"),
+        TrackSource::ScreenShareAudio => Some("screen_share_audio"),
+        TrackSource::Unknown => None,
+    }
+}
+
 /// Parses a lowercase source name as used in `canPublishSources`.
 pub fn source_from_name(name: &str) -> Option<TrackSource> {
     match name {
@@ -224,6 +261,25 @@ pub fn may_publish_source(permission: &ParticipantPermission, source: TrackSourc
     permission.can_publish
         && (permission.can_publish_sources.is_empty()
             || permission.can_publish_sources.contains(&(source as i32)))
+}
+
+/// Whether a track of this media type may carry this declared source: audio only as
+/// microphone or screen-share audio, video only as camera or screen share. `Unknown` passes
+/// only when the participant has no source list (then every source is allowed anyway).
+pub fn source_fits_type(
+    permission: &ParticipantPermission,
+    source: TrackSource,
+    kind: livekit_protocol::TrackType,
+) -> bool {
+    use livekit_protocol::TrackType;
+    match (kind, source) {
+        (TrackType::Audio, TrackSource::Microphone | TrackSource::ScreenShareAudio) => true,
+        (TrackType::Video, TrackSource::Camera | TrackSource::ScreenShare) => true,
+        (TrackType::Audio | TrackType::Video, TrackSource::Unknown) => {
+            permission.can_publish_sources.is_empty()
+        }
+        _ => false,
+    }
 }
 
 fn kind_from_claim(kind: &str) -> livekit_protocol::participant_info::Kind {
@@ -349,5 +405,58 @@ mod tests {
             token_from_request(Some("Basic x"), None),
             Err(AuthError::BadHeader)
         );
+    }
+
+    #[test]
+    fn a_live_permission_round_trips_through_a_refreshed_grant() {
+        let base = VideoGrants {
+            room_admin: true,
+            ..join("r1")
+        };
+        let live = ParticipantPermission {
+            can_subscribe: false,
+            can_publish: true,
+            can_publish_data: false,
+            can_publish_sources: vec![TrackSource::Camera as i32, TrackSource::ScreenShare as i32],
+            can_update_metadata: true,
+            ..Default::default()
+        };
+        let g = grant_with_permission(&base, &live);
+        assert!(g.room_join && g.room_admin && g.room == "r1");
+        assert_eq!(g.can_publish_sources, vec!["camera", "screen_share"]);
+        let back = permission_from_grant(&g);
+        assert_eq!(back.can_subscribe, live.can_subscribe);
+        assert_eq!(back.can_publish, live.can_publish);
+        assert_eq!(back.can_publish_data, live.can_publish_data);
+        assert_eq!(back.can_publish_sources, live.can_publish_sources);
+        assert_eq!(back.can_update_metadata, live.can_update_metadata);
+    }
+
+    #[test]
+    fn audio_and_video_carry_only_their_own_sources() {
+        use livekit_protocol::TrackType::{Audio, Video};
+        let any = ParticipantPermission {
+            can_publish: true,
+            ..Default::default()
+        };
+        let listed = ParticipantPermission {
+            can_publish: true,
+            can_publish_sources: vec![TrackSource::Microphone as i32],
+            ..Default::default()
+        };
+        assert!(source_fits_type(&any, TrackSource::Microphone, Audio));
+        assert!(source_fits_type(&any, TrackSource::ScreenShareAudio, Audio));
+        assert!(source_fits_type(&any, TrackSource::Camera, Video));
+        assert!(source_fits_type(&any, TrackSource::ScreenShare, Video));
+        assert!(!source_fits_type(&any, TrackSource::Camera, Audio));
+        assert!(!source_fits_type(&any, TrackSource::ScreenShare, Audio));
+        assert!(!source_fits_type(&any, TrackSource::Microphone, Video));
+        assert!(!source_fits_type(
+            &any,
+            TrackSource::ScreenShareAudio,
+            Video
+        ));
+        assert!(source_fits_type(&any, TrackSource::Unknown, Audio));
+        assert!(!source_fits_type(&listed, TrackSource::Unknown, Audio));
     }
 }

@@ -38,6 +38,13 @@ impl RoomService {
         self.run(move |e| Ok(e.room_exists(&name))).await
     }
 
+    /// Whether the token behind `grant` is still admitted (not revoked for its room).
+    pub(crate) async fn admits(&self, grant: &crate::auth::JoinGrant) -> Result<bool> {
+        let (room, identity) = (grant.room.clone(), grant.identity.clone());
+        let nbf = u64::try_from(grant.claims.nbf).unwrap_or(0);
+        self.run(move |e| Ok(e.admits(&room, &identity, nbf))).await
+    }
+
     pub async fn delete_room(&self, room: String) -> Result<()> {
         self.run(move |e| e.admin_delete_room(&room)).await
     }
@@ -67,6 +74,22 @@ impl RoomService {
     pub async fn remove_participant(&self, room: String, identity: String) -> Result<()> {
         self.run(move |e| e.admin_remove_participant(&room, &identity))
             .await
+    }
+
+    /// Removes `identity` from `room` (if there) and refuses every token issued to it so far,
+    /// for `token_lifetime` (the longest such a token lives): a ban or kick that holds even
+    /// against a ticket issued before it.
+    pub async fn revoke_participant(
+        &self,
+        room: String,
+        identity: String,
+        token_lifetime: std::time::Duration,
+    ) -> Result<()> {
+        self.run(move |e| {
+            e.admin_revoke_participant(&room, &identity, token_lifetime);
+            Ok(())
+        })
+        .await
     }
 
     pub async fn mute_published_track(

@@ -109,6 +109,18 @@ impl MediaPlane for EmbeddedMediaPlane {
             .await?)
     }
 
+    async fn revoke_participant(
+        &self,
+        room: &str,
+        identity: &str,
+        token_lifetime: std::time::Duration,
+    ) -> Result<bool, MediaError> {
+        self.rooms
+            .revoke_participant(room.to_owned(), identity.to_owned(), token_lifetime)
+            .await?;
+        Ok(true)
+    }
+
     async fn mute_published_track(
         &self,
         room: &str,

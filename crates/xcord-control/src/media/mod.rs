@@ -91,6 +91,22 @@ pub trait MediaPlane: Send + Sync + 'static {
         identity: &str,
     ) -> Result<proto::ParticipantInfo, MediaError>;
     async fn remove_participant(&self, room: &str, identity: &str) -> Result<(), MediaError>;
+    /// Removes `identity` from `room` (if there) and, where the media plane can, refuses the
+    /// tokens issued to it so far for `token_lifetime`; returns whether it could. A LiveKit
+    /// server cannot: there a join with an old ticket is caught, and undone, when its
+    /// `participant_joined` event arrives.
+    async fn revoke_participant(
+        &self,
+        room: &str,
+        identity: &str,
+        token_lifetime: std::time::Duration,
+    ) -> Result<bool, MediaError> {
+        let _ = token_lifetime;
+        match self.remove_participant(room, identity).await {
+            Ok(()) | Err(MediaError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
     async fn mute_published_track(
         &self,
         room: &str,

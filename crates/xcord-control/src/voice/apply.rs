@@ -8,31 +8,20 @@ use async_trait::async_trait;
 use livekit_protocol as proto;
 use xcord_sfu::events::names;
 
-use super::{VoiceState, channel_of_room, store};
+use sqlx::{Any, Transaction};
+
+use super::decide::{Decision, MediaAction, Observed, Write, decide};
+use super::{admission, channel_of_room, moderation, store, token};
 use crate::app::Services;
 use crate::communities;
 use crate::db::Db;
-use crate::media::{MediaEvent, MediaEventListener, inbox};
+use crate::media::{MediaError, MediaEvent, MediaEventListener, inbox};
 use crate::realtime::hub::{Audience, GatewayEvent};
 
 /// The gateway event of voice-state changes.
 pub const VOICE_STATE_UPDATE: &str = "VOICE_STATE_UPDATE";
 
-/// A change to announce after the transaction commits.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Change {
-    /// The user is now in this state (joined, flags changed, or moved from `previous`).
-    Updated {
-        state: VoiceState,
-        previous: Option<String>,
-    },
-    /// The user left the channel.
-    Left {
-        user_id: String,
-        channel_id: String,
-        participant_sid: String,
-    },
-}
+pub use super::decide::Change;
 
 /// Users who see voice states of a channel: the members of its community who may view its
 /// channels (the audience of every other channel event).
@@ -79,110 +68,131 @@ pub async fn announce(services: &Services, changes: &[Change]) {
     }
 }
 
-fn flags_from_tracks(s: &mut VoiceState, tracks: &[proto::TrackInfo]) {
-    let has = |src: proto::TrackSource, unmuted: bool| {
-        tracks
-            .iter()
-            .any(|t| t.source == src as i32 && (!unmuted || !t.muted))
+/// Reads, in the transaction, the voice states the event concerns; `verdict` is the server's
+/// verdict on a joining participant, read before the transaction began.
+async fn observe(
+    tx: &mut Transaction<'_, Any>,
+    event: &proto::WebhookEvent,
+    room: &str,
+    verdict: Option<admission::Verdict>,
+) -> Result<Observed, sqlx::Error> {
+    let mut observed = Observed::default();
+    let Some(p) = event.participant.as_ref() else {
+        if event.event == names::ROOM_FINISHED {
+            observed.room_states = store::in_room_tx(tx, room).await?;
+        }
+        return Ok(observed);
     };
-    s.camera = has(proto::TrackSource::Camera, true);
-    s.screen_share = has(proto::TrackSource::ScreenShare, false);
-    if has(proto::TrackSource::Microphone, false) {
-        s.self_mute = !has(proto::TrackSource::Microphone, true);
+    observed.same_sid = store::by_sid(tx, &p.sid).await?;
+    if event.event == names::PARTICIPANT_JOINED && observed.same_sid.is_none() {
+        observed.user_states = store::of_user_tx(tx, &p.identity).await?;
+        observed.verdict = verdict;
     }
+    Ok(observed)
 }
 
-/// Applies one stored event at `now`; returns what changed. The event is claimed in the same
-/// transaction (unprocessed → processed).
-pub async fn process(db: &Db, event: &MediaEvent, now: i64) -> Result<Vec<Change>, sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
-    if !inbox::claim(&mut tx, &event.id).await? {
-        tx.rollback().await?;
-        return Ok(Vec::new());
-    }
+/// The server's verdict on `user_id` joining the channel's room now.
+pub(super) async fn verdict(
+    db: &Db,
+    channel_id: &str,
+    user_id: &str,
+) -> Result<admission::Verdict, sqlx::Error> {
+    let access = communities::channel_access(db, channel_id, user_id).await?;
+    let others = store::in_channel(db, channel_id)
+        .await?
+        .iter()
+        .filter(|s| s.user_id != user_id)
+        .count();
+    let moderation = match &access {
+        Some(a) => moderation::get(db, &a.community_id, user_id).await?,
+        None => moderation::Moderation::default(),
+    };
+    Ok(admission::decide(access.as_ref(), Some(others), moderation))
+}
+
+/// Applies one stored event at `now`: claims it, decides, writes, all in one transaction.
+/// Returns the decision (changes to announce, media actions to take).
+pub async fn process(db: &Db, event: &MediaEvent, now: i64) -> Result<Decision, sqlx::Error> {
     let room = event
         .room
         .as_ref()
         .map(|r| r.name.as_str())
         .unwrap_or_default();
-    let Some(channel_id) = channel_of_room(room) else {
-        tx.commit().await?;
-        return Ok(Vec::new());
+    let channel_id = channel_of_room(room);
+    // Recorders, agents and other server-side participants come with the operator's own
+    // tokens: they are not members, hold no voice state and are not judged.
+    let verdict = match (channel_id, event.participant.as_ref()) {
+        (Some(channel_id), Some(p))
+            if event.event == names::PARTICIPANT_JOINED
+                && p.kind == proto::participant_info::Kind::Standard as i32 =>
+        {
+            Some(verdict(db, channel_id, &p.identity).await?)
+        }
+        _ => None,
     };
-    let mut changes = Vec::new();
-    let participant = event.participant.as_ref();
-    match event.event.as_str() {
-        names::PARTICIPANT_JOINED => {
-            if let Some(p) = participant
-                && store::by_sid(&mut tx, &p.sid).await?.is_none()
-            {
-                // One voice state per user: an older one (another channel, or a replaced
-                // connection) is superseded by this join — a move is one change.
-                let mut previous = None;
-                for old in store::of_user_tx(&mut tx, &p.identity).await? {
-                    store::delete(&mut tx, &old.participant_sid).await?;
-                    if old.channel_id != channel_id {
-                        previous = Some(old.channel_id);
-                    }
-                }
-                let mut s = VoiceState {
-                    user_id: p.identity.clone(),
-                    channel_id: channel_id.to_owned(),
-                    participant_sid: p.sid.clone(),
-                    self_mute: false,
-                    self_deaf: false,
-                    server_mute: false,
-                    server_deaf: false,
-                    camera: false,
-                    screen_share: false,
-                    joined_at: now,
-                };
-                flags_from_tracks(&mut s, &p.tracks);
-                store::insert(&mut tx, &s, room, now).await?;
-                changes.push(Change::Updated { state: s, previous });
+    let mut tx = db.pool.begin().await?;
+    if !inbox::claim(&mut tx, &event.id).await? {
+        tx.rollback().await?;
+        return Ok(Decision::default());
+    }
+    let Some(channel_id) = channel_id else {
+        tx.commit().await?;
+        return Ok(Decision::default());
+    };
+    let observed = observe(&mut tx, event, room, verdict).await?;
+    let decision = decide(event, channel_id, &observed, now);
+    for write in &decision.writes {
+        match write {
+            Write::Insert(s) => store::insert(&mut tx, s, room, now).await?,
+            Write::UpdateFlags(s) => store::update_flags(&mut tx, s, now).await?,
+            Write::Delete { participant_sid } => {
+                store::delete(&mut tx, participant_sid).await?;
             }
         }
-        names::PARTICIPANT_LEFT | names::PARTICIPANT_CONNECTION_ABORTED => {
-            if let Some(p) = participant
-                && let Some(s) = store::by_sid(&mut tx, &p.sid).await?
-            {
-                store::delete(&mut tx, &p.sid).await?;
-                changes.push(Change::Left {
-                    user_id: s.user_id,
-                    channel_id: s.channel_id,
-                    participant_sid: s.participant_sid,
-                });
-            }
-        }
-        names::TRACK_PUBLISHED | names::TRACK_UNPUBLISHED => {
-            if let Some(p) = participant
-                && let Some(mut s) = store::by_sid(&mut tx, &p.sid).await?
-            {
-                let before = s.clone();
-                flags_from_tracks(&mut s, &p.tracks);
-                if s != before {
-                    store::update_flags(&mut tx, &s, now).await?;
-                    changes.push(Change::Updated {
-                        state: s,
-                        previous: None,
-                    });
-                }
-            }
-        }
-        names::ROOM_FINISHED => {
-            for s in store::in_room_tx(&mut tx, room).await? {
-                store::delete(&mut tx, &s.participant_sid).await?;
-                changes.push(Change::Left {
-                    user_id: s.user_id,
-                    channel_id: s.channel_id,
-                    participant_sid: s.participant_sid,
-                });
-            }
-        }
-        _ => {}
     }
     tx.commit().await?;
-    Ok(changes)
+    Ok(decision)
+}
+
+/// Asks the media plane for what a decision needs (after its transaction committed).
+pub async fn act(services: &Services, room: &str, actions: &[MediaAction]) {
+    let Some(media) = &services.media else {
+        return;
+    };
+    for action in actions {
+        let result = match action {
+            MediaAction::Remove { identity, revoke } => {
+                tracing::info!(room = ?room, identity = ?identity, revoke, "removing a participant who may not be in voice");
+                let r = if *revoke {
+                    media
+                        .plane
+                        .revoke_participant(room, identity, token::TOKEN_TTL)
+                        .await
+                        .map(|_| ())
+                } else {
+                    media.plane.remove_participant(room, identity).await
+                };
+                r.map(|_| ())
+            }
+            MediaAction::SetPermission {
+                identity,
+                permission,
+            } => media
+                .plane
+                .update_participant(proto::UpdateParticipantRequest {
+                    room: room.to_owned(),
+                    identity: identity.clone(),
+                    permission: Some(permission.clone()),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| ()),
+        };
+        match result {
+            Ok(()) | Err(MediaError::NotFound(_)) => {}
+            Err(e) => tracing::warn!(room = ?room, "media action {action:?} failed: {e}"),
+        }
+    }
 }
 
 /// Voice's media-event listener: applies each stored event and announces the changes.
@@ -192,7 +202,15 @@ pub struct VoiceMediaListener;
 impl MediaEventListener for VoiceMediaListener {
     async fn on_media_event(&self, services: &Services, event: &MediaEvent) {
         match process(&services.db, event, services.clock.now_ms()).await {
-            Ok(changes) => announce(services, &changes).await,
+            Ok(decision) => {
+                announce(services, &decision.changes).await;
+                let room = event
+                    .room
+                    .as_ref()
+                    .map(|r| r.name.as_str())
+                    .unwrap_or_default();
+                act(services, room, &decision.media).await;
+            }
             Err(e) => tracing::warn!(id = %event.id, "media event not applied: {e}"),
         }
     }

@@ -1,9 +1,11 @@
 //! Voice's side of the community hooks: a member who is gone from a community is removed from
-//! its voice and video rooms; deleted channels have their rooms closed and voice states cleared.
+//! its voice and video rooms and its earlier tickets refused; deleted channels have their rooms
+//! closed and voice states cleared; when permissions change, everyone in the community's voice
+//! is judged again (removed, or given their new live permissions).
 
 use async_trait::async_trait;
 
-use super::{room_of_channel, store};
+use super::{room_of_channel, service, store, token};
 use crate::app::Services;
 use crate::communities::{self, hooks::CommunityHooks};
 use crate::media::MediaError;
@@ -14,34 +16,29 @@ pub struct VoiceCommunityHooks;
 #[async_trait]
 impl CommunityHooks for VoiceCommunityHooks {
     async fn member_removed(&self, services: &Services, community_id: &str, user_id: &str) {
-        let s = match store::of_user(&services.db, user_id).await {
-            Ok(Some(s)) => s,
-            Ok(None) => return,
+        let Some(media) = &services.media else {
+            return;
+        };
+        let channels = match communities::channel_ids_of_community(&services.db, community_id).await
+        {
+            Ok(c) => c,
             Err(e) => {
-                tracing::warn!(user = %user_id, "voice state of a removed member unreadable: {e}");
+                tracing::warn!(user = %user_id, "channels of a removed member's community unreadable: {e}");
                 return;
             }
         };
-        let in_community =
-            match communities::community_of_channel(&services.db, &s.channel_id).await {
-                Ok(c) => c.as_deref() == Some(community_id),
-                Err(e) => {
-                    tracing::warn!(user = %user_id, "channel of a removed member unreadable: {e}");
-                    return;
-                }
-            };
-        if !in_community {
-            return;
-        }
-        if let Some(media) = &services.media {
+        // Every channel room, not only the one they are in: a ticket for another channel
+        // issued before the removal must not bring them back either.
+        for channel in channels {
+            let room = room_of_channel(&channel);
             match media
                 .plane
-                .remove_participant(&room_of_channel(&s.channel_id), user_id)
+                .revoke_participant(&room, user_id, token::TOKEN_TTL)
                 .await
             {
-                Ok(()) | Err(MediaError::NotFound(_)) => {}
+                Ok(_) | Err(MediaError::NotFound(_)) => {}
                 Err(e) => {
-                    tracing::warn!(user = %user_id, "could not remove a removed member from voice: {e}")
+                    tracing::warn!(user = %user_id, room = ?room, "could not remove a removed member from voice: {e}")
                 }
             }
         }
@@ -59,6 +56,23 @@ impl CommunityHooks for VoiceCommunityHooks {
             }
             if let Err(e) = store::delete_channel(&services.db, channel).await {
                 tracing::warn!(%channel, "could not clear voice states of a deleted channel: {e}");
+            }
+        }
+    }
+
+    async fn permissions_changed(&self, services: &Services, community_id: &str) {
+        let states = match communities::channel_ids_of_community(&services.db, community_id).await {
+            Ok(channels) => store::in_channels(&services.db, &channels).await,
+            Err(e) => Err(e),
+        };
+        match states {
+            Ok(states) => {
+                for s in states {
+                    service::rejudge(services, &s).await;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(%community_id, "voice states to re-check unreadable: {e}")
             }
         }
     }

@@ -1,15 +1,22 @@
 //! Voice and video channels.
 //!
 //! - `service`: the rules — joining, one's own flags, moderation (server mute/deafen, move,
-//!   disconnect).
-//! - `apply`: voice states (who is in which channel, with their mute, deafen, camera and
-//!   screen-share flags) from media-plane events, keyed by participant sid.
+//!   disconnect), and bringing people already in voice in line with changed permissions.
+//! - `admission`: who may be in a channel's room and with which live permissions (pure);
+//!   checked when a ticket is issued, when the participant actually joins, and when roles change.
+//! - `decide`: what a media event changes (pure); `apply` reads, decides and writes: voice
+//!   states (who is in which channel, with their mute, deafen, camera and screen-share flags)
+//!   keyed by participant sid, and removes participants the server refuses.
+//! - `moderation`: server mute and deafen, persisted per member and community.
 //! - `reconcile`: removes ghosts the media plane no longer has.
 //! - `hooks`: what voice does when communities remove a member or delete channels.
 //! - `token`: media tokens for joining a channel; `store`: SQL.
 
+pub mod admission;
 pub mod apply;
+pub mod decide;
 pub mod hooks;
+pub mod moderation;
 pub mod reconcile;
 pub mod service;
 pub mod store;

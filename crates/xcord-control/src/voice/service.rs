@@ -1,12 +1,16 @@
-//! The rules of voice and video channels: who may join (member, not banned, CONNECT, the user
-//! limit unless MOVE_MEMBERS) and with which media grants; who is in a channel; one's own
-//! mute/deafen flags; and moderation — server mute and deafen applied at the SFU through live
-//! participant permissions, moving a member (a new ticket over the gateway, removed from the
-//! old room), disconnecting, and dropping removed members.
+//! The rules of voice and video channels: who may join (the `admission` rules: member, not
+//! banned, CONNECT, the user limit unless MOVE_MEMBERS) and with which media grants; who is in
+//! a channel; one's own mute/deafen flags; moderation — server mute and deafen, persisted per
+//! member and community and applied at the SFU through live participant permissions, moving a
+//! member (a new ticket over the gateway, removed from the old room), disconnecting; and
+//! judging people already in voice again when their permissions change.
 
 use livekit_protocol as proto;
 
-use super::apply::{Change, announce};
+use super::admission::{self, Refusal, Verdict};
+use super::apply::{Change, act, announce};
+use super::decide::MediaAction;
+use super::moderation::{self, Moderation};
 use super::token::{self, MediaTicket};
 use super::{VoiceState, room_of_channel, store};
 use crate::accounts::{User, store as accounts};
@@ -44,39 +48,102 @@ fn require(access: &ChannelAccess, perm: Permissions) -> Result<()> {
     }
 }
 
-fn ticket_for(services: &Services, user: &User, access: &ChannelAccess) -> Result<MediaTicket> {
+fn ticket_for(
+    services: &Services,
+    user: &User,
+    access: &ChannelAccess,
+    moderation: Moderation,
+) -> Result<MediaTicket> {
     let media = services.media()?;
     token::issue(
         &media.access,
         user,
         &access.channel_id,
         access.permissions,
-        false,
-        false,
+        moderation.server_mute,
+        moderation.server_deaf,
         services.clock.now_ms(),
     )
     .ok_or_else(|| Error::internal("signing a media token failed"))
 }
 
-/// A ticket into the channel's room, after checking membership, ban, CONNECT and the user limit
-/// (members with MOVE_MEMBERS may exceed it).
+/// The error a refused join answers with.
+fn refused(why: Refusal, access: &ChannelAccess, others: usize) -> Error {
+    match why {
+        Refusal::NotMember => Error::not_found("channel not found"),
+        Refusal::Banned => Error::forbidden("you are banned from this community"),
+        Refusal::NoConnect => {
+            Error::forbidden(format!("missing permission {}", Permissions::CONNECT))
+        }
+        Refusal::ChannelFull => Error::new(
+            ErrorCode::ChannelFull,
+            format!("the channel is full ({} of {})", others, access.user_limit),
+        ),
+    }
+}
+
+/// A ticket into the channel's room, after the admission rules (membership, ban, CONNECT, the
+/// user limit unless MOVE_MEMBERS); the ticket carries the member's server mute and deafen.
+/// The same rules are applied again when the participant actually joins.
 pub async fn join(services: &Services, user: &User, channel_id: &str) -> Result<MediaTicket> {
     let access = voice_channel(services, channel_id, &user.id).await?;
-    if access.banned {
-        return Err(Error::forbidden("you are banned from this community"));
+    let others = store::in_channel(&services.db, channel_id)
+        .await?
+        .iter()
+        .filter(|s| s.user_id != user.id)
+        .count();
+    let moderation = moderation::get(&services.db, &access.community_id, &user.id).await?;
+    match admission::decide(Some(&access), Some(others), moderation) {
+        Verdict::Admit { moderation, .. } => ticket_for(services, user, &access, moderation),
+        Verdict::Refuse(why) => Err(refused(why, &access, others)),
     }
-    require(&access, Permissions::CONNECT)?;
-    if access.user_limit > 0 && !access.permissions.grants(Permissions::MOVE_MEMBERS) {
-        let inside = store::in_channel(&services.db, channel_id).await?;
-        let others = inside.iter().filter(|s| s.user_id != user.id).count();
-        if others >= access.user_limit as usize {
-            return Err(Error::new(
-                ErrorCode::ChannelFull,
-                format!("the channel is full ({} of {})", others, access.user_limit),
-            ));
+}
+
+/// Judges someone already in voice again (their permissions or moderation changed): removes
+/// them, refusing their earlier tickets, if they may no longer be there; otherwise brings their
+/// live permissions at the media plane to what the server decided.
+pub async fn rejudge(services: &Services, s: &VoiceState) {
+    let Some(media) = &services.media else {
+        return;
+    };
+    let room = room_of_channel(&s.channel_id);
+    let verdict = match communities::channel_access(&services.db, &s.channel_id, &s.user_id).await {
+        Ok(access) => match &access {
+            Some(a) => match moderation::get(&services.db, &a.community_id, &s.user_id).await {
+                Ok(m) => admission::decide(access.as_ref(), None, m),
+                Err(e) => {
+                    tracing::warn!(user = %s.user_id, "moderation unreadable: {e}");
+                    return;
+                }
+            },
+            None => admission::decide(None, None, Moderation::default()),
+        },
+        Err(e) => {
+            tracing::warn!(user = %s.user_id, "standing unreadable: {e}");
+            return;
         }
-    }
-    ticket_for(services, user, &access)
+    };
+    let action = match verdict {
+        Verdict::Refuse(why) => MediaAction::Remove {
+            identity: s.user_id.clone(),
+            revoke: why.revokes_tickets(),
+        },
+        Verdict::Admit { permission, .. } => {
+            match media.plane.get_participant(&room, &s.user_id).await {
+                Ok(p) if p.permission.as_ref() == Some(&permission) => return,
+                Ok(_) => MediaAction::SetPermission {
+                    identity: s.user_id.clone(),
+                    permission,
+                },
+                Err(MediaError::NotFound(_)) => return,
+                Err(e) => {
+                    tracing::warn!(user = %s.user_id, "participant unreadable: {e}");
+                    return;
+                }
+            }
+        }
+    };
+    act(services, &room, &[action]).await;
 }
 
 /// Who is in the channel (for members who may see it).
@@ -142,7 +209,7 @@ async fn moderated(
 }
 
 /// Applies the target's server mute/deafen as live permissions at the SFU.
-async fn enforce(services: &Services, s: &VoiceState) -> Result<()> {
+async fn enforce(services: &Services, s: &VoiceState, moderation: Moderation) -> Result<()> {
     let media = services.media()?;
     let access = communities::channel_access(&services.db, &s.channel_id, &s.user_id)
         .await?
@@ -154,8 +221,8 @@ async fn enforce(services: &Services, s: &VoiceState) -> Result<()> {
             identity: s.user_id.clone(),
             permission: Some(token::permission(
                 access.permissions,
-                s.server_mute,
-                s.server_deaf,
+                moderation.server_mute,
+                moderation.server_deaf,
             )),
             ..Default::default()
         })
@@ -186,12 +253,24 @@ pub async fn set_server_flag(
         ServerFlag::Mute => Permissions::MUTE_MEMBERS,
         ServerFlag::Deafen => Permissions::DEAFEN_MEMBERS,
     };
-    let (_, mut s) = moderated(services, moderator, channel_id, target, perm).await?;
+    let (access, mut s) = moderated(services, moderator, channel_id, target, perm).await?;
+    let mut m = moderation::get(&services.db, &access.community_id, target).await?;
     match flag {
-        ServerFlag::Mute => s.server_mute = on,
-        ServerFlag::Deafen => s.server_deaf = on,
+        ServerFlag::Mute => m.server_mute = on,
+        ServerFlag::Deafen => m.server_deaf = on,
     }
-    enforce(services, &s).await?;
+    // Recorded first, so that a rejoin racing this request already gets a ticket without it.
+    moderation::set(
+        &services.db,
+        &access.community_id,
+        target,
+        m,
+        services.clock.now_ms(),
+    )
+    .await?;
+    s.server_mute = m.server_mute;
+    s.server_deaf = m.server_deaf;
+    enforce(services, &s, m).await?;
     write_flags(services, &s).await?;
     Ok(s)
 }
@@ -227,7 +306,8 @@ pub async fn move_member(
     let user = accounts::user_by_id(&services.db, target)
         .await?
         .ok_or_else(|| Error::not_found("user not found"))?;
-    let ticket = ticket_for(services, &user, &target_access)?;
+    let m = moderation::get(&services.db, &target_access.community_id, target).await?;
+    let ticket = ticket_for(services, &user, &target_access, m)?;
     services.hub.publish(
         Audience::User(target.to_owned()),
         GatewayEvent::new(VOICE_MOVE, &ticket),
@@ -253,15 +333,16 @@ pub async fn disconnect(
     remove_from_room(services, &s.channel_id, target).await
 }
 
-/// Removes `user_id` from the channel's media room (already gone counts as done).
+/// Removes `user_id` from the channel's media room (already gone counts as done) and refuses
+/// the tickets they hold for it: coming back takes a new ticket, which the rules decide.
 async fn remove_from_room(services: &Services, channel_id: &str, user_id: &str) -> Result<()> {
     let media = services.media()?;
     match media
         .plane
-        .remove_participant(&room_of_channel(channel_id), user_id)
+        .revoke_participant(&room_of_channel(channel_id), user_id, token::TOKEN_TTL)
         .await
     {
-        Ok(()) | Err(MediaError::NotFound(_)) => Ok(()),
+        Ok(_) | Err(MediaError::NotFound(_)) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

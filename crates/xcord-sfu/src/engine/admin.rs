@@ -186,6 +186,29 @@ impl Engine {
         Ok(())
     }
 
+    /// Removes `identity` from `room` if present and refuses the tokens issued to it until now
+    /// for as long as they can live (`token_lifetime`): what the server does when someone loses
+    /// the right to be there.
+    pub(crate) fn admin_revoke_participant(
+        &mut self,
+        room: &str,
+        identity: &str,
+        token_lifetime: std::time::Duration,
+    ) {
+        self.revoked
+            .deny(room, identity, crate::time::unix_ms(), token_lifetime);
+        match self.admin_remove_participant(room, identity) {
+            Ok(()) | Err(RoomServiceError::NotFound(_)) => {}
+            Err(e) => tracing::warn!(room, identity, "revoked participant not removed: {e}"),
+        }
+    }
+
+    /// Whether a token for `identity` in `room` valid from `nbf_s` is still admitted.
+    pub(crate) fn admits(&mut self, room: &str, identity: &str, nbf_s: u64) -> bool {
+        self.revoked
+            .admits(room, identity, nbf_s, crate::time::unix_ms())
+    }
+
     pub(crate) fn admin_mute_track(
         &mut self,
         req: &proto::MuteRoomTrackRequest,
@@ -234,6 +257,9 @@ impl Engine {
         p.apply_metadata(req.metadata, req.name, req.attributes);
         if let Some(permission) = req.permission {
             self.apply_permission(participant, permission);
+        }
+        if let Some(p) = self.participants.get_mut(participant) {
+            p.send_grants();
         }
         self.broadcast_participant(participant);
         self.admin_get_participant(&req.room, &req.identity)

@@ -51,6 +51,7 @@ impl Engine {
             return;
         }
         p.apply_metadata(req.metadata, req.name, req.attributes);
+        p.send_grants();
         self.broadcast_participant(participant);
     }
 }

@@ -41,6 +41,8 @@ pub enum JoinError {
     RoomFull,
     #[error("media engine unavailable")]
     Unavailable,
+    #[error("participant was removed from this room")]
+    Removed,
 }
 
 impl From<super::Unavailable> for JoinError {
@@ -55,6 +57,7 @@ impl JoinError {
             JoinError::RoomNotFound => 404,
             JoinError::RoomFull => 403,
             JoinError::Unavailable => 503,
+            JoinError::Removed => 401,
         }
     }
 }
@@ -63,6 +66,10 @@ impl Engine {
     pub(super) fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
         let now = Instant::now();
         let grant = req.grant;
+        let nbf = u64::try_from(grant.claims.nbf).unwrap_or(0);
+        if !self.admits(&grant.room, &grant.identity, nbf) {
+            return Err(JoinError::Removed);
+        }
         if !self.rooms.contains_key(&grant.room) {
             if !self.cfg.auto_create {
                 return Err(JoinError::RoomNotFound);

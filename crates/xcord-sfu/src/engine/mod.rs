@@ -14,6 +14,7 @@ mod join;
 mod participant;
 mod peer;
 mod publish;
+mod revoke;
 mod room;
 mod sdp;
 mod subscribe;
@@ -58,6 +59,18 @@ pub enum Outbound {
     Signal(Box<proto::SignalResponse>),
     /// Close the connection after the queued messages.
     Close,
+    /// The participant's name, metadata, attributes or permission changed: tokens refreshed
+    /// from now on carry these (and a permission change sends one at once).
+    Grants(Box<LiveGrants>),
+}
+
+/// What a participant is now, as its refreshed tokens must say.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LiveGrants {
+    pub name: String,
+    pub metadata: String,
+    pub attributes: std::collections::HashMap<String, String>,
+    pub permission: proto::ParticipantPermission,
 }
 
 /// Queue of a participant's outbound signal messages.
@@ -243,6 +256,8 @@ pub struct Engine {
     /// Local ICE host candidates (one per node IP, all on the media port).
     candidates: Vec<str0m::Candidate>,
     events: EventBus,
+    /// Identities removed for cause, refused with their old tokens.
+    revoked: revoke::Revocations,
 }
 
 impl Engine {
@@ -271,6 +286,7 @@ impl Engine {
             dirty: Vec::new(),
             candidates,
             events,
+            revoked: revoke::Revocations::default(),
         }
     }
 

@@ -116,6 +116,26 @@ impl Participant {
         }
     }
 
+    /// Hands the participant's current name, metadata, attributes and permission to its
+    /// signal connection, which refreshes its token from them.
+    pub fn send_grants(&mut self) {
+        let grants = super::LiveGrants {
+            name: self.name.clone(),
+            metadata: self.metadata.clone(),
+            attributes: self.attributes.clone(),
+            permission: self.permission.clone(),
+        };
+        if self
+            .out
+            .try_send(Outbound::Grants(Box::new(grants)))
+            .is_err()
+            && !self.lagging
+        {
+            tracing::warn!(participant = %self.sid, "signal queue full or closed; dropping participant");
+            self.lagging = true;
+        }
+    }
+
     pub fn close(&mut self) {
         let _ = self.out.try_send(Outbound::Close);
     }

@@ -14,7 +14,7 @@ use str0m::rtp::Ssrc;
 use super::peer::Role;
 use super::sdp::{MediaSection, SectionKind, media_sections};
 use super::{DownKey, Engine, ParticipantKey, PeerKey, TrackKey};
-use crate::auth::may_publish_source;
+use crate::auth::{may_publish_source, source_fits_type};
 
 /// A track announced by AddTrack whose m-line has not been seen yet.
 pub struct PendingTrack {
@@ -83,8 +83,10 @@ impl Engine {
         let source =
             proto::TrackSource::try_from(req.source).unwrap_or(proto::TrackSource::Unknown);
         let kind = proto::TrackType::try_from(req.r#type).unwrap_or(proto::TrackType::Audio);
+        // The declared source decides which permission applies, so it must fit the media
+        // type: an audio track declared as `camera` would slip past a server mute.
         let allowed = may_publish_source(&p.permission, source)
-            && matches!(kind, proto::TrackType::Audio | proto::TrackType::Video);
+            && source_fits_type(&p.permission, source, kind);
         if !allowed || req.cid.is_empty() {
             tracing::info!(participant = %p.sid, ?source, "AddTrack refused");
             let reason = if allowed {
@@ -268,10 +270,13 @@ impl Engine {
                 } else {
                     proto::TrackType::Audio
                 } as i32;
+                // A section carries only a track of its own media type: a video m-line cannot
+                // publish a track declared (and permitted) as audio.
                 let by_cid = section.track_id.as_deref().and_then(|id| {
-                    p.pending
-                        .iter()
-                        .position(|t| t.cid == id || t.alt_cids.iter().any(|c| c == id))
+                    p.pending.iter().position(|t| {
+                        t.info.r#type == wanted_kind
+                            && (t.cid == id || t.alt_cids.iter().any(|c| c == id))
+                    })
                 });
                 let idx =
                     by_cid.or_else(|| p.pending.iter().position(|t| t.info.r#type == wanted_kind));

@@ -80,12 +80,14 @@ async fn validate(
         Ok(g) => g,
         Err(e) => return plain(e.status(), e.to_string()),
     };
-    if !state.cfg.auto_create {
-        let rooms = crate::rooms::RoomService::new(state.engine.clone());
-        if !rooms.room_exists(grant.room).await.unwrap_or(false) {
-            let e = crate::engine::JoinError::RoomNotFound;
-            return plain(e.status(), e.to_string());
-        }
+    let rooms = crate::rooms::RoomService::new(state.engine.clone());
+    if !rooms.admits(&grant).await.unwrap_or(true) {
+        let e = crate::engine::JoinError::Removed;
+        return plain(e.status(), e.to_string());
+    }
+    if !state.cfg.auto_create && !rooms.room_exists(grant.room).await.unwrap_or(false) {
+        let e = crate::engine::JoinError::RoomNotFound;
+        return plain(e.status(), e.to_string());
     }
     (StatusCode::OK, "success").into_response()
 }

@@ -14,8 +14,9 @@ use proto::signal_request::Message as Req;
 use proto::signal_response::Message as Resp;
 use tokio::sync::mpsc;
 
+use crate::auth::grant_with_permission;
 use crate::config::SfuConfig;
-use crate::engine::{EngineHandle, Joined, Outbound};
+use crate::engine::{EngineHandle, Joined, LiveGrants, Outbound};
 use crate::time::unix_ms;
 
 /// Issued tokens are refreshed this often and live twice as long.
@@ -45,10 +46,24 @@ pub async fn refuse_resume(mut socket: WebSocket) {
     let _ = socket.close().await;
 }
 
+/// Brings `claims` up to date with what the participant is now; returns whether its rights
+/// changed (then the client gets a new token at once, so a reconnect cannot use stale rights).
+fn claims_with(claims: &mut Claims, live: &LiveGrants) -> bool {
+    let video = grant_with_permission(&claims.video, &live.permission);
+    let changed = video != claims.video;
+    claims.video = video;
+    claims.name.clone_from(&live.name);
+    claims.metadata.clone_from(&live.metadata);
+    claims.attributes.clone_from(&live.attributes);
+    changed
+}
+
 pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver<Outbound>) {
     let (mut sink, mut stream) = socket.split();
     let key = ctx.joined.participant;
     let ping_timeout = ctx.cfg.ping_timeout;
+    // What refreshed tokens say: the join token's claims, kept current with the server's changes.
+    let mut claims = ctx.claims.clone();
     let mut refresh = tokio::time::interval(REFRESH_EVERY);
     let mut deadline = tokio::time::Instant::now() + ping_timeout;
     // Why the loop ended, unless the client said goodbye (its `leave` reaches the engine first).
@@ -65,6 +80,15 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
                 Some(Outbound::Close) | None => {
                     let _ = sink.close().await;
                     break;
+                }
+                Some(Outbound::Grants(live)) => {
+                    let permission_changed = claims_with(&mut claims, &live);
+                    if permission_changed
+                        && let Some(token) = ctx.cfg.keys.reissue(&claims, REFRESH_EVERY * 2)
+                        && sink.send(encode(Resp::RefreshToken(token))).await.is_err()
+                    {
+                        break;
+                    }
                 }
             },
             incoming = stream.next() => {
@@ -111,7 +135,7 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
                 }
             }
             _ = refresh.tick() => {
-                if let Some(token) = ctx.cfg.keys.reissue(&ctx.claims, REFRESH_EVERY * 2)
+                if let Some(token) = ctx.cfg.keys.reissue(&claims, REFRESH_EVERY * 2)
                     && sink.send(encode(Resp::RefreshToken(token))).await.is_err()
                 {
                     break;

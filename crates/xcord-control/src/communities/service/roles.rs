@@ -6,6 +6,7 @@
 use super::{Actor, actor};
 use crate::app::Services;
 use crate::communities::events::{self, MEMBER_UPDATE, ROLE_CREATE, ROLE_DELETE, ROLE_UPDATE};
+use crate::communities::hooks;
 use crate::communities::store::roles::EVERYONE;
 use crate::communities::{Member, Permissions, Role, store, validate};
 use crate::error::{Error, Result};
@@ -90,6 +91,9 @@ pub async fn update(
         .await?
         .ok_or_else(|| Error::not_found("role not found"))?;
     events::to_members(services, community_id, ROLE_UPDATE, &role).await;
+    if permissions.is_some() {
+        hooks::permissions_changed(services, community_id).await;
+    }
     Ok(role)
 }
 
@@ -109,6 +113,7 @@ pub async fn delete(
     }
     let data = serde_json::json!({ "id": role_id, "communityId": community_id });
     events::to_members(services, community_id, ROLE_DELETE, data).await;
+    hooks::permissions_changed(services, community_id).await;
     Ok(())
 }
 
@@ -144,6 +149,7 @@ pub async fn set_assigned(
         .ok_or_else(|| Error::not_found("member not found"))?;
     if changed {
         events::to_members(services, community_id, MEMBER_UPDATE, &member).await;
+        hooks::permissions_changed(services, community_id).await;
     }
     Ok(member)
 }
