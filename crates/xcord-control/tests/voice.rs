@@ -213,3 +213,49 @@ async fn reconciler_removes_ghosts_against_the_sfu() {
         assert!(updates[0]["channelId"].is_null());
     }
 }
+
+#[tokio::test]
+async fn joins_the_server_refuses_store_nothing_and_are_undone() {
+    use xcord_control::voice::apply::process;
+    use xcord_control::voice::decide::MediaAction;
+    for db in common::backends().await {
+        let (state, owner, a, _, mut rx) = setup(db).await;
+        let app = common::router(&state);
+        let (_, stranger) = common::register(&app, "stranger").await;
+        let remove = |identity: &str| {
+            vec![MediaAction::Remove {
+                identity: identity.to_owned(),
+            }]
+        };
+
+        // someone who is not a member (a leaked or forged ticket): nothing stored, removed
+        let stored = |e: MediaEvent| {
+            let db = state.db.clone();
+            async move {
+                assert!(
+                    xcord_control::media::inbox::store(&db, &e, 1)
+                        .await
+                        .unwrap()
+                );
+                e
+            }
+        };
+        let e = stored(event("EV_s", "participant_joined", &a, &stranger, "PA_s")).await;
+        let d = process(&state.db, &e, 1).await.unwrap();
+        assert_eq!(d.media, remove(&stranger));
+        assert!(d.changes.is_empty());
+        assert!(
+            store::of_user(&state.db, &stranger)
+                .await
+                .unwrap()
+                .is_none()
+        );
+
+        // the owner is admitted; an event without the live permission gets it pushed
+        let e = stored(event("EV_o", "participant_joined", &a, &owner, "PA_o")).await;
+        let d = process(&state.db, &e, 2).await.unwrap();
+        assert!(matches!(d.media[..], [MediaAction::SetPermission { .. }]));
+        assert!(store::of_user(&state.db, &owner).await.unwrap().is_some());
+        let _ = voice_updates(&mut rx);
+    }
+}

@@ -3,7 +3,7 @@
 //! RoomService, signed webhooks) so LiveKit's server SDKs manage it.
 //!
 //! [`Sfu::start`] binds the media socket and starts the engine thread; [`Sfu::router`] gives the
-//! HTTP/WebSocket routes to serve; [`Sfu::rooms`] and [`Sfu::events`] are the same API for an
+//! HTTP/WebSocket routes to serve; [`Sfu::set_join_gate`] lets the application refuse joins; [`Sfu::rooms`] and [`Sfu::events`] are the same API for an
 //! in-process control plane; [`Sfu::shutdown`] sends everyone away and delivers the last
 //! webhooks before the process exits.
 
@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 mod engine;
 pub mod events;
+pub mod gate;
 pub mod ids;
 pub mod rooms;
 mod signal;
@@ -33,6 +34,7 @@ pub struct Sfu {
     engine: EngineHandle,
     events: EventBus,
     webhooks: Option<WebhookSenders>,
+    gate: gate::GateSlot,
 }
 
 /// Why [`Sfu::shutdown`] did not finish cleanly.
@@ -66,14 +68,21 @@ impl Sfu {
             engine,
             events,
             webhooks,
+            gate: gate::GateSlot::default(),
         })
     }
 
     /// The signalling routes (`/`, `/rtc`, `/rtc/validate`, `/rtc/v1…`) and the Twirp
     /// RoomService (`/twirp/livekit.RoomService/…`).
     pub fn router(&self) -> axum::Router {
-        signal::router(self.cfg.clone(), self.engine.clone())
+        signal::router(self.cfg.clone(), self.engine.clone(), self.gate.clone())
             .merge(twirp::router(self.cfg.keys.clone(), self.rooms()))
+    }
+
+    /// Installs the application's [`gate::JoinGate`], asked before anyone joins (routers built
+    /// earlier use it too). False if a gate was installed already.
+    pub fn set_join_gate(&self, gate: Arc<dyn gate::JoinGate>) -> bool {
+        self.gate.set(gate)
     }
 
     /// The room service, for in-process callers.

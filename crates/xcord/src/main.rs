@@ -128,6 +128,9 @@ fn main() -> anyhow::Result<()> {
                     builder = builder.media(plane, access);
                 }
                 let services = builder.build();
+                if let Some(sfu) = &embedded {
+                    sfu.set_join_gate(Arc::new(voice::gate::VoiceJoinGate::new(services.clone())));
+                }
                 voice::reconcile::spawn(services.clone(), VOICE_RECONCILE_EVERY);
                 app = app.merge(api::router(services.clone()));
                 Some(services)

@@ -21,15 +21,6 @@ pub enum Refusal {
     ChannelFull,
 }
 
-impl Refusal {
-    /// Whether the member's earlier tickets must be refused as well: true when they lost the
-    /// right to be there at all, false for a full channel (they may come back with a new
-    /// ticket once there is room).
-    pub fn revokes_tickets(self) -> bool {
-        !matches!(self, Refusal::ChannelFull)
-    }
-}
-
 /// What the server decided about someone in a channel's room.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
@@ -130,8 +121,6 @@ mod tests {
                 Verdict::Refuse(Refusal::NoConnect)
             );
         }
-        assert!(Refusal::Banned.revokes_tickets() && Refusal::NoConnect.revokes_tickets());
-        assert!(!Refusal::ChannelFull.revokes_tickets());
     }
 
     #[test]

@@ -92,7 +92,7 @@ async fn observe(
 }
 
 /// The server's verdict on `user_id` joining the channel's room now.
-pub(super) async fn verdict(
+pub async fn verdict(
     db: &Db,
     channel_id: &str,
     user_id: &str,
@@ -161,18 +161,13 @@ pub async fn act(services: &Services, room: &str, actions: &[MediaAction]) {
     };
     for action in actions {
         let result = match action {
-            MediaAction::Remove { identity, revoke } => {
-                tracing::info!(room = ?room, identity = ?identity, revoke, "removing a participant who may not be in voice");
-                let r = if *revoke {
-                    media
-                        .plane
-                        .revoke_participant(room, identity, token::TOKEN_TTL)
-                        .await
-                        .map(|_| ())
-                } else {
-                    media.plane.remove_participant(room, identity).await
-                };
-                r.map(|_| ())
+            MediaAction::Remove { identity } => {
+                tracing::info!(room = ?room, identity = ?identity, "removing a participant who may not be in voice");
+                media
+                    .plane
+                    .revoke_participant(room, identity, token::TOKEN_TTL)
+                    .await
+                    .map(|_| ())
             }
             MediaAction::SetPermission {
                 identity,

@@ -49,8 +49,9 @@ pub enum Write {
 /// What to ask of the media plane after the transaction commits.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MediaAction {
-    /// Remove the participant; with `revoke`, refuse its earlier tickets too.
-    Remove { identity: String, revoke: bool },
+    /// Remove the participant and refuse the tickets it holds for the room (a new ticket,
+    /// issued by the rules, is needed to come back: an SDK's automatic retries fail fast).
+    Remove { identity: String },
     /// Bring the participant's live permissions to what the server decided.
     SetPermission {
         identity: String,
@@ -108,10 +109,9 @@ pub fn decide(
                     moderation,
                     permission,
                 }) => (*moderation, permission),
-                Some(Verdict::Refuse(why)) => {
+                Some(Verdict::Refuse(_)) => {
                     d.media.push(MediaAction::Remove {
                         identity: p.identity.clone(),
-                        revoke: why.revokes_tickets(),
                     });
                     return d;
                 }
@@ -240,7 +240,7 @@ mod tests {
 
     #[test]
     fn a_refused_join_writes_nothing_and_removes_the_participant() {
-        for (why, revoke) in [(Refusal::Banned, true), (Refusal::ChannelFull, false)] {
+        for why in [Refusal::Banned, Refusal::ChannelFull] {
             let observed = Observed {
                 verdict: Some(Verdict::Refuse(why)),
                 user_states: vec![state("u1", "other", "PA_old")],
@@ -251,8 +251,7 @@ mod tests {
             assert_eq!(
                 d.media,
                 vec![MediaAction::Remove {
-                    identity: "u1".into(),
-                    revoke
+                    identity: "u1".into()
                 }]
             );
         }

@@ -8,6 +8,7 @@
 //!   states (who is in which channel, with their mute, deafen, camera and screen-share flags)
 //!   keyed by participant sid, and removes participants the server refuses.
 //! - `moderation`: server mute and deafen, persisted per member and community.
+//! - `gate`: the same admission rules at the embedded SFU's door, before anyone joins.
 //! - `reconcile`: removes ghosts the media plane no longer has.
 //! - `hooks`: what voice does when communities remove a member or delete channels.
 //! - `token`: media tokens for joining a channel; `store`: SQL.
@@ -15,6 +16,7 @@
 pub mod admission;
 pub mod apply;
 pub mod decide;
+pub mod gate;
 pub mod hooks;
 pub mod moderation;
 pub mod reconcile;

@@ -124,9 +124,8 @@ pub async fn rejudge(services: &Services, s: &VoiceState) {
         }
     };
     let action = match verdict {
-        Verdict::Refuse(why) => MediaAction::Remove {
+        Verdict::Refuse(_) => MediaAction::Remove {
             identity: s.user_id.clone(),
-            revoke: why.revokes_tickets(),
         },
         Verdict::Admit { permission, .. } => {
             match media.plane.get_participant(&room, &s.user_id).await {

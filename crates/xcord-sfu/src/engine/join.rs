@@ -43,6 +43,9 @@ pub enum JoinError {
     Unavailable,
     #[error("participant was removed from this room")]
     Removed,
+    /// The application's gate refused: the reason, for the client.
+    #[error("permissions denied: {0}")]
+    Refused(String),
 }
 
 impl From<super::Unavailable> for JoinError {
@@ -58,6 +61,7 @@ impl JoinError {
             JoinError::RoomFull => 403,
             JoinError::Unavailable => 503,
             JoinError::Removed => 401,
+            JoinError::Refused(_) => 403,
         }
     }
 }

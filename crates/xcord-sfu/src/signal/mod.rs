@@ -18,17 +18,19 @@ use tower_http::cors::CorsLayer;
 
 use crate::auth::{AuthError, JoinGrant, join_grant, token_from_request};
 use crate::config::SfuConfig;
-use crate::engine::{EngineHandle, JoinRequest, SIGNAL_QUEUE};
+use crate::engine::{EngineHandle, JoinError, JoinRequest, SIGNAL_QUEUE};
+use crate::gate::GateSlot;
 pub use params::ConnectParams;
 
 #[derive(Clone)]
 struct SignalState {
     cfg: Arc<SfuConfig>,
     engine: EngineHandle,
+    gate: GateSlot,
 }
 
 /// The signalling routes, ready to be merged into the server's router.
-pub fn router(cfg: Arc<SfuConfig>, engine: EngineHandle) -> Router {
+pub fn router(cfg: Arc<SfuConfig>, engine: EngineHandle, gate: GateSlot) -> Router {
     Router::new()
         .route("/", get(health).head(health))
         .route("/rtc", get(rtc))
@@ -36,7 +38,7 @@ pub fn router(cfg: Arc<SfuConfig>, engine: EngineHandle) -> Router {
         .route("/rtc/v1", get(not_found))
         .route("/rtc/v1/validate", get(not_found))
         .layer(CorsLayer::permissive())
-        .with_state(SignalState { cfg, engine })
+        .with_state(SignalState { cfg, engine, gate })
 }
 
 async fn health() -> &'static str {
@@ -71,6 +73,19 @@ fn authorize(
     join_grant(claims)
 }
 
+/// The application's gate, and the SFU's own list of revoked tickets, for a verified grant.
+async fn admit(state: &SignalState, grant: &JoinGrant) -> Result<(), JoinError> {
+    let rooms = crate::rooms::RoomService::new(state.engine.clone());
+    if !rooms.admits(grant).await.unwrap_or(true) {
+        return Err(JoinError::Removed);
+    }
+    state
+        .gate
+        .check(&grant.room, &grant.identity, grant.kind)
+        .await
+        .map_err(JoinError::Refused)
+}
+
 async fn validate(
     State(state): State<SignalState>,
     headers: HeaderMap,
@@ -80,11 +95,10 @@ async fn validate(
         Ok(g) => g,
         Err(e) => return plain(e.status(), e.to_string()),
     };
-    let rooms = crate::rooms::RoomService::new(state.engine.clone());
-    if !rooms.admits(&grant).await.unwrap_or(true) {
-        let e = crate::engine::JoinError::Removed;
+    if let Err(e) = admit(&state, &grant).await {
         return plain(e.status(), e.to_string());
     }
+    let rooms = crate::rooms::RoomService::new(state.engine.clone());
     if !state.cfg.auto_create && !rooms.room_exists(grant.room).await.unwrap_or(false) {
         let e = crate::engine::JoinError::RoomNotFound;
         return plain(e.status(), e.to_string());
@@ -105,6 +119,9 @@ async fn rtc(
         Ok(g) => g,
         Err(e) => return plain(e.status(), e.to_string()),
     };
+    if let Err(e) = admit(&state, &grant).await {
+        return plain(e.status(), e.to_string());
+    }
     if params.is_reconnect() {
         // Sessions are not resumable yet: ask the client for a full reconnect.
         return ws.on_upgrade(session::refuse_resume);
