@@ -279,6 +279,9 @@ impl Engine {
             l.last_seen = Some(now);
         }
         let video = track.kind == MediaKind::Video;
+        if !video && let Some(level) = pkt.header.ext_vals.audio_level {
+            track.level.observe(level);
+        }
         let simulcast = track.layers.len() > 1;
         let keyframe = video && !codec.red && is_keyframe(codec.spec.codec, &pkt.payload);
         let clock_rate = codec.spec.clock_rate.get();

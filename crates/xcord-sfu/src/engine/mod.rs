@@ -17,6 +17,7 @@ mod publish;
 mod revoke;
 mod room;
 mod sdp;
+mod speakers;
 mod subscribe;
 mod timers;
 mod udp;
@@ -294,6 +295,8 @@ impl Engine {
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let mut housekeeping = tokio::time::interval(housekeeping_period(&self.cfg));
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut speakers_tick = tokio::time::interval(speakers::SPEAKER_INTERVAL);
+        speakers_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next_timer = self
                 .timers
@@ -320,6 +323,9 @@ impl Engine {
                 }
                 _ = housekeeping.tick() => {
                     self.housekeeping(Instant::now());
+                }
+                _ = speakers_tick.tick() => {
+                    self.update_speakers();
                 }
             }
             self.flush_dirty(Instant::now());

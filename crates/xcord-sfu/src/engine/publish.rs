@@ -45,6 +45,8 @@ pub struct Track {
     pub downs: Vec<DownKey>,
     /// Publisher payload type → codec, filled as payload types appear.
     pub codecs: Vec<(u8, PubCodec)>,
+    /// The audio level its packets report (audio tracks), for active speakers.
+    pub level: super::speakers::LevelMeter,
 }
 
 /// What a publisher payload type carries.
@@ -334,6 +336,7 @@ impl Engine {
             layers,
             downs: Vec::new(),
             codecs: Vec::new(),
+            level: Default::default(),
         });
         let Some(p) = self.participants.get_mut(participant) else {
             return;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use livekit_protocol as proto;
+use proto::signal_response::Message as Resp;
 
 use super::{Engine, ParticipantKey, TrackKey};
 use crate::time::unix_ms;
@@ -23,6 +24,8 @@ pub struct Room {
     pub last_left: Option<Instant>,
     /// Published tracks by sid.
     pub track_sids: HashMap<String, TrackKey>,
+    /// Who was last announced as speaking (participant sid, level), loudest first.
+    pub speakers: Vec<(String, f32)>,
 }
 
 impl Room {
@@ -39,6 +42,7 @@ impl Room {
             participants: Vec::new(),
             last_left: None,
             track_sids: HashMap::new(),
+            speakers: Vec::new(),
         }
     }
 
@@ -175,5 +179,45 @@ impl Engine {
             Some(p.info(&self.tracks)),
             Some(t.info.clone()),
         );
+    }
+}
+
+impl Engine {
+    /// Closes every audio track's level window and tells each room who started or stopped
+    /// speaking (`SpeakersChanged`, sent only when that set changed). Hidden participants are
+    /// never announced.
+    pub(super) fn update_speakers(&mut self) {
+        let mut announcements = Vec::new();
+        for (name, room) in &mut self.rooms {
+            let mut readings = Vec::new();
+            for &pk in &room.participants {
+                let Some(p) = self.participants.get(pk) else {
+                    continue;
+                };
+                for &tk in &p.tracks {
+                    if let Some(t) = self.tracks.get_mut(tk)
+                        && t.kind == str0m::media::MediaKind::Audio
+                    {
+                        let reading = t.level.close_window();
+                        if !p.is_hidden() {
+                            readings.push((p.sid.clone(), reading));
+                        }
+                    }
+                }
+            }
+            let now = super::speakers::speaking(readings);
+            let changed = super::speakers::changes(&room.speakers, &now);
+            room.speakers = now;
+            if !changed.is_empty() {
+                announcements.push((name.clone(), changed));
+            }
+        }
+        for (room, speakers) in announcements {
+            self.send_to_room(&room, None, false, |_| {
+                Resp::SpeakersChanged(proto::SpeakersChanged {
+                    speakers: speakers.clone(),
+                })
+            });
+        }
     }
 }
