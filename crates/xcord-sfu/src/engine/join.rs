@@ -137,6 +137,7 @@ impl Engine {
             last_reliable_seq: 0,
             disconnect_reason: 0,
             lagging: false,
+            quality: Default::default(),
         });
         if let Some(room) = self.rooms.get_mut(&grant.room) {
             room.participants.push(participant);

@@ -14,6 +14,7 @@ mod join;
 mod participant;
 mod peer;
 mod publish;
+mod quality;
 mod revoke;
 mod room;
 mod sdp;
@@ -297,6 +298,8 @@ impl Engine {
         housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut speakers_tick = tokio::time::interval(speakers::SPEAKER_INTERVAL);
         speakers_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut quality_tick = tokio::time::interval(quality::QUALITY_INTERVAL);
+        quality_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let next_timer = self
                 .timers
@@ -326,6 +329,9 @@ impl Engine {
                 }
                 _ = speakers_tick.tick() => {
                     self.update_speakers();
+                }
+                _ = quality_tick.tick() => {
+                    self.update_quality();
                 }
             }
             self.flush_dirty(Instant::now());

@@ -44,6 +44,8 @@ pub struct Participant {
     pub disconnect_reason: i32,
     /// Set when the outbound queue overflowed or closed; the participant is removed shortly.
     pub lagging: bool,
+    /// Connection quality, from its peers' statistics.
+    pub quality: super::quality::QualityState,
 }
 
 impl Participant {

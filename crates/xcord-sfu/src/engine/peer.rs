@@ -45,6 +45,8 @@ pub struct Peer {
     /// them; ignored until the client stops sending there (then the m-line may be reused).
     pub retired_mids: Vec<Mid>,
     pub connected: bool,
+    /// Bytes received from the client as of the last statistics (for connection quality).
+    pub bytes_rx: u64,
 }
 
 impl Engine {
@@ -57,7 +59,7 @@ impl Engine {
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
             .set_rtp_mode(true)
-            .set_stats_interval(None)
+            .set_stats_interval(Some(super::quality::STATS_INTERVAL))
             .build(now);
         for c in &self.candidates {
             rtc.add_local_candidate(c.clone());
@@ -76,6 +78,7 @@ impl Engine {
             mids: HashMap::new(),
             retired_mids: Vec::new(),
             connected: false,
+            bytes_rx: 0,
         });
         self.by_ufrag.insert(ufrag, peer_key);
         peer_key
@@ -188,10 +191,34 @@ impl Engine {
             Event::ChannelData(data) => self.on_channel_data(peer_key, data.id, &data.data),
             Event::ChannelClose(id) => self.on_channel_close(peer_key, id),
             Event::Connected => self.on_peer_connected(peer_key),
+            Event::PeerStats(stats) => self.on_peer_stats(peer_key, &stats),
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 tracing::debug!("peer ICE disconnected");
             }
             _ => {}
+        }
+    }
+
+    /// Feeds a connected peer's statistics to its participant's connection quality.
+    fn on_peer_stats(&mut self, peer_key: PeerKey, stats: &str0m::stats::PeerStats) {
+        let Some(peer) = self.peers.get_mut(peer_key) else {
+            return;
+        };
+        if !peer.connected {
+            return;
+        }
+        let receiving = stats.peer_bytes_rx > peer.bytes_rx;
+        peer.bytes_rx = stats.peer_bytes_rx;
+        let loss = stats
+            .egress_loss_fraction
+            .unwrap_or(0.0)
+            .max(stats.ingress_loss_fraction.unwrap_or(0.0));
+        if let Some(p) = self.participants.get_mut(peer.participant) {
+            p.quality.observe(super::quality::Sample {
+                loss,
+                rtt: stats.rtt,
+                receiving,
+            });
         }
     }
 

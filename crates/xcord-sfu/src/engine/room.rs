@@ -221,3 +221,38 @@ impl Engine {
         }
     }
 }
+
+impl Engine {
+    /// Evaluates every participant's connection quality and tells each room whose band changed
+    /// (`ConnectionQualityUpdate`). Hidden participants are evaluated but never announced.
+    pub(super) fn update_quality(&mut self) {
+        let mut announcements = Vec::new();
+        for (name, room) in &self.rooms {
+            let mut updates = Vec::new();
+            for &pk in &room.participants {
+                let Some(p) = self.participants.get_mut(pk) else {
+                    continue;
+                };
+                if let Some((quality, score)) = p.quality.evaluate()
+                    && !p.is_hidden()
+                {
+                    updates.push(proto::ConnectionQualityInfo {
+                        participant_sid: p.sid.clone(),
+                        quality: quality as i32,
+                        score,
+                    });
+                }
+            }
+            if !updates.is_empty() {
+                announcements.push((name.clone(), updates));
+            }
+        }
+        for (room, updates) in announcements {
+            self.send_to_room(&room, None, false, |_| {
+                Resp::ConnectionQuality(proto::ConnectionQualityUpdate {
+                    updates: updates.clone(),
+                })
+            });
+        }
+    }
+}
