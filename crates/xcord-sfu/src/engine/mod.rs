@@ -10,16 +10,21 @@ mod admin;
 mod data;
 mod dispatch;
 mod forward;
+mod isolate;
 mod join;
 mod participant;
 mod peer;
 mod publish;
 mod quality;
 mod revoke;
+#[cfg(test)]
+mod robustness;
 mod room;
 mod sdp;
 mod speakers;
 mod subscribe;
+#[cfg(test)]
+mod testing;
 mod timers;
 mod udp;
 
@@ -325,13 +330,13 @@ impl Engine {
                     self.fire_timers(Instant::now());
                 }
                 _ = housekeeping.tick() => {
-                    self.housekeeping(Instant::now());
+                    self.isolated("housekeeping", None, |e| e.housekeeping(Instant::now()));
                 }
                 _ = speakers_tick.tick() => {
-                    self.update_speakers();
+                    self.isolated("active speakers", None, Engine::update_speakers);
                 }
                 _ = quality_tick.tick() => {
-                    self.update_quality();
+                    self.isolated("connection quality", None, Engine::update_quality);
                 }
             }
             self.flush_dirty(Instant::now());
@@ -344,7 +349,13 @@ impl Engine {
                 Ok(r) => {
                     let now = Instant::now();
                     if let Some(data) = buf.get(..r.len) {
-                        self.on_datagram(now, r.source, r.destination, data);
+                        let owner = self
+                            .by_addr
+                            .get(&r.source)
+                            .and_then(|peer| self.owner_of(*peer));
+                        self.isolated("datagram", owner, |e| {
+                            e.on_datagram(now, r.source, r.destination, data)
+                        });
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
@@ -359,14 +370,24 @@ impl Engine {
     fn on_command(&mut self, cmd: Command) {
         match cmd {
             Command::Join(req, reply) => {
-                let result = self.join(*req);
-                let _ = reply.send(result);
+                // A panic drops `reply`: the caller sees the engine as unavailable.
+                self.isolated("join", None, |e| {
+                    let _ = reply.send(e.join(*req));
+                });
             }
-            Command::Signal(participant, msg) => self.on_signal(participant, *msg),
+            Command::Signal(participant, msg) => {
+                self.isolated("signal request", Some(participant), |e| {
+                    e.on_signal(participant, *msg)
+                });
+            }
             Command::Disconnected(participant, reason) => {
-                self.remove_participant(participant, reason, None)
+                self.isolated("departure", None, |e| {
+                    e.remove_participant(participant, reason, None)
+                });
             }
-            Command::Call(job) => job(self),
+            Command::Call(job) => {
+                self.isolated("room service call", None, job);
+            }
         }
     }
 
@@ -384,10 +405,15 @@ impl Engine {
                 self.timers.schedule(peer_key, peer.deadline);
                 continue;
             }
-            if let Err(e) = peer.rtc.handle_input(str0m::Input::Timeout(now)) {
-                tracing::debug!("peer timeout input: {e}");
-            }
-            self.drain(peer_key, now);
+            let owner = peer.participant;
+            self.isolated("peer timeout", Some(owner), |e| {
+                if let Some(peer) = e.peers.get_mut(peer_key)
+                    && let Err(err) = peer.rtc.handle_input(str0m::Input::Timeout(now))
+                {
+                    tracing::debug!("peer timeout input: {err}");
+                }
+                e.drain(peer_key, now);
+            });
         }
     }
 
@@ -407,10 +433,15 @@ impl Engine {
                 continue;
             };
             peer.dirty = false;
-            if let Err(e) = peer.rtc.handle_input(str0m::Input::Timeout(now)) {
-                tracing::debug!("peer time advance: {e}");
-            }
-            self.drain(peer_key, now);
+            let owner = peer.participant;
+            self.isolated("peer output", Some(owner), |e| {
+                if let Some(peer) = e.peers.get_mut(peer_key)
+                    && let Err(err) = peer.rtc.handle_input(str0m::Input::Timeout(now))
+                {
+                    tracing::debug!("peer time advance: {err}");
+                }
+                e.drain(peer_key, now);
+            });
         }
     }
 }

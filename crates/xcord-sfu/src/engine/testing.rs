@@ -1,0 +1,52 @@
+//! Engines for unit tests: a real engine on a loopback socket, driven by direct calls (no run
+//! loop), and participants joined into it with grants built in place.
+
+use std::sync::Arc;
+
+use livekit_protocol as proto;
+use tokio::sync::mpsc;
+
+use super::udp::UdpIo;
+use super::{Engine, JoinRequest, Outbound, ParticipantKey};
+use crate::auth::{JoinGrant, KeyStore, permission_from_grant};
+use crate::config::SfuConfig;
+use crate::events::EventBus;
+
+pub fn engine() -> Engine {
+    let cfg = SfuConfig::new(KeyStore::default(), vec!["127.0.0.1".parse().unwrap()]);
+    let udp = UdpIo::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    Engine::new(Arc::new(cfg), udp, EventBus::default())
+}
+
+pub fn join(
+    e: &mut Engine,
+    room: &str,
+    identity: &str,
+) -> (ParticipantKey, mpsc::Receiver<Outbound>) {
+    let (out, rx) = mpsc::channel(64);
+    let video = livekit_api::access_token::VideoGrants {
+        room_join: true,
+        room: room.into(),
+        ..Default::default()
+    };
+    let grant = JoinGrant {
+        identity: identity.into(),
+        room: room.into(),
+        name: identity.into(),
+        metadata: String::new(),
+        attributes: Default::default(),
+        kind: proto::participant_info::Kind::Standard,
+        permission: permission_from_grant(&video),
+        claims: Default::default(),
+    };
+    let joined = e
+        .join(JoinRequest {
+            grant,
+            out,
+            auto_subscribe: true,
+            protocol: 15,
+            client_protocol: 0,
+        })
+        .unwrap();
+    (joined.participant, rx)
+}
