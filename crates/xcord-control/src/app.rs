@@ -12,6 +12,7 @@ use crate::communities::hooks::CommunityHooks;
 use crate::db::Db;
 use crate::error::{Error, ErrorCode};
 use crate::media::{MediaAccess, MediaEventListener, MediaPlane};
+use crate::ratelimit::UserLimits;
 use crate::realtime::hub::Hub;
 use crate::realtime::session::Sessions;
 use crate::tasks::Tasks;
@@ -31,6 +32,8 @@ pub struct Services {
     pub account_limits: AccountLimits,
     /// Bounded password hashing.
     pub passwords: Passwords,
+    /// Per-user limits on messages and invites.
+    pub user_limits: UserLimits,
     /// Live connections of each user (the gateway).
     pub hub: Arc<Hub>,
     /// Gateway sessions (resumable).
@@ -116,6 +119,7 @@ impl ServicesBuilder {
             clock: self.clock,
             account_limits: AccountLimits::standard(),
             passwords: Passwords::per_core(),
+            user_limits: UserLimits::standard(),
             hub: Arc::new(Hub::default()),
             sessions: Sessions::new(self.tasks.clone()),
             media: self.media,

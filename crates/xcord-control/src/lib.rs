@@ -29,6 +29,7 @@ pub mod error;
 pub mod gateway;
 pub mod limits;
 pub mod media;
+pub mod ratelimit;
 pub mod realtime;
 pub mod schema;
 pub mod tasks;
