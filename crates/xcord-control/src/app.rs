@@ -11,6 +11,7 @@ use crate::clock::Clock;
 use crate::communities::hooks::CommunityHooks;
 use crate::db::Db;
 use crate::error::{Error, ErrorCode};
+use crate::gateway::admission::Admission;
 use crate::media::{MediaAccess, MediaEventListener, MediaPlane};
 use crate::ratelimit::UserLimits;
 use crate::realtime::hub::Hub;
@@ -38,6 +39,8 @@ pub struct Services {
     pub hub: Arc<Hub>,
     /// Gateway sessions (resumable).
     pub sessions: Sessions,
+    /// Open gateway sockets per client address, and their caps.
+    pub gateway_admission: Arc<Admission>,
     /// The media plane, when one is attached (`xcord serve`).
     pub media: Option<Media>,
     /// Told about removed members and deleted channels (voice implements it).
@@ -122,6 +125,7 @@ impl ServicesBuilder {
             user_limits: UserLimits::standard(),
             hub: Arc::new(Hub::default()),
             sessions: Sessions::new(self.tasks.clone()),
+            gateway_admission: Admission::standard(),
             media: self.media,
             community_hooks: self.community_hooks,
             media_listeners: self.media_listeners,
