@@ -1,6 +1,7 @@
 //! The `xcord` binary: parses settings and runs `serve` (everything) or `media` (the SFU only).
 
 mod cli;
+mod http;
 mod keys;
 mod secret;
 
@@ -158,22 +159,20 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", settings.bind))?;
         tracing::info!(role, http = %settings.bind, "xcord listening");
         let shutdown_tasks = tasks.clone();
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down: disconnecting participants");
-                // Participants are told to reconnect elsewhere; their leaves reach the webhook
-                // receivers and the control plane.
-                if let Some(sfu) = embedded
-                    && let Err(e) = sfu.shutdown(SHUTDOWN_DEADLINE).await
-                {
-                    tracing::warn!("media shutdown: {e}");
-                }
-                // The SFU has emitted its last events; background tasks pass them on and end.
-                shutdown_tasks.begin_shutdown();
-            })
-            .await
-            .context("serving HTTP")?;
+        http::serve(listener, app, settings.http, async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: disconnecting participants");
+            // Participants are told to reconnect elsewhere; their leaves reach the webhook
+            // receivers and the control plane.
+            if let Some(sfu) = embedded
+                && let Err(e) = sfu.shutdown(SHUTDOWN_DEADLINE).await
+            {
+                tracing::warn!("media shutdown: {e}");
+            }
+            // The SFU has emitted its last events; background tasks pass them on and end.
+            shutdown_tasks.begin_shutdown();
+        })
+        .await;
         drop(services);
         if tasks.shutdown(SHUTDOWN_DEADLINE).await {
             tracing::info!("background work finished; exiting");
