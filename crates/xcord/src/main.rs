@@ -3,12 +3,12 @@
 mod cli;
 mod http;
 mod keys;
+mod logging;
 mod secret;
 
 use anyhow::Context;
 use clap::Parser;
 use std::sync::Arc;
-use tracing_subscriber::EnvFilter;
 use xcord_sfu::auth::KeyStore;
 
 use xcord_control::api;
@@ -35,15 +35,7 @@ fn main() -> anyhow::Result<()> {
     // Everything this process creates (the database and its journal, keys, logs) is for its
     // owner only: files 0600, directories 0700.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("XCORD_LOG")
-                .or_else(|_| EnvFilter::try_from_default_env())
-                .unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    logging::init();
     let cli = Cli::parse();
     let (args, role) = match cli.command {
         Command::Serve(a) => (a, "serve"),
