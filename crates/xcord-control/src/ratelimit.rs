@@ -84,10 +84,10 @@ impl RateLimiter {
         Err(left.max(Duration::from_millis(1)))
     }
 
-    /// Counts an event for `user` against `self`, or the `rate_limited` refusal naming `what`
-    /// with a `Retry-After` in whole seconds (rounded up).
-    pub fn check_user(&self, user: &str, now: Instant, what: &str) -> Result<(), Error> {
-        self.check(user, now).map_err(|left| {
+    /// Counts an event for `key`, or the `rate_limited` refusal naming `what` with a
+    /// `Retry-After` in whole seconds (rounded up).
+    pub fn check_or_refuse(&self, key: &str, now: Instant, what: &str) -> Result<(), Error> {
+        self.check(key, now).map_err(|left| {
             let secs = left.as_millis().div_ceil(1000);
             let secs = u32::try_from(secs).unwrap_or(u32::MAX).max(1);
             Error::busy(
@@ -169,12 +169,12 @@ mod tests {
     }
 
     #[test]
-    fn check_user_rounds_the_retry_hint_up() {
+    fn check_or_refuse_rounds_the_retry_hint_up() {
         let l = RateLimiter::new(1, Duration::from_secs(10), 100);
         let t = Instant::now();
-        assert!(l.check_user("u", t, "messages").is_ok());
+        assert!(l.check_or_refuse("u", t, "messages").is_ok());
         let e = l
-            .check_user("u", t + Duration::from_millis(1_500), "messages")
+            .check_or_refuse("u", t + Duration::from_millis(1_500), "messages")
             .unwrap_err();
         assert_eq!(e.code(), ErrorCode::RateLimited);
         assert_eq!(e.retry_after_secs(), Some(9));

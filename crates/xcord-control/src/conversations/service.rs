@@ -83,10 +83,11 @@ pub async fn send(services: &Services, user: &User, id: &str, content: &str) -> 
             "you no longer share a community with this user",
         ));
     }
-    services
-        .user_limits
-        .dm_messages
-        .check_user(&user.id, services.clock.instant(), "messages")?;
+    services.user_limits.dm_messages.check_or_refuse(
+        &user.id,
+        services.clock.instant(),
+        "messages",
+    )?;
     let message =
         store::insert_message(&services.db, id, user, content, services.clock.now_ms()).await?;
     services.hub.publish(

@@ -33,7 +33,7 @@ pub async fn create(
     services
         .user_limits
         .invites
-        .check_user(user_id, services.clock.instant(), "invites")?;
+        .check_or_refuse(user_id, services.clock.instant(), "invites")?;
     Ok(store::invites::insert(
         &services.db,
         community_id,

@@ -55,7 +55,7 @@ pub async fn send(
     let (channel, actor) = channel_actor(&services.db, channel_id, &user.id).await?;
     actor.require(Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES)?;
     validate::content(content)?;
-    services.user_limits.channel_messages.check_user(
+    services.user_limits.channel_messages.check_or_refuse(
         &user.id,
         services.clock.instant(),
         "messages",
@@ -88,7 +88,7 @@ pub async fn edit(
         return Err(Error::forbidden("you can only edit your own messages"));
     }
     validate::content(content)?;
-    services.user_limits.channel_messages.check_user(
+    services.user_limits.channel_messages.check_or_refuse(
         user_id,
         services.clock.instant(),
         "messages",
