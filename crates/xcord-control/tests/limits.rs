@@ -163,7 +163,10 @@ async fn parallel_registrations_cannot_pass_the_address_limit_together() {
             }
         });
         let statuses = futures_util::future::join_all(attempts).await;
-        let created = statuses.iter().filter(|s| **s == StatusCode::CREATED).count();
+        let created = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
         let limited = statuses
             .iter()
             .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
@@ -179,7 +182,8 @@ async fn log_in_and_registration_bodies_are_small() {
         let app = from(&services, [10, 0, 5, 1]);
         let huge = "h".repeat(api::AUTH_BODY_BYTES);
         for path in ["/api/v1/auth/login", "/api/v1/auth/register"] {
-            let body = json!({"handle": huge, "displayName": "x", "password": "correct horse battery"});
+            let body =
+                json!({"handle": huge, "displayName": "x", "password": "correct horse battery"});
             let (status, e) = common::call(&app, "POST", path, None, Some(body)).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {e}");
             assert_eq!(e["code"], "invalid_request");
