@@ -11,7 +11,9 @@ use crate::clock::Clock;
 use crate::communities::hooks::CommunityHooks;
 use crate::db::Db;
 use crate::error::{Error, ErrorCode};
+use crate::gateway::admission::Admission;
 use crate::media::{MediaAccess, MediaEventListener, MediaPlane};
+use crate::ratelimit::UserLimits;
 use crate::realtime::hub::Hub;
 use crate::realtime::session::Sessions;
 use crate::tasks::Tasks;
@@ -31,10 +33,14 @@ pub struct Services {
     pub account_limits: AccountLimits,
     /// Bounded password hashing.
     pub passwords: Passwords,
+    /// Per-user limits on messages and invites.
+    pub user_limits: UserLimits,
     /// Live connections of each user (the gateway).
     pub hub: Arc<Hub>,
     /// Gateway sessions (resumable).
     pub sessions: Sessions,
+    /// Open gateway sockets per client address, and their caps.
+    pub gateway_admission: Arc<Admission>,
     /// The media plane, when one is attached (`xcord serve`).
     pub media: Option<Media>,
     /// Told about removed members and deleted channels (voice implements it).
@@ -116,8 +122,10 @@ impl ServicesBuilder {
             clock: self.clock,
             account_limits: AccountLimits::standard(),
             passwords: Passwords::per_core(),
+            user_limits: UserLimits::standard(),
             hub: Arc::new(Hub::default()),
             sessions: Sessions::new(self.tasks.clone()),
+            gateway_admission: Admission::standard(),
             media: self.media,
             community_hooks: self.community_hooks,
             media_listeners: self.media_listeners,

@@ -11,7 +11,8 @@
 //! - `realtime`: the hub and resumable sessions; `gateway`: the WebSocket protocol and the
 //!   Ready snapshot.
 //! - `schema`: the OpenAPI schemas of shared values (ids, names, …) that the API's objects
-//!   point at; `limits`: the field limits both the validators and the document read.
+//!   point at; `limits`: the field limits both the validators and the document read; `unicode`:
+//!   invisible characters and bidirectional controls, for the validators.
 //! - `api`: the HTTP edge — parse, call one service function, render. Nothing outside it
 //!   imports it (`tests/structure.rs` checks this, and that the domains form no cycles).
 
@@ -28,9 +29,11 @@ pub mod error;
 pub mod gateway;
 pub mod limits;
 pub mod media;
+pub mod ratelimit;
 pub mod realtime;
 pub mod schema;
 pub mod tasks;
+pub mod unicode;
 pub mod voice;
 
 /// Services over `db` with every domain's hooks registered (voice hears of removed members and

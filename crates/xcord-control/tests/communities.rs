@@ -2133,6 +2133,7 @@ async fn messages_page_newest_first_each_exactly_once() {
     for db in backends().await {
         let Guild {
             app,
+            state,
             view,
             owner: (alice, alice_id),
             members: [(bob, _)],
@@ -2143,6 +2144,8 @@ async fn messages_page_newest_first_each_exactly_once() {
 
         let mut sent = Vec::new();
         for i in 0..25 {
+            // one a second: within each user's message limit
+            state.clock.advance(std::time::Duration::from_secs(1));
             let token = if i % 2 == 0 { &alice } else { &bob };
             let m = post(&app, token, &text, &format!("message {i}")).await;
             sent.push(m["id"].as_str().unwrap().to_owned());

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::http::StatusCode;
-use common::{app, app_with_state, backends, call, register};
+use common::{app, app_with_state, backends, call, register, share_community};
 use serde_json::{Value, json};
 use xcord_control::app::Services;
 use xcord_control::conversations;
@@ -36,11 +36,12 @@ struct Pair {
     conversation: Value,
 }
 
-/// Registers alice and bob on `db`; alice opens a conversation with bob.
+/// Registers alice and bob on `db`, who share a community; alice opens a conversation with bob.
 async fn pair(db: Db) -> Pair {
     let (app, state) = app_with_state(db);
     let alice = register(&app, "alice").await;
     let bob = register(&app, "bob").await;
+    share_community(&app, &alice.0, &[&bob.0]).await;
     let (s, conversation) = open(&app, &alice.0, &bob.1).await;
     assert_eq!(s, StatusCode::CREATED, "{conversation}");
     Pair {
@@ -187,7 +188,8 @@ async fn conversations_are_listed_most_recently_active_first() {
             bob: (bob, bob_id),
             conversation,
         } = pair(db).await;
-        let (_, carol_id) = register(&app, "carol").await;
+        let (carol, carol_id) = register(&app, "carol").await;
+        share_community(&app, &alice, &[&carol]).await;
         let id = conversation["id"].as_str().unwrap();
         let (s, with_carol) = open(&app, &alice, &carol_id).await;
         assert_eq!(s, StatusCode::CREATED);
@@ -252,9 +254,10 @@ async fn a_direct_message_must_be_1_to_4000_characters() {
 #[tokio::test]
 async fn messages_paginate_newest_first_exactly_once() {
     for db in backends().await {
-        let app = app(db);
+        let (app, state) = app_with_state(db);
         let (alice, _) = register(&app, "alice").await;
         let (bob, bob_id) = register(&app, "bob").await;
+        share_community(&app, &alice, &[&bob]).await;
         let (_, conversation) = open(&app, &alice, &bob_id).await;
         let messages = format!(
             "/api/v1/conversations/{}/messages",
@@ -262,6 +265,8 @@ async fn messages_paginate_newest_first_exactly_once() {
         );
         let mut sent = Vec::new();
         for i in 0..30 {
+            // one a second: within each user's message limit
+            state.clock.advance(std::time::Duration::from_secs(1));
             let token = if i % 3 == 0 { &bob } else { &alice };
             let (s, m) = call(
                 &app,
@@ -321,8 +326,9 @@ async fn events_reach_both_participants_only() {
     for db in backends().await {
         let (app, state) = app_with_state(db);
         let (alice, alice_id) = register(&app, "alice").await;
-        let (_, bob_id) = register(&app, "bob").await;
+        let (bob, bob_id) = register(&app, "bob").await;
         let (_, carol_id) = register(&app, "carol").await;
+        share_community(&app, &alice, &[&bob]).await;
         let (_, mut to_alice) = state.hub.connect(&alice_id);
         let (_, mut to_bob) = state.hub.connect(&bob_id);
         let (_, mut to_carol) = state.hub.connect(&carol_id);

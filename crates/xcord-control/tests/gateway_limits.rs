@@ -96,3 +96,49 @@ async fn logging_out_closes_the_sockets_of_that_token_only() {
         );
     }
 }
+
+#[tokio::test]
+async fn one_address_holds_at_most_sixteen_unidentified_sockets() {
+    for db in common::backends().await {
+        let (addr, state) = common::serve(db).await;
+        let app = common::router(&state);
+        let (token, _) = common::register(&app, "crowd").await;
+        let mut waiting = Vec::new();
+        for _ in 0..16 {
+            waiting.push(open(addr).await);
+        }
+        let refused = tokio_tungstenite::connect_async(format!("ws://{addr}/api/v1/gateway")).await;
+        let Err(tokio_tungstenite::tungstenite::Error::Http(response)) = refused else {
+            panic!("the 17th unidentified socket was not refused: {refused:?}");
+        };
+        assert_eq!(response.status().as_u16(), 429);
+        assert_eq!(response.headers()["retry-after"], "10");
+        let body: Value = serde_json::from_slice(response.body().as_deref().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            json!({"code": "rate_limited", "message": "too many gateway connections from this address are waiting to identify"})
+        );
+        // one of them identifies: its place among the waiting is free again
+        let mut first = waiting.remove(0);
+        common::ws::send(&mut first, json!({"op": "identify", "d": {"token": token}})).await;
+        assert_eq!(next(&mut first).await["op"], "ready");
+        let ip = addr.ip();
+        assert_eq!(state.gateway_admission.open_from(ip), (16, 15));
+        let mut another = open(addr).await;
+        common::ws::send(&mut another, json!({"op": "heartbeat"})).await;
+        assert_eq!(next(&mut another).await["d"]["code"], "not_identified");
+        assert!(closed(&mut another).await);
+        drop((first, waiting));
+        // every socket closed: the address is forgotten (the server notices each close)
+        let mut rounds = 0;
+        while state.gateway_admission.addresses() != 0 {
+            rounds += 1;
+            assert!(
+                rounds < 100_000,
+                "sockets still counted: {:?}",
+                state.gateway_admission.open_from(ip)
+            );
+            tokio::task::yield_now().await;
+        }
+    }
+}

@@ -102,7 +102,8 @@ async fn the_address_limit_comes_first_and_impossible_handles_are_never_keys() {
     for db in backends().await {
         let services = common::services(db);
         let app = from(&services, [10, 0, 0, 9]);
-        let huge = "h".repeat(100_000);
+        // too long to be a handle, short enough for a log-in body
+        let huge = "h".repeat(10_000);
         for _ in 0..30 {
             assert_eq!(
                 login(&app, &huge, "whatever1").await,
@@ -144,5 +145,50 @@ async fn registrations_are_limited_per_address_with_a_retry_hint() {
         assert!(retry > 0);
         // another address is not affected
         common::register(&from(&services, [10, 0, 1, 2]), "reg10").await;
+    }
+}
+
+#[tokio::test]
+async fn parallel_registrations_cannot_pass_the_address_limit_together() {
+    for db in backends().await {
+        let services = common::services(db);
+        let app = from(&services, [10, 0, 4, 1]);
+        let attempts = (0..24).map(|i| {
+            let app = app.clone();
+            async move {
+                let body = json!({"handle": format!("par{i}"), "displayName": "p", "password": "correct horse battery"});
+                common::call(&app, "POST", "/api/v1/auth/register", None, Some(body))
+                    .await
+                    .0
+            }
+        });
+        let statuses = futures_util::future::join_all(attempts).await;
+        let created = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::CREATED)
+            .count();
+        let limited = statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert_eq!((created, limited), (10, 14), "{statuses:?}");
+    }
+}
+
+#[tokio::test]
+async fn log_in_and_registration_bodies_are_small() {
+    for db in backends().await {
+        let services = common::services(db);
+        let app = from(&services, [10, 0, 5, 1]);
+        let huge = "h".repeat(api::AUTH_BODY_BYTES);
+        for path in ["/api/v1/auth/login", "/api/v1/auth/register"] {
+            let body =
+                json!({"handle": huge, "displayName": "x", "password": "correct horse battery"});
+            let (status, e) = common::call(&app, "POST", path, None, Some(body)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {e}");
+            assert_eq!(e["code"], "invalid_request");
+        }
+        // an ordinary one still fits
+        common::register(&app, "small").await;
     }
 }

@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::builder::BoolishValueParser;
@@ -22,6 +23,7 @@ use figment::{Figment, Metadata, Profile, Provider};
 use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::http::HttpLimits;
 use crate::secret::{DatabaseUrl, Secret};
 
 /// Prefix of the environment variables; `XCORD_<KEY>` sets the file key `<key>`.
@@ -45,6 +47,10 @@ const SETTING_KEYS: &[&str] = &[
     "media_event_log",
     "database_url",
     "public_url",
+    "http_header_timeout",
+    "http_idle_timeout",
+    "http_max_connections",
+    "http_max_connections_per_address",
 ];
 
 /// `XCORD_*` variables read outside the settings merge.
@@ -162,6 +168,27 @@ pub struct ServerArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_event_log: Option<PathBuf>,
+    /// Seconds a client has to send a request's head, counted from when its connection waits
+    /// for one (so it also closes idle keep-alive connections) [default: 10]
+    /// [env: XCORD_HTTP_HEADER_TIMEOUT].
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_header_timeout: Option<u64>,
+    /// Seconds an HTTP connection may go without reading or writing anything (a stalled
+    /// upload) before it is closed [default: 60] [env: XCORD_HTTP_IDLE_TIMEOUT].
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_idle_timeout: Option<u64>,
+    /// HTTP connections (WebSockets included) open at once; beyond it new ones wait to be
+    /// accepted [default: 4096] [env: XCORD_HTTP_MAX_CONNECTIONS].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_max_connections: Option<usize>,
+    /// HTTP connections (WebSockets included) open at once from one client address; beyond
+    /// it new ones are closed [default: 512] [env: XCORD_HTTP_MAX_CONNECTIONS_PER_ADDRESS].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_max_connections_per_address: Option<usize>,
 }
 
 /// The merged layers, keyed as in the TOML file; absent keys take the defaults.
@@ -186,6 +213,10 @@ struct Layered {
     media_event_log: Option<PathBuf>,
     database_url: Option<DatabaseUrl>,
     public_url: Option<String>,
+    http_header_timeout: u64,
+    http_idle_timeout: u64,
+    http_max_connections: usize,
+    http_max_connections_per_address: usize,
 }
 
 impl Default for Layered {
@@ -206,6 +237,10 @@ impl Default for Layered {
             media_event_log: None,
             database_url: None,
             public_url: None,
+            http_header_timeout: HttpLimits::default().header_timeout.as_secs(),
+            http_idle_timeout: HttpLimits::default().idle_timeout.as_secs(),
+            http_max_connections: HttpLimits::default().max_connections,
+            http_max_connections_per_address: HttpLimits::default().max_connections_per_address,
         }
     }
 }
@@ -227,6 +262,8 @@ pub struct Settings {
     pub media_event_log: Option<PathBuf>,
     pub database_url: Option<DatabaseUrl>,
     pub public_url: Option<String>,
+    /// The HTTP listener's timeouts and connection caps.
+    pub http: HttpLimits,
 }
 
 /// The environment layer: the known `XCORD_*` variables as text (figment's lossy extraction turns
@@ -363,7 +400,27 @@ impl Layered {
                  livekit_secret as well"
             ),
         };
+        for (key, value) in [
+            ("http_header_timeout", self.http_header_timeout),
+            ("http_idle_timeout", self.http_idle_timeout),
+            ("http_max_connections", self.http_max_connections as u64),
+            (
+                "http_max_connections_per_address",
+                self.http_max_connections_per_address as u64,
+            ),
+        ] {
+            if value == 0 {
+                bail!("{key} must be at least 1");
+            }
+        }
+        let http = HttpLimits {
+            header_timeout: Duration::from_secs(self.http_header_timeout),
+            idle_timeout: Duration::from_secs(self.http_idle_timeout),
+            max_connections: self.http_max_connections,
+            max_connections_per_address: self.http_max_connections_per_address,
+        };
         Ok(Settings {
+            http,
             dev: self.dev,
             keys,
             bind: self.bind,
@@ -583,6 +640,60 @@ mod tests {
         assert_eq!(seen(&ok(None, &vars, &[])), expect(1002, "env"));
         assert_eq!(seen(&ok(None, &[], &flags)), expect(1003, "flag"));
         assert_eq!(seen(&ok(Some(file), &[], &flags)), expect(1003, "flag"));
+    }
+
+    #[test]
+    fn http_limits_have_defaults_and_follow_precedence() {
+        assert_eq!(ok(None, &[], &[]).http, HttpLimits::default());
+        assert_eq!(
+            HttpLimits::default(),
+            HttpLimits {
+                header_timeout: Duration::from_secs(10),
+                idle_timeout: Duration::from_secs(60),
+                max_connections: 4096,
+                max_connections_per_address: 512,
+            }
+        );
+        let file = "http_header_timeout = 5\nhttp_idle_timeout = 30\nhttp_max_connections = 100\nhttp_max_connections_per_address = 7\n";
+        let from_file = ok(Some(file), &[], &[]).http;
+        assert_eq!(
+            from_file,
+            HttpLimits {
+                header_timeout: Duration::from_secs(5),
+                idle_timeout: Duration::from_secs(30),
+                max_connections: 100,
+                max_connections_per_address: 7,
+            }
+        );
+        let vars = [
+            ("XCORD_HTTP_HEADER_TIMEOUT", "6"),
+            ("XCORD_HTTP_MAX_CONNECTIONS", "200"),
+        ];
+        let from_env = ok(Some(file), &vars, &[]).http;
+        assert_eq!(
+            (
+                from_env.header_timeout,
+                from_env.max_connections,
+                from_env.idle_timeout
+            ),
+            (Duration::from_secs(6), 200, Duration::from_secs(30))
+        );
+        let flags = [
+            "--http-header-timeout=7",
+            "--http-max-connections-per-address=9",
+        ];
+        let from_flags = ok(Some(file), &vars, &flags).http;
+        assert_eq!(
+            (
+                from_flags.header_timeout,
+                from_flags.max_connections_per_address
+            ),
+            (Duration::from_secs(7), 9)
+        );
+        assert!(
+            err(None, &[], &["--http-idle-timeout=0"])
+                .contains("http_idle_timeout must be at least 1")
+        );
     }
 
     #[test]
@@ -950,7 +1061,11 @@ mod tests {
             "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" => "true",
             "XCORD_BIND" => "127.0.0.1:1",
             "XCORD_NODE_IP" => "10.0.0.1",
-            "XCORD_UDP_PORT" => "1",
+            "XCORD_UDP_PORT"
+            | "XCORD_HTTP_HEADER_TIMEOUT"
+            | "XCORD_HTTP_IDLE_TIMEOUT"
+            | "XCORD_HTTP_MAX_CONNECTIONS"
+            | "XCORD_HTTP_MAX_CONNECTIONS_PER_ADDRESS" => "1",
             "XCORD_KEYS" => "k:s",
             "XCORD_WEBHOOK_URL" | "XCORD_LIVEKIT_URL" => "http://x",
             "XCORD_DATABASE_URL" => "sqlite://x.db",

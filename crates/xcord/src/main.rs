@@ -1,13 +1,14 @@
 //! The `xcord` binary: parses settings and runs `serve` (everything) or `media` (the SFU only).
 
 mod cli;
+mod http;
 mod keys;
+mod logging;
 mod secret;
 
 use anyhow::Context;
 use clap::Parser;
 use std::sync::Arc;
-use tracing_subscriber::EnvFilter;
 use xcord_sfu::auth::KeyStore;
 
 use xcord_control::api;
@@ -34,15 +35,7 @@ fn main() -> anyhow::Result<()> {
     // Everything this process creates (the database and its journal, keys, logs) is for its
     // owner only: files 0600, directories 0700.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("XCORD_LOG")
-                .or_else(|_| EnvFilter::try_from_default_env())
-                .unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    logging::init();
     let cli = Cli::parse();
     let (args, role) = match cli.command {
         Command::Serve(a) => (a, "serve"),
@@ -161,22 +154,20 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("binding {}", settings.bind))?;
         tracing::info!(role, http = %settings.bind, "xcord listening");
         let shutdown_tasks = tasks.clone();
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
-            .with_graceful_shutdown(async move {
-                shutdown_signal().await;
-                tracing::info!("shutting down: disconnecting participants");
-                // Participants are told to reconnect elsewhere; their leaves reach the webhook
-                // receivers and the control plane.
-                if let Some(sfu) = embedded
-                    && let Err(e) = sfu.shutdown(SHUTDOWN_DEADLINE).await
-                {
-                    tracing::warn!("media shutdown: {e}");
-                }
-                // The SFU has emitted its last events; background tasks pass them on and end.
-                shutdown_tasks.begin_shutdown();
-            })
-            .await
-            .context("serving HTTP")?;
+        http::serve(listener, app, settings.http, async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down: disconnecting participants");
+            // Participants are told to reconnect elsewhere; their leaves reach the webhook
+            // receivers and the control plane.
+            if let Some(sfu) = embedded
+                && let Err(e) = sfu.shutdown(SHUTDOWN_DEADLINE).await
+            {
+                tracing::warn!("media shutdown: {e}");
+            }
+            // The SFU has emitted its last events; background tasks pass them on and end.
+            shutdown_tasks.begin_shutdown();
+        })
+        .await;
         drop(services);
         if tasks.shutdown(SHUTDOWN_DEADLINE).await {
             tracing::info!("background work finished; exiting");

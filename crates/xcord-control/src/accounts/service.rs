@@ -63,23 +63,19 @@ fn validate_gradient(gradient: Option<&[String; 2]>) -> Result<()> {
 
 /// Creates an account (from `peer`) and signs it in.
 pub async fn register(services: &Services, peer: IpAddr, req: Registration) -> Result<NewSession> {
-    // Accounts made per address (refused ones do not count).
     let limits = &services.account_limits;
     let address = peer.to_string();
-    if limits
-        .registrations_by_address
-        .exhausted(&address, services.clock.instant())
-    {
-        return Err(Error::busy(
-            ErrorCode::RateLimited,
-            "too many registrations from your address; try again later",
-            600,
-        ));
-    }
     validate::handle(&req.handle)?;
     validate::display_name(&req.display_name)?;
     validate::password(&req.password)?;
     validate_gradient(req.avatar_gradient.as_ref())?;
+    // Valid registrations per address, counted before the password is hashed, so that parallel
+    // requests cannot all pass the check before any is counted (a taken handle counts too).
+    limits.registrations_by_address.check_or_refuse(
+        &address,
+        services.clock.instant(),
+        "registrations from your address",
+    )?;
     let id = new_id();
     let avatar = req
         .avatar_gradient
@@ -102,9 +98,6 @@ pub async fn register(services: &Services, peer: IpAddr, req: Registration) -> R
                 Error::from(e)
             }
         })?;
-    limits
-        .registrations_by_address
-        .hit(&address, services.clock.instant());
     open_session(services, user).await
 }
 

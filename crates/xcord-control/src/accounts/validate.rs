@@ -39,6 +39,9 @@ pub fn display_name(n: &str) -> Result<(), Error> {
             "displayName must not contain control characters",
         ));
     }
+    if let Some(problem) = crate::unicode::name_problem(trimmed) {
+        return Err(Error::invalid(format!("displayName {problem}")));
+    }
     Ok(())
 }
 
@@ -78,6 +81,10 @@ mod tests {
         assert!(display_name("  ").is_err());
         assert!(display_name("Alice").is_ok());
         assert!(display_name("a\u{7}b").is_err());
+        assert!(display_name("\u{200B}\u{200B}").is_err());
+        assert!(display_name("\u{3164}").is_err());
+        assert!(display_name("Bob\u{202E}").is_err());
+        assert!(display_name("👩‍💻 Alice").is_ok());
         assert!(password("short").is_err());
         assert!(password("long enough").is_ok());
         assert!(colour("#A0b1c2").is_ok());

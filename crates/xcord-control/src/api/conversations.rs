@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::ApiPath as Path;
 use super::communities::messages::{ContentRequest, PageQuery, page_request};
-use super::error::{BadRequest, NotFound, Unauthorized};
+use super::error::{BadRequest, ErrorBody, NotFound, Unauthorized};
 use super::params::ConversationId;
 use super::{ApiJson, Services, Session};
 use crate::conversations::{ConversationView, DmMessage, service};
@@ -40,7 +40,8 @@ pub struct OpenConversationRequest {
 
 /// Start (or find) a direct conversation
 ///
-/// One conversation per pair of users; not with oneself (400).
+/// One conversation per pair of users; not with oneself (400). Only with a user who shares a
+/// community with the caller: anyone else is `404 user not found`, as an unknown id is.
 #[utoipa::path(
     post,
     path = "/api/v1/conversations",
@@ -156,6 +157,10 @@ async fn list_messages(
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
+        (status = 403, description = "The two participants no longer share a community (`forbidden`).", body = ErrorBody),
+        (status = 429, description = "Too many direct messages from this user (`rate_limited`): at most 10 per 10 seconds.", body = ErrorBody, headers(
+            ("Retry-After" = u32, description = "Seconds to wait before trying again."),
+        )),
     ),
 )]
 async fn send_message(

@@ -4,13 +4,18 @@
 
 use std::sync::Arc;
 
+use std::net::SocketAddr;
+
+use axum::extract::ConnectInfo;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::State;
+use super::error::ErrorBody;
 use crate::app::Services;
+use crate::error::{Error, ErrorCode};
 
 pub fn routes() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::default().routes(routes!(upgrade))
@@ -70,6 +75,9 @@ Every frame is `{"op": OP, "d": DATA}`; event frames also have `t` (type) and `s
 - `{"op":"heartbeat"}` — every `heartbeatInterval`; any frame counts as a sign of life, and a
   client silent for 1.5 intervals is disconnected (its session stays resumable).
 
+One client address may hold 16 sockets that have not identified (or resumed) yet and 256 in
+all; beyond that the upgrade is refused with `429` (`rate_limited`, with `Retry-After`).
+
 Unknown fields in client frames are refused (`invalid_request`). A user may have several
 connections (each its own session); every one receives the user's events. Logging out (or the
 session token expiring) ends every gateway session opened with that token: its socket closes."#;
@@ -84,12 +92,25 @@ session token expiring) ends every gateway session opened with that token: its s
     responses(
         (status = 101, description = "Switching Protocols: the WebSocket is open; the server sends `hello`."),
         (status = 400, description = "Not a WebSocket upgrade request (missing or wrong `Connection`, `Upgrade`, `Sec-WebSocket-Key` or `Sec-WebSocket-Version` headers).", body = String, content_type = "text/plain"),
+        (status = 429, description = "Too many gateway sockets from the client's address (`rate_limited`): at most 16 that have not identified yet, and 256 in all.", body = ErrorBody, headers(
+            ("Retry-After" = u32, description = "Seconds to wait before trying again."),
+        )),
     ),
     security(),
 )]
-async fn upgrade(state: State, ws: WebSocketUpgrade) -> Response {
+async fn upgrade(
+    state: State,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ws: WebSocketUpgrade,
+) -> Response {
     let services = state.0;
+    let ticket = match services.gateway_admission.admit(peer.ip()) {
+        Ok(ticket) => ticket,
+        Err(refusal) => {
+            return Error::busy(ErrorCode::RateLimited, refusal.to_string(), 10).into_response();
+        }
+    };
     ws.max_message_size(crate::gateway::MAX_MESSAGE_BYTES)
         .max_frame_size(crate::gateway::MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| crate::gateway::serve(services, socket))
+        .on_upgrade(move |socket| crate::gateway::serve(services, socket, ticket))
 }

@@ -20,6 +20,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
@@ -33,12 +34,22 @@ use crate::error::Error;
 
 pub type State = axum::extract::State<Arc<Services>>;
 
+/// The largest log-in or registration body.
+pub const AUTH_BODY_BYTES: usize = 16 * 1024;
+
 /// Every `/api/v1` route of the control plane with its documentation (the media plane's
 /// webhook receiver, mounted on its own, is [`webhooks`]).
 fn routes() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::default()
-        .routes(routes!(auth::register))
-        .routes(routes!(auth::login))
+        .merge(
+            // Log-in and registration take a handle and a password: nothing near the 2 MiB
+            // every other JSON body may have. Unauthenticated clients never make the server
+            // hold more than this per request.
+            OpenApiRouter::default()
+                .routes(routes!(auth::register))
+                .routes(routes!(auth::login))
+                .layer(DefaultBodyLimit::max(AUTH_BODY_BYTES)),
+        )
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me, auth::update_me))
         .routes(routes!(auth::user))

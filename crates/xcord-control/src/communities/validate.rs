@@ -10,7 +10,8 @@ pub use crate::limits::{
     NAME_CHARS,
 };
 
-/// A 1–100 character name without control characters; `field` names it in the message.
+/// A 1–100 character name without control characters, bidirectional controls or invisible
+/// characters (`crate::unicode::name_problem`); `field` names it in the message.
 pub fn name<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
     let trimmed = value.trim();
     if !NAME_CHARS.contains(&trimmed.chars().count()) {
@@ -24,6 +25,9 @@ pub fn name<'a>(field: &str, value: &'a str) -> Result<&'a str, Error> {
         return Err(Error::invalid(format!(
             "{field} must not contain control characters"
         )));
+    }
+    if let Some(problem) = crate::unicode::name_problem(trimmed) {
+        return Err(Error::invalid(format!("{field} {problem}")));
     }
     Ok(trimmed)
 }
@@ -58,9 +62,10 @@ pub fn position(position: i64) -> Result<i64, Error> {
     Ok(position)
 }
 
-/// Message content: 1–4000 characters, not only white space (kept as written).
+/// Message content: 1–4000 characters, not only white space and invisible characters (kept as
+/// written).
 pub fn content(content: &str) -> Result<(), Error> {
-    if content.trim().is_empty() || content.chars().count() > MAX_MESSAGE_CHARS {
+    if crate::unicode::is_blank(content) || content.chars().count() > MAX_MESSAGE_CHARS {
         return Err(Error::invalid("content must be 1 to 4000 characters"));
     }
     Ok(())
@@ -114,6 +119,10 @@ mod tests {
         assert!(user_limit(ChannelKind::Text, 5).is_err());
         assert_eq!(user_limit(ChannelKind::Text, 0).ok(), Some(0));
         assert!(content(" \n ").is_err());
+        assert!(content("\u{200B}\u{200B} \u{FEFF}").is_err());
+        assert!(content("hi\u{200B}").is_ok());
+        assert!(name("name", "\u{3164}\u{3164}").is_err());
+        assert!(name("name", "mod\u{2067}s").is_err());
         assert!(content(&"x".repeat(4000)).is_ok());
         assert!(content(&"x".repeat(4001)).is_err());
         assert!(invite_max_uses(Some(0)).is_err());

@@ -1,10 +1,15 @@
-//! The rules of direct conversations: anyone signed in may start one with another existing
-//! user (not themselves); only the two participants read or write it.
+//! The rules of direct conversations: a user may start one with another user who shares a
+//! community with them (not themselves); to anyone else the other user does not exist (404, the
+//! same answer as for an unknown id, so the API cannot be used to find out who has an account).
+//! Only the two participants read a conversation, and they write in it while they share a
+//! community (403 once they no longer do). Each user's messages are limited
+//! (`crate::ratelimit::UserLimits::dm_messages`).
 
 use super::{CONVERSATION_CREATE, ConversationView, DM_MESSAGE_CREATE, DmMessage, store};
 use crate::accounts::{User, store as accounts};
 use crate::app::Services;
 use crate::communities::service::messages::{PageRequest, page_params};
+use crate::communities::store::members as communities;
 use crate::communities::validate;
 use crate::error::{Error, Result};
 use crate::realtime::hub::{Audience, GatewayEvent};
@@ -27,7 +32,9 @@ pub async fn open(
     if other == user.id {
         return Err(Error::invalid("cannot start a conversation with yourself"));
     }
-    if accounts::user_by_id(&services.db, other).await?.is_none() {
+    if !communities::share_a_community(&services.db, &user.id, other).await?
+        || accounts::user_by_id(&services.db, other).await?.is_none()
+    {
         return Err(Error::not_found("user not found"));
     }
     let (conversation, created) =
@@ -65,6 +72,22 @@ pub async fn messages(
 pub async fn send(services: &Services, user: &User, id: &str, content: &str) -> Result<DmMessage> {
     let conversation = get(services, &user.id, id).await?;
     validate::content(content)?;
+    let other = conversation
+        .participants
+        .iter()
+        .find(|p| p.id != user.id)
+        .map(|p| p.id.as_str())
+        .unwrap_or_default();
+    if !communities::share_a_community(&services.db, &user.id, other).await? {
+        return Err(Error::forbidden(
+            "you no longer share a community with this user",
+        ));
+    }
+    services.user_limits.dm_messages.check_or_refuse(
+        &user.id,
+        services.clock.instant(),
+        "messages",
+    )?;
     let message =
         store::insert_message(&services.db, id, user, content, services.clock.now_ms()).await?;
     services.hub.publish(

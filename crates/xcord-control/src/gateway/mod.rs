@@ -10,8 +10,10 @@
 //! disconnected (its session stays resumable for a while). Errors: `{"op":"error","d":{code,
 //! message}}`, then close.
 //!
-//! `snapshot` builds the Ready snapshot from every domain; `realtime` carries the events.
+//! `snapshot` builds the Ready snapshot from every domain; `realtime` carries the events;
+//! `admission` caps the sockets of each client address.
 
+pub mod admission;
 pub mod snapshot;
 
 use std::sync::Arc;
@@ -130,8 +132,9 @@ fn frame_len(msg: &Message) -> usize {
     }
 }
 
-/// Speaks the gateway protocol on an upgraded socket until it closes.
-pub async fn serve(state: Arc<Services>, socket: WebSocket) {
+/// Speaks the gateway protocol on an upgraded socket until it closes; `ticket` is its place
+/// among its address's sockets (given back when this returns).
+pub async fn serve(state: Arc<Services>, socket: WebSocket, mut ticket: admission::Ticket) {
     let (mut sink, mut stream) = socket.split();
     let hello =
         json!({"op": "hello", "d": {"heartbeatInterval": HEARTBEAT_INTERVAL.as_millis() as u64}});
@@ -168,6 +171,9 @@ pub async fn serve(state: Arc<Services>, socket: WebSocket) {
         }
     };
     let (tx, mut rx) = mpsc::channel::<Sequenced>(SOCKET_QUEUE);
+    if matches!(first, Ok(ClientOp::Identify(_) | ClientOp::Resume(_))) {
+        ticket.identified();
+    }
     let session: SessionHandle = match first {
         Ok(ClientOp::Identify(id)) => {
             let token_hash = hash_token(&id.token);

@@ -139,6 +139,43 @@ pub async fn register(app: &Router, handle: &str) -> (String, String) {
     )
 }
 
+/// `owner` creates a community and each of `others` (session tokens) joins it by invite, so
+/// that they share a community (as a direct conversation needs). Returns the community id.
+pub async fn share_community(app: &Router, owner: &str, others: &[&str]) -> String {
+    let (status, community) = call(
+        app,
+        "POST",
+        "/api/v1/communities",
+        Some(owner),
+        Some(serde_json::json!({"name": "Shared"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{community}");
+    let id = community["id"].as_str().unwrap().to_owned();
+    let (status, invite) = call(
+        app,
+        "POST",
+        &format!("/api/v1/communities/{id}/invites"),
+        Some(owner),
+        Some(serde_json::json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{invite}");
+    let code = invite["code"].as_str().unwrap();
+    for token in others {
+        let (status, body) = call(
+            app,
+            "POST",
+            &format!("/api/v1/invites/{code}"),
+            Some(token),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    id
+}
+
 /// Serves the API over `db` on a loopback port; returns its address and the shared state.
 pub async fn serve(db: Db) -> (SocketAddr, std::sync::Arc<Services>) {
     let state = services(db);

@@ -46,6 +46,9 @@ pub(super) struct CreateInviteRequest {
         (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 404, response = NotFound),
+        (status = 429, description = "Too many invites made by this user (`rate_limited`): at most 10 per 10 minutes.", body = ErrorBody, headers(
+            ("Retry-After" = u32, description = "Seconds to wait before trying again."),
+        )),
     ),
 )]
 pub(super) async fn create_invite(

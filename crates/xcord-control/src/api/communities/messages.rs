@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::St;
 use crate::api::ApiPath as Path;
-use crate::api::error::{BadRequest, Forbidden, NotFound, Unauthorized};
+use crate::api::error::{BadRequest, ErrorBody, Forbidden, NotFound, Unauthorized};
 use crate::api::params::{ChannelId, MessageId};
 use crate::api::{ApiJson, Session};
 use crate::communities::Message;
@@ -100,6 +100,9 @@ pub(super) async fn list_messages(
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 429, description = "Too many messages from this user (`rate_limited`): at most 10 sent or edited in community channels per 10 seconds.", body = ErrorBody, headers(
+            ("Retry-After" = u32, description = "Seconds to wait before trying again."),
+        )),
     ),
 )]
 pub(super) async fn send_message(
@@ -128,6 +131,9 @@ pub(super) async fn send_message(
         (status = 401, response = Unauthorized),
         (status = 403, response = Forbidden),
         (status = 404, response = NotFound),
+        (status = 429, description = "Too many messages from this user (`rate_limited`): at most 10 sent or edited in community channels per 10 seconds.", body = ErrorBody, headers(
+            ("Retry-After" = u32, description = "Seconds to wait before trying again."),
+        )),
     ),
 )]
 pub(super) async fn edit_message(

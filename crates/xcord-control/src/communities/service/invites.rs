@@ -1,6 +1,7 @@
 //! Invites: any member creates them (optionally limited in uses and lifetime); listing them
 //! and revoking others' takes MANAGE_CHANNELS; anyone signed in may preview a code and join
-//! by it, unless banned.
+//! by it, unless banned. Each user's invite creation is limited
+//! (`crate::ratelimit::UserLimits::invites`).
 
 use super::actor;
 use crate::accounts::User;
@@ -29,6 +30,10 @@ pub async fn create(
     let max_uses = validate::invite_max_uses(max_uses)?;
     let now = services.clock.now_ms();
     let expires_at = validate::invite_max_age(max_age_seconds)?.map(|s| now + s * 1000);
+    services
+        .user_limits
+        .invites
+        .check_or_refuse(user_id, services.clock.instant(), "invites")?;
     Ok(store::invites::insert(
         &services.db,
         community_id,

@@ -1,6 +1,7 @@
 //! Channel messages (every kind of channel has a chat): reading takes VIEW_CHANNEL, sending
 //! also SEND_MESSAGES; authors edit their own messages; authors and members with
-//! MANAGE_CHANNELS delete them. Pages are newest first, before a message id.
+//! MANAGE_CHANNELS delete them. Pages are newest first, before a message id. Each user's sends
+//! and edits together are limited (`crate::ratelimit::UserLimits::channel_messages`).
 
 use super::channel_actor;
 use crate::accounts::User;
@@ -54,6 +55,11 @@ pub async fn send(
     let (channel, actor) = channel_actor(&services.db, channel_id, &user.id).await?;
     actor.require(Permissions::VIEW_CHANNEL | Permissions::SEND_MESSAGES)?;
     validate::content(content)?;
+    services.user_limits.channel_messages.check_or_refuse(
+        &user.id,
+        services.clock.instant(),
+        "messages",
+    )?;
     let message = store::messages::insert(
         &services.db,
         &channel,
@@ -82,6 +88,11 @@ pub async fn edit(
         return Err(Error::forbidden("you can only edit your own messages"));
     }
     validate::content(content)?;
+    services.user_limits.channel_messages.check_or_refuse(
+        user_id,
+        services.clock.instant(),
+        "messages",
+    )?;
     message.edited_at = Some(
         store::messages::edit(&services.db, message_id, content, services.clock.now_ms()).await?,
     );

@@ -157,3 +157,16 @@ pub async fn remove(db: &Db, community_id: &str, user_id: &str) -> Result<bool, 
         .await?;
     Ok(r.rows_affected() > 0)
 }
+
+/// Whether users `a` and `b` are members of a community in common.
+pub async fn share_a_community(db: &Db, a: &str, b: &str) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT 1 AS shared FROM community_members x JOIN community_members y \
+         ON x.community_id = y.community_id WHERE x.user_id = $1 AND y.user_id = $2 LIMIT 1",
+    )
+    .bind(a)
+    .bind(b)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.is_some())
+}
