@@ -1,6 +1,7 @@
 //! Accounts: registration, log-in with argon2 password hashes, sessions (random bearer tokens
 //! stored only as SHA-256 hashes), profiles, and a limiter on log-in attempts.
 
+pub mod argon;
 pub mod passwords;
 pub mod ratelimit;
 pub mod service;
@@ -49,38 +50,6 @@ pub fn hash_token(token: &str) -> String {
     base64::engine::general_purpose::STANDARD_NO_PAD.encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Hashes a password with argon2id and a random salt (off the async threads: it is slow on
-/// purpose).
-pub async fn hash_password(password: String) -> Option<String> {
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-        let salt = SaltString::generate(&mut OsRng);
-        argon2::Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .ok()
-            .map(|h| h.to_string())
-    })
-    .await
-    .ok()
-    .flatten()
-}
-
-/// Checks a password against a stored argon2 hash.
-pub async fn verify_password(password: String, stored: String) -> bool {
-    tokio::task::spawn_blocking(move || {
-        use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        PasswordHash::new(&stored)
-            .map(|h| {
-                argon2::Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
-}
-
 /// A pleasant default gradient, picked from the user id.
 pub fn default_gradient(seed: &str) -> [String; 2] {
     const PAIRS: [(&str, &str); 6] = [
@@ -100,17 +69,6 @@ pub fn default_gradient(seed: &str) -> [String; 2] {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[tokio::test]
-    async fn passwords_verify_only_when_equal() {
-        let hash = hash_password("correct horse".into())
-            .await
-            .unwrap_or_default();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("correct horse".into(), hash.clone()).await);
-        assert!(!verify_password("wrong horse".into(), hash).await);
-        assert!(!verify_password("x".into(), "not a hash".into()).await);
-    }
 
     #[test]
     fn session_tokens_are_random_and_hashed() {

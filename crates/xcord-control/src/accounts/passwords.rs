@@ -1,19 +1,22 @@
 //! Password hashing with a bound: argon2id costs about 19 MiB and tens of milliseconds per
 //! hash, so at most `permits` hashes or verifications run at once (about the core count), on the
-//! blocking pool. A request that cannot get a permit within `wait` is refused with
+//! blocking pool, each on one of `permits` working buffers allocated once ([`super::argon`]). A request that cannot get a permit within `wait` is refused with
 //! `unavailable` and a retry hint instead of queueing without limit. Unknown handles are
 //! verified against a dummy hash, so a log-in takes as long whether or not the handle exists.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
+use super::argon::{self, Arena};
 use crate::error::{Error, ErrorCode};
 
 /// The bounded password hasher.
 pub struct Passwords {
     permits: Semaphore,
+    /// One working buffer per permit, taken while hashing and put back after.
+    arenas: std::sync::Arc<Mutex<Vec<Arena>>>,
     wait: Duration,
     dummy: OnceLock<String>,
 }
@@ -23,6 +26,7 @@ impl Passwords {
     pub fn new(permits: usize, wait: Duration) -> Self {
         Self {
             permits: Semaphore::new(permits.max(1)),
+            arenas: Default::default(),
             wait,
             dummy: OnceLock::new(),
         }
@@ -46,18 +50,39 @@ impl Passwords {
         }
     }
 
+    /// Runs `work` on the blocking pool with a working buffer, under a permit.
+    async fn with_arena<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Arena) -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let _permit = self.permit().await?;
+        let arenas = self.arenas.clone();
+        tokio::task::spawn_blocking(move || {
+            let taken = arenas.lock().unwrap_or_else(PoisonError::into_inner).pop();
+            // Holding a permit, at most `permits` buffers ever exist.
+            let mut arena = taken.unwrap_or_default();
+            let result = work(&mut arena);
+            arenas
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(arena);
+            result
+        })
+        .await
+        .map_err(|_| Error::internal("password hashing stopped"))
+    }
+
     /// Hashes a password with argon2id and a random salt.
     pub async fn hash(&self, password: String) -> Result<String, Error> {
-        let _permit = self.permit().await?;
-        super::hash_password(password)
-            .await
+        self.with_arena(move |arena| argon::hash(password.as_bytes(), arena))
+            .await?
             .ok_or_else(|| Error::internal("password hashing failed"))
     }
 
     /// Whether `password` matches `stored`.
     pub async fn verify(&self, password: String, stored: String) -> Result<bool, Error> {
-        let _permit = self.permit().await?;
-        Ok(super::verify_password(password, stored).await)
+        self.with_arena(move |arena| argon::verify(password.as_bytes(), &stored, arena))
+            .await
     }
 
     /// Spends the time of a verification on a handle that does not exist (always `false`).
