@@ -20,7 +20,7 @@ pub const REPLAY_BUFFER: usize = 1000;
 pub const RESUME_WINDOW: Duration = Duration::from_secs(120);
 
 /// What kind of client a connection is (the owner-window choice prefers `main`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectionKind {
     Main,
