@@ -102,7 +102,10 @@ pub enum Effect {
     /// Remove the user's participant from `room`.
     LeaveRoom { room: String },
     /// The session that had `context` is over (its call, if any, ends too).
-    Ended { context: Context, reason: String },
+    Ended {
+        context: Box<Context>,
+        reason: String,
+    },
     /// Mute the user's microphone track at the SFU.
     MuteMicrophone { room: String },
     /// Stop (or restart) forwarding audio to the user.
@@ -242,7 +245,7 @@ fn end(s: &mut Session, reason: &str, effects: &mut Vec<Effect>) {
         effects.push(Effect::LeaveRoom { room });
     }
     effects.push(Effect::Ended {
-        context: std::mem::take(&mut s.context),
+        context: Box::new(std::mem::take(&mut s.context)),
         reason: reason.to_owned(),
     });
     s.session_type = SessionType::Idle;

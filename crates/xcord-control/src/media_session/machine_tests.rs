@@ -247,7 +247,7 @@ fn starting_a_session_replaces_the_old_one() {
                 room: "dm_c1".into()
             },
             Effect::Ended {
-                context: s.context.clone(),
+                context: Box::new(s.context.clone()),
                 reason: "replaced".into()
             },
         ]
