@@ -12,6 +12,7 @@
 
 pub mod machine;
 pub mod service;
+pub mod state;
 pub mod store;
 pub mod view;
 

@@ -8,8 +8,9 @@
 
 use std::time::Duration;
 
+pub use super::controls::Control;
 use super::model::{
-    Connection, ConnectionState, Context, IncomingCall, Owner, Pip, Session, SessionType,
+    Connection, ConnectionState, Context, IncomingCall, Owner, Session, SessionType,
 };
 use crate::realtime::session::ConnectionKind;
 
@@ -52,23 +53,6 @@ pub enum Input {
     Control {
         epoch: Option<i64>,
         control: Control,
-    },
-}
-
-/// The controls any connection may send.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Control {
-    SetMute(bool),
-    SetDeafen(bool),
-    SetCamera(bool),
-    SetScreenShare(bool),
-    SetPip(Pip),
-    ClaimOwner {
-        connection_id: String,
-    },
-    ReportConnection {
-        connection_id: String,
-        state: ConnectionState,
     },
 }
 
@@ -334,69 +318,7 @@ fn apply(s: &mut Session, input: Input, now: i64, fx: &mut Vec<Effect>) -> Resul
         }
         Input::Control { epoch, control } => {
             fence(s, epoch)?;
-            control_input(s, control, fx)?;
-        }
-    }
-    Ok(())
-}
-
-fn control_input(s: &mut Session, control: Control, fx: &mut Vec<Effect>) -> Result<(), Refusal> {
-    match control {
-        Control::SetMute(muted) => {
-            if muted
-                && !s.controls.muted
-                && let Some(room) = &s.room
-            {
-                fx.push(Effect::MuteMicrophone { room: room.clone() });
-            }
-            s.controls.muted = muted;
-        }
-        Control::SetDeafen(deafened) => {
-            if deafened != s.controls.deafened
-                && let Some(room) = &s.room
-            {
-                fx.push(Effect::Deafen {
-                    room: room.clone(),
-                    deafened,
-                });
-            }
-            s.controls.deafened = deafened;
-        }
-        Control::SetCamera(on) => s.controls.camera = on,
-        Control::SetScreenShare(on) => s.controls.screen_share = on,
-        Control::SetPip(pip) => s.pip = pip,
-        Control::ClaimOwner { connection_id } => {
-            let Some(c) = s.connections.iter().find(|c| c.id == connection_id) else {
-                return Err(Refusal::NotLive(connection_id));
-            };
-            let owner = Owner {
-                connection_id: c.id.clone(),
-                kind: c.kind,
-            };
-            if s.owner.as_ref() != Some(&owner) {
-                s.owner = Some(owner);
-                s.epoch += 1;
-                if let Some(room) = &s.room {
-                    s.connection = ConnectionState::Connecting;
-                    s.unattended_since = None;
-                    fx.push(Effect::Connect {
-                        connection_id,
-                        room: room.clone(),
-                        epoch: s.epoch,
-                    });
-                }
-            }
-        }
-        Control::ReportConnection {
-            connection_id,
-            state,
-        } => {
-            if s.owner.as_ref().map(|o| o.connection_id.as_str()) != Some(connection_id.as_str()) {
-                return Err(Refusal::NotOwner);
-            }
-            if s.is_active() {
-                s.connection = state;
-            }
+            super::controls::apply(s, control, fx)?;
         }
     }
     Ok(())

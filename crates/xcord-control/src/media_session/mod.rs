@@ -5,10 +5,12 @@
 //! `crate::calls`.
 //!
 //! - `model`: the session's data and the snapshot clients get;
-//! - `machine`: ownership, handoff, fencing and timers as a pure state machine;
+//! - `machine`: ownership, handoff, fencing and timers as a pure state machine (`controls`:
+//!   what the control commands do);
 //! - `unit`: one change across sessions and calls, decided by the machines, stored with
 //!   compare-and-set in one transaction, then its effects performed (`effects`);
-//! - `commands`: `POST /api/v1/media-session/commands` (idempotent by the client's id);
+//! - `commands`: `POST /api/v1/media-session/commands` (idempotent by the client's id;
+//!   `request`: how a command is read);
 //! - `connections`: what the gateway reports (a connection opened, heartbeat, closed);
 //! - `listener`: the media plane's events (participants, presence in a call's room);
 //! - `timers`: the task that turns deadlines into ticks, on the injected clock;
@@ -20,10 +22,12 @@
 
 pub mod commands;
 pub mod connections;
+pub mod controls;
 pub mod effects;
 pub mod listener;
 pub mod machine;
 pub mod model;
+pub mod request;
 pub mod store;
 pub mod timers;
 pub mod unit;
