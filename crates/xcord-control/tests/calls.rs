@@ -418,3 +418,39 @@ async fn a_caller_that_leaves_while_ringing_cancels() {
         assert_eq!(s, 404);
     }
 }
+
+#[tokio::test]
+async fn two_connections_accepting_at_once_join_the_call_once() {
+    for db in common::backends().await {
+        let h = serve(db, 3).await;
+        let a = h.user("alice").await;
+        let b = h.user("bob").await;
+        let mut b_main = h.connect(&b, "main").await;
+        let conv = h.conversation(&a, &b).await;
+        let started = h
+            .ok(
+                &a,
+                json!({"id": cid(), "type": "start_call", "conversationId": conv}),
+            )
+            .await;
+        let call = call_id(&started);
+        let accept = || json!({"id": cid(), "type": "accept_call", "callId": call});
+        let (one, two) = tokio::join!(h.command(&b, accept()), h.command(&b, accept()));
+        assert_eq!((one.0, two.0), (200, 200), "{one:?} {two:?}");
+        assert_eq!(one.1["result"]["call"], two.1["result"]["call"]);
+        assert_eq!(one.1["result"]["call"]["state"], "accepted");
+        // One session start: the same epoch in both answers, one MEDIA_SESSION_CONNECT.
+        assert_eq!(one.1["session"]["epoch"], two.1["session"]["epoch"]);
+        event(&mut b_main, "MEDIA_SESSION_CONNECT").await;
+        h.ok(&b, json!({"id": cid(), "type": "set_mute", "muted": true}))
+            .await;
+        let seen = events_until(&mut b_main, "MEDIA_SESSION_UPDATE", |s| {
+            s["controls"]["muted"] == true
+        })
+        .await;
+        assert!(
+            !seen.contains(&"MEDIA_SESSION_CONNECT".to_owned()),
+            "{seen:?}"
+        );
+    }
+}

@@ -220,13 +220,12 @@ async def test_calls_and_the_global_media_session(calls_server):
         muted_at = time.monotonic()
         first = await command(api, b, {"id": mute_id, "type": "set_mute", "muted": True})
         assert first["session"]["controls"]["muted"] is True
-        await asyncio.sleep(1.0)
-        heard = monitor.audible(muted_at + 1.0, muted_at + 3.0)
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(3.0)
         heard = monitor.audible(muted_at + 1.0, muted_at + 3.0)
         last_loud = max((t for t, r in monitor.frames if r >= 300), default=muted_at)
         print(f"C heard B for {max(0.0, last_loud - muted_at) * 1000:.0f} ms after set_mute; {heard} audible frames 1-3 s after")
         assert heard == 0, f"C still hears B after set_mute ({heard} audible frames)"
+        assert last_loud - muted_at < 1.0, f"C heard B {last_loud - muted_at:.2f} s after set_mute"
         # The same id again: the first answer, nothing more.
         again = await command(api, b, {"id": mute_id, "type": "set_mute", "muted": True})
         assert again == first

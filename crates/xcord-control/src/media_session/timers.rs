@@ -45,7 +45,13 @@ async fn run(services: Arc<Services>) {
         match next {
             Some(t) if t <= services.clock.now_ms() => {
                 if let Err(e) = tick_due(&services).await {
+                    // Not again at once: a second later, or at the next change.
                     tracing::warn!("media session timers failed: {e}");
+                    let retry = services.clock.now_ms() + 1_000;
+                    tokio::select! {
+                        () = services.clock.sleep_until_ms(retry) => {}
+                        () = &mut woken => {}
+                    }
                 }
             }
             Some(t) => {
