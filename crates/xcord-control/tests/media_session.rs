@@ -339,6 +339,8 @@ async fn joining_a_channel_goes_through_voice_and_replaces_a_call() {
         assert_eq!(joined["session"]["type"], "server-voice");
         assert_eq!(joined["session"]["context"]["channelId"], channel_id);
         assert_eq!(joined["session"]["context"]["communityId"], community["id"]);
+        assert_eq!(joined["session"]["context"]["communityName"], "C");
+        assert_eq!(joined["session"]["context"]["channelName"], "lounge");
         let replaced = event(&mut b_main, "MEDIA_SESSION_REPLACED").await;
         assert_eq!(replaced["previous"], "dm-voice");
         let connect = event(&mut b_main, "MEDIA_SESSION_CONNECT").await;

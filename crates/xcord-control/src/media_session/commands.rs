@@ -290,6 +290,14 @@ async fn join_channel(
             SessionType::ServerVoice
         },
         context: Context {
+            community_name: communities::communities_of(&services.db, &user.id)
+                .await?
+                .into_iter()
+                .find(|c| c.community.id == access.community_id)
+                .map(|c| c.community.name),
+            channel_name: communities::store::channels::channel(&services.db, channel_id)
+                .await?
+                .map(|c| c.name),
             community_id: Some(access.community_id.clone()),
             channel_id: Some(channel_id.to_owned()),
             ..Context::default()
