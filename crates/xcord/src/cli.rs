@@ -1001,7 +1001,7 @@ mod tests {
             "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" => "true",
             "XCORD_BIND" => "127.0.0.1:1",
             "XCORD_NODE_IP" => "10.0.0.1",
-            "XCORD_UDP_PORT" => "1",
+            "XCORD_UDP_PORT" | "XCORD_RING_TIMEOUT" | "XCORD_MAX_INCOMING_CALLS" => "1",
             "XCORD_KEYS" => "k:s",
             "XCORD_WEBHOOK_URL" | "XCORD_LIVEKIT_URL" => "http://x",
             "XCORD_DATABASE_URL" => "sqlite://x.db",

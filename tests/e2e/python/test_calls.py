@@ -23,7 +23,7 @@ import pytest
 from livekit import rtc
 
 from lkutil import AudioMonitor, EventWaiter, Publisher, collect_audio, rms
-from test_control_voice import Api
+from test_control_voice import Api, community_with_voice
 from xcord_server import XcordServer
 
 RING_TIMEOUT = 3
@@ -120,6 +120,8 @@ async def test_calls_and_the_global_media_session(calls_server):
     for name in ("alice", "bob", "carol", "dave"):
         users[name] = await api.register(name)
     (a, a_id), (b, b_id), (c, c_id), (d, d_id) = users["alice"], users["bob"], users["carol"], users["dave"]
+    # Direct conversations between people who share a community.
+    await community_with_voice(api, b, [a, c, d])
     conv = {}
     for name, token in (("alice", a), ("carol", c), ("dave", d)):
         conv[name] = (await api.ok("POST", "/api/v1/conversations", token, {"userId": b_id}, status=201))["id"]

@@ -241,8 +241,38 @@ impl Harness {
         }
     }
 
-    /// A conversation between two users; its id.
+    /// A conversation between two users (who first share a community, as direct conversations
+    /// may require); its id.
     pub async fn conversation(&self, a: &User, b: &User) -> String {
+        let (s, community) = common::call(
+            &self.app,
+            "POST",
+            "/api/v1/communities",
+            Some(&a.token),
+            Some(json!({"name": "Shared"})),
+        )
+        .await;
+        assert_eq!(s.as_u16(), 201, "{community}");
+        let id = community["id"].as_str().unwrap();
+        let (s, invite) = common::call(
+            &self.app,
+            "POST",
+            &format!("/api/v1/communities/{id}/invites"),
+            Some(&a.token),
+            Some(json!({})),
+        )
+        .await;
+        assert_eq!(s.as_u16(), 201, "{invite}");
+        let code = invite["code"].as_str().unwrap();
+        let (s, joined) = common::call(
+            &self.app,
+            "POST",
+            &format!("/api/v1/invites/{code}"),
+            Some(&b.token),
+            None,
+        )
+        .await;
+        assert_eq!(s.as_u16(), 201, "{joined}");
         let (s, c) = common::call(
             &self.app,
             "POST",
