@@ -13,6 +13,7 @@ use crate::db::Db;
 use crate::error::{Error, ErrorCode};
 use crate::gateway::admission::Admission;
 use crate::media::{MediaAccess, MediaEventListener, MediaPlane};
+use crate::media_session;
 use crate::ratelimit::UserLimits;
 use crate::realtime::hub::Hub;
 use crate::realtime::session::Sessions;
@@ -49,7 +50,12 @@ pub struct Services {
     pub media_listeners: Vec<Arc<dyn MediaEventListener>>,
     /// Background tasks and the shutdown signal they watch.
     pub tasks: Tasks,
+    /// Media sessions' and calls' settings and run-time coordination.
+    pub media_sessions: media_session::Runtime,
 }
+
+/// Work started once the services exist (a domain's timer task), registered by the crate root.
+pub type Starter = fn(&Arc<Services>);
 
 impl Services {
     /// A builder with no domain hooks, to choose the clock, attach a media plane and register
@@ -74,6 +80,8 @@ pub struct ServicesBuilder {
     tasks: Tasks,
     community_hooks: Vec<Arc<dyn CommunityHooks>>,
     media_listeners: Vec<Arc<dyn MediaEventListener>>,
+    call_settings: media_session::Settings,
+    starters: Vec<Starter>,
 }
 
 impl ServicesBuilder {
@@ -85,7 +93,21 @@ impl ServicesBuilder {
             tasks: Tasks::new(),
             community_hooks: Vec::new(),
             media_listeners: Vec::new(),
+            call_settings: media_session::Settings::default(),
+            starters: Vec::new(),
         }
+    }
+
+    /// Ring timeout and the most calls that may ring at once.
+    pub fn call_settings(mut self, settings: media_session::Settings) -> Self {
+        self.call_settings = settings;
+        self
+    }
+
+    /// Work to start once the services are built (needs a tokio runtime).
+    pub fn on_start(mut self, starter: Starter) -> Self {
+        self.starters.push(starter);
+        self
     }
 
     /// Adds a listener to membership and channel changes.
@@ -117,7 +139,7 @@ impl ServicesBuilder {
     }
 
     pub fn build(self) -> Arc<Services> {
-        Arc::new(Services {
+        let services = Arc::new(Services {
             db: self.db,
             clock: self.clock,
             account_limits: AccountLimits::standard(),
@@ -130,6 +152,11 @@ impl ServicesBuilder {
             community_hooks: self.community_hooks,
             media_listeners: self.media_listeners,
             tasks: self.tasks,
-        })
+            media_sessions: media_session::Runtime::new(self.call_settings),
+        });
+        for start in self.starters {
+            start(&services);
+        }
+        services
     }
 }

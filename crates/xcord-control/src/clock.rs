@@ -31,6 +31,8 @@ struct Manual {
     origin: Instant,
     /// Moved on by hand, in milliseconds.
     offset_ms: AtomicI64,
+    /// Wakes [`Clock::sleep_until_ms`] waiters when the clock is moved.
+    moved: tokio::sync::Notify,
 }
 
 impl Clock {
@@ -48,6 +50,7 @@ impl Clock {
                 start_ms,
                 origin: Instant::now(),
                 offset_ms: AtomicI64::new(0),
+                moved: tokio::sync::Notify::new(),
             })),
         }
     }
@@ -86,11 +89,33 @@ impl Clock {
         }
     }
 
+    /// Waits until the clock reads `deadline_ms` (Unix milliseconds): a real timer on the
+    /// system clock; on a manual clock, until a test has moved it that far (it never moves by
+    /// itself), so a background task's deadlines come exactly when the test says.
+    pub async fn sleep_until_ms(&self, deadline_ms: i64) {
+        match &self.source {
+            Source::System => {
+                let left = deadline_ms.saturating_sub(self.now_ms()).max(0);
+                tokio::time::sleep(Duration::from_millis(left.unsigned_abs())).await;
+            }
+            Source::Manual(m) => loop {
+                let moved = m.moved.notified();
+                tokio::pin!(moved);
+                moved.as_mut().enable();
+                if self.now_ms() >= deadline_ms {
+                    return;
+                }
+                moved.await;
+            },
+        }
+    }
+
     /// Moves a manual clock on by `by` (wall time and instants). No effect on the system clock.
     pub fn advance(&self, by: Duration) {
         if let Source::Manual(m) = &self.source {
             let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
             m.offset_ms.fetch_add(ms, Ordering::Relaxed);
+            m.moved.notify_waiters();
         }
     }
 }
@@ -122,6 +147,20 @@ mod tests {
         let clock = Clock::manual(0);
         clock.sleep(Duration::from_secs(3)).await;
         assert_eq!(clock.now_ms(), 3_000);
+    }
+
+    #[tokio::test]
+    async fn a_manual_deadline_comes_only_when_the_clock_is_moved_there() {
+        let clock = Clock::manual(0);
+        let waiter = tokio::spawn({
+            let clock = clock.clone();
+            async move { clock.sleep_until_ms(1_000).await }
+        });
+        clock.advance(Duration::from_millis(999));
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished());
+        clock.advance(Duration::from_millis(1));
+        assert!(waiter.await.is_ok());
     }
 
     #[test]

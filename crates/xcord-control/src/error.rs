@@ -30,13 +30,16 @@ pub enum ErrorCode {
     MediaUnavailable,
     /// The server cannot take the request now (an event store that is down).
     Unavailable,
+    /// A media-session command sent at an epoch the session has moved past (a handoff, a new
+    /// session): read the session and send it again.
+    StaleEpoch,
     /// The server failed; the details are in its log, under the request's id.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for the API document (`api::error` gives it its schema).
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -47,6 +50,7 @@ impl ErrorCode {
         ErrorCode::ChannelFull,
         ErrorCode::MediaUnavailable,
         ErrorCode::Unavailable,
+        ErrorCode::StaleEpoch,
         ErrorCode::Internal,
     ];
 
@@ -63,6 +67,7 @@ impl ErrorCode {
             ErrorCode::ChannelFull => "channel_full",
             ErrorCode::MediaUnavailable => "media_unavailable",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::StaleEpoch => "stale_epoch",
             ErrorCode::Internal => "internal",
         }
     }
@@ -189,7 +194,8 @@ mod tests {
             ErrorCode::ChannelFull => 7,
             ErrorCode::MediaUnavailable => 8,
             ErrorCode::Unavailable => 9,
-            ErrorCode::Internal => 10,
+            ErrorCode::StaleEpoch => 10,
+            ErrorCode::Internal => 11,
         };
         for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
             assert_eq!(position(code), i, "{code}");

@@ -4,7 +4,8 @@
 //! - `app`: [`app::Services`], what every part shares (database, clock, hub, media plane,
 //!   hooks), built by [`services`], which registers each domain's hooks; `clock`: the one clock; `error`: domain errors with stable codes; `db`: storage.
 //! - Domains, each owning its rules (`service`), SQL (`store`) and events: `accounts`,
-//!   `communities`, `conversations`, `voice`. They tell each other about changes through hooks
+//!   `communities`, `conversations`, `voice`, `calls`, `media_session` (each user's one media
+//!   session, built on calls and voice). They tell each other about changes through hooks
 //!   (`communities::hooks`, `media::MediaEventListener`), never by calling handlers.
 //! - `media`: the `MediaPlane` boundary (LiveKit's server API, in process or over HTTP), the
 //!   event inbox and the event handler.
@@ -21,6 +22,7 @@ use std::sync::Arc;
 pub mod accounts;
 pub mod api;
 pub mod app;
+pub mod calls;
 pub mod clock;
 pub mod communities;
 pub mod conversations;
@@ -29,6 +31,7 @@ pub mod error;
 pub mod gateway;
 pub mod limits;
 pub mod media;
+pub mod media_session;
 pub mod ratelimit;
 pub mod realtime;
 pub mod schema;
@@ -37,10 +40,13 @@ pub mod unicode;
 pub mod voice;
 
 /// Services over `db` with every domain's hooks registered (voice hears of removed members and
-/// deleted channels, and applies media events): the composition root, so that `app` names no
+/// deleted channels, and applies media events; media sessions follow media events and run their
+/// timer task): the composition root, so that `app` names no
 /// domain and no domain names another's implementation.
 pub fn services(db: db::Db) -> app::ServicesBuilder {
     app::Services::builder(db)
         .community_hook(Arc::new(voice::hooks::VoiceCommunityHooks))
         .media_listener(Arc::new(voice::apply::VoiceMediaListener))
+        .media_listener(Arc::new(media_session::listener::MediaSessionListener))
+        .on_start(media_session::timers::start)
 }

@@ -51,6 +51,8 @@ const SETTING_KEYS: &[&str] = &[
     "http_idle_timeout",
     "http_max_connections",
     "http_max_connections_per_address",
+    "ring_timeout",
+    "max_incoming_calls",
 ];
 
 /// `XCORD_*` variables read outside the settings merge.
@@ -189,6 +191,16 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub http_max_connections_per_address: Option<usize>,
+    /// `serve` only: how long a call rings, in seconds (1 to 600) [default: 30]
+    /// [env: XCORD_RING_TIMEOUT].
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_timeout: Option<u64>,
+    /// `serve` only: how many calls may ring for one user at once; one more is `busy`
+    /// (1 to 100) [default: 3] [env: XCORD_MAX_INCOMING_CALLS].
+    #[arg(long, value_name = "N")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_incoming_calls: Option<usize>,
 }
 
 /// The merged layers, keyed as in the TOML file; absent keys take the defaults.
@@ -217,6 +229,8 @@ struct Layered {
     http_idle_timeout: u64,
     http_max_connections: usize,
     http_max_connections_per_address: usize,
+    ring_timeout: u64,
+    max_incoming_calls: usize,
 }
 
 impl Default for Layered {
@@ -241,6 +255,8 @@ impl Default for Layered {
             http_idle_timeout: HttpLimits::default().idle_timeout.as_secs(),
             http_max_connections: HttpLimits::default().max_connections,
             http_max_connections_per_address: HttpLimits::default().max_connections_per_address,
+            ring_timeout: 30,
+            max_incoming_calls: 3,
         }
     }
 }
@@ -264,6 +280,10 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// The HTTP listener's timeouts and connection caps.
     pub http: HttpLimits,
+    /// How long a call rings.
+    pub ring_timeout: std::time::Duration,
+    /// How many calls may ring for one user at once.
+    pub max_incoming_calls: usize,
 }
 
 /// The environment layer: the known `XCORD_*` variables as text (figment's lossy extraction turns
@@ -419,6 +439,18 @@ impl Layered {
             max_connections: self.http_max_connections,
             max_connections_per_address: self.http_max_connections_per_address,
         };
+        if !(1..=600).contains(&self.ring_timeout) {
+            bail!(
+                "ring_timeout must be 1 to 600 seconds, got {}",
+                self.ring_timeout
+            );
+        }
+        if !(1..=100).contains(&self.max_incoming_calls) {
+            bail!(
+                "max_incoming_calls must be 1 to 100, got {}",
+                self.max_incoming_calls
+            );
+        }
         Ok(Settings {
             http,
             dev: self.dev,
@@ -434,6 +466,8 @@ impl Layered {
             media_event_log: self.media_event_log,
             database_url: self.database_url,
             public_url: self.public_url,
+            ring_timeout: std::time::Duration::from_secs(self.ring_timeout),
+            max_incoming_calls: self.max_incoming_calls,
         })
     }
 }
@@ -579,6 +613,23 @@ mod tests {
         assert_eq!(s.data_dir, PathBuf::from("xcord-data"));
         assert!(s.livekit.is_none() && s.database_url.is_none() && s.public_url.is_none());
         assert!(s.webhook_key.is_none() && s.media_event_log.is_none());
+        assert_eq!(s.ring_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(s.max_incoming_calls, 3);
+    }
+
+    #[test]
+    fn call_settings_come_from_flags_env_and_file_within_their_bounds() {
+        let s = ok(
+            None,
+            &[("XCORD_RING_TIMEOUT", "45")],
+            &["--max-incoming-calls", "5"],
+        );
+        assert_eq!(s.ring_timeout, std::time::Duration::from_secs(45));
+        assert_eq!(s.max_incoming_calls, 5);
+        assert!(err(None, &[], &["--ring-timeout", "0"]).contains("ring_timeout must be 1 to 600"));
+        assert!(
+            err(None, &[("XCORD_MAX_INCOMING_CALLS", "0")], &[]).contains("max_incoming_calls")
+        );
     }
 
     /// For each layer: flag beats environment beats file beats default.
@@ -1062,6 +1113,8 @@ mod tests {
             "XCORD_BIND" => "127.0.0.1:1",
             "XCORD_NODE_IP" => "10.0.0.1",
             "XCORD_UDP_PORT"
+            | "XCORD_RING_TIMEOUT"
+            | "XCORD_MAX_INCOMING_CALLS"
             | "XCORD_HTTP_HEADER_TIMEOUT"
             | "XCORD_HTTP_IDLE_TIMEOUT"
             | "XCORD_HTTP_MAX_CONNECTIONS"

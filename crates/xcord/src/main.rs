@@ -114,7 +114,12 @@ fn main() -> anyhow::Result<()> {
         };
         let services = match db {
             Some(db) => {
-                let mut builder = xcord_control::services(db).tasks(tasks.clone());
+                let mut builder = xcord_control::services(db)
+                    .tasks(tasks.clone())
+                    .call_settings(xcord_control::media_session::Settings {
+                        ring_timeout: settings.ring_timeout,
+                        max_incoming_calls: settings.max_incoming_calls,
+                    });
                 if let (Some(plane), Some(access)) =
                     (media_plane.clone(), media_access(&settings, media_keys.as_ref()))
                 {

@@ -27,7 +27,7 @@ pub fn status(code: ErrorCode) -> StatusCode {
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorCode::Forbidden | ErrorCode::ChannelFull => StatusCode::FORBIDDEN,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::Conflict => StatusCode::CONFLICT,
+        ErrorCode::Conflict | ErrorCode::StaleEpoch => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::InviteExpired => StatusCode::GONE,
         ErrorCode::MediaUnavailable | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

@@ -12,6 +12,7 @@ mod communities;
 mod conversations;
 pub mod error;
 mod gateway;
+mod media_session;
 mod openapi;
 mod params;
 mod voice;
@@ -57,6 +58,7 @@ fn routes() -> OpenApiRouter<Arc<Services>> {
         .merge(conversations::routes())
         .merge(gateway::routes())
         .merge(voice::routes())
+        .merge(media_session::routes())
         .merge(openapi::routes())
 }
 

@@ -30,7 +30,7 @@ use crate::error::Error;
 
 const DESCRIPTION: &str = "The HTTP API of xcord's control plane under `/api/v1`: accounts and \
 sessions, communities (members, invites, bans, roles, channels, channel messages), direct \
-conversations, voice and video channels, the realtime gateway (a WebSocket, described at \
+conversations, voice and video channels, calls and each user's media session, the realtime gateway (a WebSocket, described at \
 `GET /api/v1/gateway`), and the receiver of a remote media plane's webhooks.
 
 Bodies are JSON (`Content-Type: application/json`) with camelCase field names; unknown fields \
@@ -63,6 +63,7 @@ path with another method answers 405.";
         (name = "messages"),
         (name = "conversations"),
         (name = "voice"),
+        (name = "media-session"),
         (name = "gateway"),
         (name = "webhooks"),
         (name = "meta"),

@@ -55,6 +55,15 @@ pub struct ConversationId {
     pub conversation_id: String,
 }
 
+/// `{callId}`.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path, rename_all = "camelCase")]
+pub struct CallId {
+    /// The call's id.
+    #[param(value_type = Id)]
+    pub call_id: String,
+}
+
 /// `{code}`: an invite code.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Path)]

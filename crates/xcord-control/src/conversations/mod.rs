@@ -51,4 +51,30 @@ pub struct DmMessage {
     /// Unix milliseconds of the last edit; `null`: never edited.
     #[schema(required = true)]
     pub edited_at: Option<i64>,
+    /// `text` for what a user wrote; `call` for the system message a call leaves.
+    pub kind: MessageKind,
+    /// The call a `call` message records (absent on text messages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<CallRecord>,
+}
+
+/// What a direct message is.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    Text,
+    Call,
+}
+
+/// The call a system message records, as it ended.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CallRecord {
+    #[schema(value_type = Id)]
+    pub id: String,
+    /// The call's final state (`declined`, `canceled`, `no_answer`, `busy`, `ended`).
+    pub state: String,
+    pub video: bool,
+    /// How long it was connected; 0 when it never was.
+    pub duration_ms: i64,
 }

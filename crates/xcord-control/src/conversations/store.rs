@@ -4,10 +4,12 @@
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-use super::{ConversationView, DmMessage};
+use sqlx::{Any, Transaction};
+
+use super::{CallRecord, ConversationView, DmMessage, MessageKind};
 use crate::accounts::User;
 use crate::communities::users::{user_columns, user_columns_as, user_from_row, user_from_row_as};
-use crate::db::{Db, is_unique_violation, new_id};
+use crate::db::{Db, get_bool, is_unique_violation, new_id};
 
 fn conversation_select() -> String {
     let a = user_columns_as("a", "a");
@@ -113,6 +115,23 @@ pub async fn conversations_of(
 }
 
 fn message_from_row(row: &AnyRow) -> Result<DmMessage, sqlx::Error> {
+    let call_id: Option<String> = row.try_get("call_id")?;
+    let call = match call_id {
+        Some(id) => {
+            let answered_at: Option<i64> = row.try_get("call_answered_at")?;
+            let ended_at: Option<i64> = row.try_get("call_ended_at")?;
+            Some(CallRecord {
+                id,
+                state: row.try_get("call_state")?,
+                video: get_bool(row, "call_video")?,
+                duration_ms: match (answered_at, ended_at) {
+                    (Some(a), Some(e)) => e.saturating_sub(a).max(0),
+                    _ => 0,
+                },
+            })
+        }
+        None => None,
+    };
     Ok(DmMessage {
         id: row.try_get("id")?,
         conversation_id: row.try_get("conversation_id")?,
@@ -120,7 +139,62 @@ fn message_from_row(row: &AnyRow) -> Result<DmMessage, sqlx::Error> {
         content: row.try_get("content")?,
         created_at: row.try_get("created_at")?,
         edited_at: row.try_get("edited_at")?,
+        kind: if call.is_some() {
+            MessageKind::Call
+        } else {
+            MessageKind::Text
+        },
+        call,
     })
+}
+
+/// Stores the system message of a finished call (authored by its caller) inside the
+/// transaction that finishes it, and marks the conversation active.
+pub async fn insert_call_message(
+    tx: &mut Transaction<'_, Any>,
+    conversation_id: &str,
+    caller_id: &str,
+    call_id: &str,
+    now: i64,
+) -> Result<String, sqlx::Error> {
+    let id = new_id();
+    sqlx::query("UPDATE conversations SET last_message_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(conversation_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO dm_messages (id, conversation_id, author_id, content, created_at, call_id) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&id)
+    .bind(conversation_id)
+    .bind(caller_id)
+    .bind("")
+    .bind(now)
+    .bind(call_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(id)
+}
+
+/// One message by id, as the list shows it.
+pub async fn message(db: &Db, id: &str) -> Result<Option<DmMessage>, sqlx::Error> {
+    let row = sqlx::query(&format!("{} WHERE m.id = $1", message_select()))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?;
+    row.as_ref().map(message_from_row).transpose()
+}
+
+fn message_select() -> String {
+    format!(
+        "SELECT m.id, m.conversation_id, m.content, m.created_at, m.edited_at, m.call_id, \
+         k.state AS call_state, k.video AS call_video, k.answered_at AS call_answered_at, \
+         k.ended_at AS call_ended_at, {} \
+         FROM dm_messages m JOIN users u ON u.id = m.author_id \
+         LEFT JOIN calls k ON k.id = m.call_id",
+        user_columns("u")
+    )
 }
 
 /// Stores a message and marks the conversation active, together.
@@ -138,6 +212,8 @@ pub async fn insert_message(
         content: content.to_owned(),
         created_at: now,
         edited_at: None,
+        kind: MessageKind::Text,
+        call: None,
     };
     let mut tx = db.pool.begin().await?;
     sqlx::query("UPDATE conversations SET last_message_at = $1 WHERE id = $2")
@@ -166,11 +242,7 @@ pub async fn messages(
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<DmMessage>, sqlx::Error> {
-    let select = format!(
-        "SELECT m.id, m.conversation_id, m.content, m.created_at, m.edited_at, {} \
-         FROM dm_messages m JOIN users u ON u.id = m.author_id WHERE m.conversation_id = $1",
-        user_columns("u")
-    );
+    let select = format!("{} WHERE m.conversation_id = $1", message_select());
     let rows = match before {
         Some(before) => {
             sqlx::query(&format!(

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::accounts::{User, hash_token, store};
 use crate::app::Services;
+use crate::media_session;
 use crate::realtime::session::{ConnectionKind, ResumeError, Sequenced, SessionHandle};
 
 /// How often clients heartbeat.
@@ -200,6 +201,13 @@ pub async fn serve(state: Arc<Services>, socket: WebSocket, mut ticket: admissio
                 state
                     .sessions
                     .start(state.hub.clone(), &user.id, kind, &token_hash, lifetime);
+            // The media session knows the connection before the snapshot is read, so the
+            // snapshot shows it as owner when it became one.
+            if let Err(e) =
+                media_session::connections::opened(&state, &user.id, &session.id, kind).await
+            {
+                tracing::warn!(user = %user.id, "media session did not hear of a connection: {e}");
+            }
             let mut ready = match snapshot::ready(&state, &user).await {
                 Ok(r) => r,
                 Err(e) => {
@@ -241,6 +249,11 @@ pub async fn serve(state: Arc<Services>, socket: WebSocket, mut ticket: admissio
             };
             match result {
                 Ok((s, replayed)) => {
+                    if let Err(e) =
+                        media_session::connections::opened(&state, &s.user_id, &s.id, s.kind).await
+                    {
+                        tracing::warn!(user = %s.user_id, "media session did not hear of a resume: {e}");
+                    }
                     if sink
                         .send(frame(json!({"op": "resumed", "d": {"replayed": replayed}})))
                         .await
@@ -303,12 +316,15 @@ pub async fn serve(state: Arc<Services>, socket: WebSocket, mut ticket: admissio
                 };
                 deadline = tokio::time::Instant::now() + silence;
                 match parse(&msg) {
-                    Some(Ok(ClientOp::Heartbeat))
-                        if sink.send(frame(json!({"op": "heartbeat_ack"}))).await.is_err() =>
-                    {
-                        break;
+                    Some(Ok(ClientOp::Heartbeat)) => {
+                        // The lease is renewed before the ack: an acked heartbeat counts.
+                        if let Err(e) = media_session::connections::heartbeat(&state, &session.user_id, &session.id).await {
+                            tracing::warn!(user = %session.user_id, "media session lease not renewed: {e}");
+                        }
+                        if sink.send(frame(json!({"op": "heartbeat_ack"}))).await.is_err() {
+                            break;
+                        }
                     }
-                    Some(Ok(ClientOp::Heartbeat)) => {}
                     Some(Ok(_)) => {
                         let _ = sink.send(error_frame("invalid_request", "already identified")).await;
                     }
@@ -327,4 +343,8 @@ pub async fn serve(state: Arc<Services>, socket: WebSocket, mut ticket: admissio
     }
     session.detach();
     let _ = sink.close().await;
+    if let Err(e) = media_session::connections::closed(&state, &session.user_id, &session.id).await
+    {
+        tracing::warn!(user = %session.user_id, "media session did not hear of a close: {e}");
+    }
 }

@@ -85,6 +85,25 @@ impl Hub {
             .unwrap_or(0)
     }
 
+    /// Delivers `event` to one connection of `user_id` only (whether it was still live).
+    pub fn publish_to(&self, user_id: &str, id: ConnectionId, event: GatewayEvent) -> bool {
+        let Ok(mut inner) = self.inner.lock() else {
+            return false;
+        };
+        let Some(conns) = inner.by_user.get_mut(user_id) else {
+            return false;
+        };
+        let mut delivered = false;
+        conns.retain(|(c, tx)| {
+            if *c != id {
+                return true;
+            }
+            delivered = tx.try_send(event.clone()).is_ok();
+            delivered
+        });
+        delivered
+    }
+
     /// Delivers `event` to every live connection of the audience.
     pub fn publish(&self, audience: Audience, event: GatewayEvent) {
         let users = match audience {

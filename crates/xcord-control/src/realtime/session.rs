@@ -20,7 +20,7 @@ pub const REPLAY_BUFFER: usize = 1000;
 pub const RESUME_WINDOW: Duration = Duration::from_secs(120);
 
 /// What kind of client a connection is (the owner-window choice prefers `main`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ConnectionKind {
     Main,
@@ -62,6 +62,8 @@ pub struct SessionHandle {
     pub kind: ConnectionKind,
     /// The account session (bearer token hash) it was opened with; it ends with it.
     pub token_hash: String,
+    /// Its queue at the hub (for events to this connection only).
+    pub hub_id: ConnectionId,
     commands: mpsc::UnboundedSender<Command>,
 }
 
@@ -126,6 +128,7 @@ impl Sessions {
             user_id: user_id.to_owned(),
             kind,
             token_hash: token_hash.to_owned(),
+            hub_id,
             commands: tx,
         };
         if let Ok(mut map) = self.by_id.lock() {

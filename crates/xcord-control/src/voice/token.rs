@@ -125,6 +125,33 @@ pub fn issue(
     })
 }
 
+/// Signs a media token for `user` into any `room` (a call's `dm_<call>`) under `perms`, with
+/// the same identity, name, metadata and grants as a channel's; returns it and when it expires.
+pub fn sign_for_room(
+    access: &MediaAccess,
+    user: &User,
+    room: &str,
+    perms: Permissions,
+    now_ms: i64,
+) -> Option<(String, i64)> {
+    let metadata = serde_json::json!({
+        "userId": user.id,
+        "displayName": user.display_name,
+        "handle": user.handle,
+        "avatarGradient": user.avatar_gradient,
+        "role": role_label(perms),
+    });
+    let token = AccessToken::with_api_key(&access.api_key, &access.api_secret)
+        .with_identity(&user.id)
+        .with_name(&user.display_name)
+        .with_metadata(&metadata.to_string())
+        .with_grants(grant(room, perms, false, false))
+        .with_ttl(TOKEN_TTL)
+        .to_jwt()
+        .ok()?;
+    Some((token, now_ms + TOKEN_TTL.as_millis() as i64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
