@@ -49,4 +49,5 @@ pub fn services(db: db::Db) -> app::ServicesBuilder {
         .media_listener(Arc::new(voice::apply::VoiceMediaListener))
         .media_listener(Arc::new(media_session::listener::MediaSessionListener))
         .on_start(media_session::timers::start)
+        .on_start(media_session::speaking::start)
 }

@@ -1,6 +1,10 @@
 //! The SFU's event stream (LiveKit's webhook events): emitted by the engine in order, copied to
 //! every subscriber (the webhook notifier, in-process control planes). Publishing never blocks
 //! the media thread: subscriber queues are unbounded and a gone subscriber is dropped.
+//!
+//! Beside it, for in-process control planes only (LiveKit has no webhook for it): who is
+//! speaking in each room, each time that changes ([`SpeakersUpdate`]), on a bounded broadcast
+//! where a slow subscriber loses old updates rather than slowing the engine.
 
 use std::sync::{Arc, Mutex};
 
@@ -21,9 +25,29 @@ pub mod names {
     pub const TRACK_UNPUBLISHED: &str = "track_unpublished";
 }
 
-#[derive(Clone, Default)]
+/// Who speaks in a room now (identities, loudest first); sent when that set changes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SpeakersUpdate {
+    pub room: String,
+    pub speaking: Vec<String>,
+}
+
+/// Speaker updates a subscriber may fall behind by before it loses the oldest.
+const SPEAKERS_BACKLOG: usize = 256;
+
+#[derive(Clone)]
 pub struct EventBus {
     subscribers: Arc<Mutex<Vec<mpsc::UnboundedSender<Event>>>>,
+    speakers: tokio::sync::broadcast::Sender<Arc<SpeakersUpdate>>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self {
+            subscribers: Arc::default(),
+            speakers: tokio::sync::broadcast::channel(SPEAKERS_BACKLOG).0,
+        }
+    }
 }
 
 impl EventBus {
@@ -34,6 +58,16 @@ impl EventBus {
             subs.push(tx);
         }
         rx
+    }
+
+    /// A new receiver of speaker updates from now on.
+    pub fn subscribe_speakers(&self) -> tokio::sync::broadcast::Receiver<Arc<SpeakersUpdate>> {
+        self.speakers.subscribe()
+    }
+
+    /// Hands a speaker update to its subscribers (none is fine).
+    pub fn publish_speakers(&self, update: SpeakersUpdate) {
+        let _ = self.speakers.send(Arc::new(update));
     }
 
     /// Stamps `event` with a fresh id and time and hands it to every subscriber.

@@ -175,6 +175,11 @@ async def test_calls_and_the_global_media_session(calls_server):
         level_ab, level_ba = await hears(a_room, a_subs, b_id), await hears(b_room, b_subs, a_id)
         print(f"A hears B at rms {level_ab:.0f}, B hears A at rms {level_ba:.0f}")
         assert level_ab > 300 and level_ba > 300
+        # Both play tones: each side's snapshot shows both speaking (the SFU's active speakers),
+        # on every connection, the overlay too.
+        both = lambda s: {p["userId"] for p in s["participants"] if p["speaking"]} == {a_id, b_id}
+        await a_main.wait("MEDIA_SESSION_UPDATE", both, timeout=5)
+        await b_overlay.wait("MEDIA_SESSION_UPDATE", both, timeout=5)
 
         # D calls B, nobody answers: no_answer after the ring timeout.
         d_started = await command(api, d, {"type": "start_call", "conversationId": conv["dave"]})

@@ -11,6 +11,7 @@ use crate::tasks::Tasks;
 
 pub struct EmbeddedMediaPlane {
     rooms: RoomService,
+    bus: xcord_sfu::events::EventBus,
 }
 
 impl EmbeddedMediaPlane {
@@ -41,7 +42,10 @@ impl EmbeddedMediaPlane {
                 }
             }
         });
-        Self { rooms: sfu.rooms() }
+        Self {
+            rooms: sfu.rooms(),
+            bus: sfu.events().clone(),
+        }
     }
 }
 
@@ -107,6 +111,10 @@ impl MediaPlane for EmbeddedMediaPlane {
             .rooms
             .remove_participant(room.to_owned(), identity.to_owned())
             .await?)
+    }
+
+    fn speakers(&self) -> Option<tokio::sync::broadcast::Receiver<super::SpeakersUpdate>> {
+        Some(self.bus.subscribe_speakers())
     }
 
     async fn revoke_participant(

@@ -126,4 +126,12 @@ pub trait MediaPlane: Send + Sync + 'static {
         subscribe: bool,
     ) -> Result<(), MediaError>;
     async fn send_data(&self, req: proto::SendDataRequest) -> Result<(), MediaError>;
+    /// Who speaks in each room, as it changes, where the media plane tells (the embedded SFU;
+    /// LiveKit's server API has no such event).
+    fn speakers(&self) -> Option<tokio::sync::broadcast::Receiver<SpeakersUpdate>> {
+        None
+    }
 }
+
+/// Who speaks in a room now (identities, loudest first).
+pub type SpeakersUpdate = std::sync::Arc<xcord_sfu::events::SpeakersUpdate>;

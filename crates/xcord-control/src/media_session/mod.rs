@@ -14,6 +14,7 @@
 //! - `connections`: what the gateway reports (a connection opened, heartbeat, closed);
 //! - `listener`: the media plane's events (participants, presence in a call's room);
 //! - `timers`: the task that turns deadlines into ticks, on the injected clock;
+//! - `speaking`: who speaks in each room (the media plane's speaker updates), in snapshots;
 //! - `store`: SQL.
 //!
 //! Events: `MEDIA_SESSION_UPDATE` (the snapshot, to every connection of the user),
@@ -28,6 +29,7 @@ pub mod listener;
 pub mod machine;
 pub mod model;
 pub mod request;
+pub mod speaking;
 pub mod store;
 pub mod timers;
 pub mod unit;
@@ -65,6 +67,8 @@ impl Default for Settings {
 #[derive(Debug, Default)]
 pub struct Runtime {
     pub settings: Settings,
+    /// Who speaks in each room, from the media plane.
+    pub speaking: speaking::Speaking,
     lock: tokio::sync::Mutex<()>,
     wake: tokio::sync::Notify,
 }

@@ -318,7 +318,16 @@ impl<'a> Unit<'a> {
 /// The snapshot of `session` with its room's participants.
 pub async fn render(services: &Services, session: &Session) -> Result<Snapshot> {
     let participants = match &session.room {
-        Some(room) => store::participants(&services.db, room, &session.user_id).await?,
+        Some(room) => {
+            let mut ps = store::participants(&services.db, room, &session.user_id).await?;
+            for p in &mut ps {
+                p.speaking = services
+                    .media_sessions
+                    .speaking
+                    .is_speaking(room, &p.user_id);
+            }
+            ps
+        }
         None => Vec::new(),
     };
     Ok(Snapshot::of(session, participants))

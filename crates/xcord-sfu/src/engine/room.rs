@@ -207,10 +207,24 @@ impl Engine {
             }
             let now = super::speakers::speaking(readings);
             let changed = super::speakers::changes(&room.speakers, &now);
-            room.speakers = now;
             if !changed.is_empty() {
+                let speaking = now
+                    .iter()
+                    .filter_map(|(sid, _)| {
+                        room.participants
+                            .iter()
+                            .filter_map(|pk| self.participants.get(*pk))
+                            .find(|p| p.sid == *sid)
+                            .map(|p| p.identity.clone())
+                    })
+                    .collect();
+                self.events.publish_speakers(crate::events::SpeakersUpdate {
+                    room: name.clone(),
+                    speaking,
+                });
                 announcements.push((name.clone(), changed));
             }
+            room.speakers = now;
         }
         for (room, speakers) in announcements {
             self.send_to_room(&room, None, false, |_| {
