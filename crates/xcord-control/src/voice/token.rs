@@ -101,21 +101,12 @@ pub fn issue(
     now_ms: i64,
 ) -> Option<MediaTicket> {
     let room = super::room_of_channel(channel_id);
-    let metadata = serde_json::json!({
-        "userId": user.id,
-        "displayName": user.display_name,
-        "handle": user.handle,
-        "avatarGradient": user.avatar_gradient,
-        "role": role_label(perms),
-    });
-    let token = AccessToken::with_api_key(&access.api_key, &access.api_secret)
-        .with_identity(&user.id)
-        .with_name(&user.display_name)
-        .with_metadata(&metadata.to_string())
-        .with_grants(grant(&room, perms, server_mute, server_deaf))
-        .with_ttl(TOKEN_TTL)
-        .to_jwt()
-        .ok()?;
+    let token = sign(
+        access,
+        user,
+        perms,
+        grant(&room, perms, server_mute, server_deaf),
+    )?;
     Some(MediaTicket {
         url: access.url.clone(),
         token,
@@ -134,6 +125,18 @@ pub fn sign_for_room(
     perms: Permissions,
     now_ms: i64,
 ) -> Option<(String, i64)> {
+    let token = sign(access, user, perms, grant(room, perms, false, false))?;
+    Some((token, now_ms + TOKEN_TTL.as_millis() as i64))
+}
+
+/// A token for `user` with `grants`: identity = user id, name = display name, and the JSON
+/// metadata other clients render the participant from; valid for [`TOKEN_TTL`].
+fn sign(
+    access: &MediaAccess,
+    user: &User,
+    perms: Permissions,
+    grants: VideoGrants,
+) -> Option<String> {
     let metadata = serde_json::json!({
         "userId": user.id,
         "displayName": user.display_name,
@@ -141,15 +144,14 @@ pub fn sign_for_room(
         "avatarGradient": user.avatar_gradient,
         "role": role_label(perms),
     });
-    let token = AccessToken::with_api_key(&access.api_key, &access.api_secret)
+    AccessToken::with_api_key(&access.api_key, &access.api_secret)
         .with_identity(&user.id)
         .with_name(&user.display_name)
         .with_metadata(&metadata.to_string())
-        .with_grants(grant(room, perms, false, false))
+        .with_grants(grants)
         .with_ttl(TOKEN_TTL)
         .to_jwt()
-        .ok()?;
-    Some((token, now_ms + TOKEN_TTL.as_millis() as i64))
+        .ok()
 }
 
 #[cfg(test)]
