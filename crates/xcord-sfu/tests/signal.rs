@@ -699,6 +699,31 @@ async fn client_leave_is_announced_as_disconnected() {
     b.expect_closed(WAIT).await;
 }
 
+#[tokio::test]
+async fn an_oversized_signal_message_ends_the_connection() {
+    use futures_util::SinkExt;
+    let s = start().await;
+    let (mut a, _) = Client::join(s.addr, &token("a", "r-big"), "a").await;
+    let (mut b, jb) = Client::join(s.addr, &token("b", "r-big"), "b").await;
+    let b_sid = jb.participant.unwrap().sid;
+    a.expect("update about b", |m| update_about(m, &b_sid))
+        .await;
+    // 2 MiB: twice the cap. The server closes b instead of buffering it; a stays.
+    let big = vec![0u8; 2 * 1024 * 1024];
+    let _ = b.ws.send(tungstenite::Message::Binary(big.into())).await;
+    b.expect_closed(WAIT).await;
+    a.expect("DISCONNECTED update about b", |m| {
+        update_about(m, &b_sid).filter(|p| p.state == State::Disconnected as i32)
+    })
+    .await;
+    a.send(ping_req(1)).await;
+    a.expect("a still served", |m| match m {
+        Resp::PongResp(p) => Some(p.last_ping_timestamp),
+        _ => None,
+    })
+    .await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // 9. Ping timeout
 

@@ -20,6 +20,10 @@ use crate::auth::{AuthError, JoinGrant, join_grant, token_from_request};
 use crate::config::SfuConfig;
 use crate::engine::{EngineHandle, JoinError, JoinRequest, SIGNAL_QUEUE};
 use crate::gate::GateSlot;
+
+/// The largest signal message (and frame) a client may send. The biggest real ones are SDP
+/// offers of tens of KiB; without a cap the WebSocket layer would buffer up to 64 MiB.
+pub const MAX_SIGNAL_MESSAGE: usize = 1024 * 1024;
 pub use params::ConnectParams;
 
 #[derive(Clone)]
@@ -155,5 +159,7 @@ async fn rtc(
             tracing::warn!("participant of a failed upgrade not removed yet: {e}");
         }
     })
+    .max_message_size(MAX_SIGNAL_MESSAGE)
+    .max_frame_size(MAX_SIGNAL_MESSAGE)
     .on_upgrade(move |socket| session::run(socket, ctx, out_rx))
 }
