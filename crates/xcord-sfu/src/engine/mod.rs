@@ -25,6 +25,8 @@ mod speakers;
 mod subscribe;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+pub(crate) mod testing_handle;
 mod timers;
 mod udp;
 

@@ -58,8 +58,22 @@ fn claims_with(claims: &mut Claims, live: &LiveGrants) -> bool {
     changed
 }
 
-pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver<Outbound>) {
-    let (mut sink, mut stream) = socket.split();
+pub async fn run(socket: WebSocket, ctx: SessionContext, out: mpsc::Receiver<Outbound>) {
+    let (sink, stream) = socket.split();
+    serve(sink, stream, ctx, out).await;
+}
+
+/// The session over any message sink and stream (a WebSocket's halves; channels in tests).
+async fn serve<Si, St, E>(
+    mut sink: Si,
+    mut stream: St,
+    ctx: SessionContext,
+    mut out: mpsc::Receiver<Outbound>,
+) where
+    Si: futures_util::Sink<Message> + Unpin,
+    St: futures_util::Stream<Item = Result<Message, E>> + Unpin,
+    E: std::fmt::Display,
+{
     let key = ctx.joined.participant;
     let ping_timeout = ctx.cfg.ping_timeout;
     // What refreshed tokens say: the join token's claims, kept current with the server's changes.
@@ -149,4 +163,92 @@ pub async fn run(socket: WebSocket, ctx: SessionContext, mut out: mpsc::Receiver
     }
     // An engine that is gone has nobody left to tell.
     let _ = ctx.engine.disconnected(key, reason).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use super::*;
+    use crate::auth::KeyStore;
+    use crate::engine::testing_handle::TestEngine;
+
+    const PING_TIMEOUT: Duration = Duration::from_secs(15);
+
+    /// A session over channels: returns what the client sends in, and the engine's side.
+    fn session() -> (mpsc::Sender<Message>, TestEngine) {
+        let (engine, test_engine) = TestEngine::new();
+        let mut cfg = SfuConfig::new(KeyStore::default(), Vec::new());
+        cfg.ping_timeout = PING_TIMEOUT;
+        let ctx = SessionContext {
+            engine,
+            cfg: Arc::new(cfg),
+            claims: Claims::default(),
+            joined: Joined {
+                participant: Default::default(),
+                sid: "PA_test".into(),
+            },
+        };
+        let (client_tx, client_rx) = mpsc::channel::<Message>(16);
+        let stream = Box::pin(futures_util::stream::unfold(
+            client_rx,
+            |mut rx| async move { rx.recv().await.map(|m| (Ok::<_, Infallible>(m), rx)) },
+        ));
+        let sink = Box::pin(futures_util::sink::unfold(
+            (),
+            |(), _m: Message| async move { Ok::<_, Infallible>(()) },
+        ));
+        let (_out_tx, out_rx) = mpsc::channel(16);
+        tokio::spawn(async move {
+            let _keep_open = _out_tx;
+            serve(sink, stream, ctx, out_rx).await;
+        });
+        (client_tx, test_engine)
+    }
+
+    async fn settle() {
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_is_dropped_at_the_ping_timeout_exactly() {
+        let (_client, mut engine) = session();
+        settle().await;
+        tokio::time::advance(PING_TIMEOUT - Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(engine.departure(), None, "dropped before the timeout");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(
+            engine.departure(),
+            Some(proto::DisconnectReason::SignalClose)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn any_message_restarts_the_ping_timeout() {
+        let (client, mut engine) = session();
+        settle().await;
+        let half = PING_TIMEOUT / 2;
+        tokio::time::advance(half).await;
+        let ping = proto::SignalRequest {
+            message: Some(Req::Ping(1)),
+        };
+        client
+            .send(Message::Binary(ping.encode_to_vec().into()))
+            .await
+            .unwrap();
+        settle().await;
+        tokio::time::advance(PING_TIMEOUT - Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(engine.departure(), None, "the ping at half time kept it");
+        tokio::time::advance(Duration::from_millis(1)).await;
+        settle().await;
+        assert_eq!(
+            engine.departure(),
+            Some(proto::DisconnectReason::SignalClose)
+        );
+    }
 }
