@@ -321,6 +321,12 @@ function ChannelPage({
           Join
         </button>
       )}
+      {channel && channel.kind !== 'text' && !window.isSecureContext && (
+        <p>
+          This page is not a secure context, so the browser keeps the microphone and camera from it:
+          open it as http://127.0.0.1 or http://localhost, or over HTTPS.
+        </p>
+      )}
       {here && <CallView session={session} state={state} />}
       {state.error && <p role="alert">{state.error}</p>}
     </>

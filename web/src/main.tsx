@@ -12,6 +12,7 @@ const session = new CallSession({
   newRoom: () => new Room({ adaptiveStream: true, dynacast: true }),
   playAudio: browserAudio,
 });
+// Reachable from the console and the browser e2e (e.g. `inboundAudioBytes()`).
 (window as unknown as { xcordSession: CallSession }).xcordSession = session;
 window.addEventListener('pagehide', () => void session.disconnect());
 

@@ -62,7 +62,7 @@ class FakeRoom {
   }
 }
 
-function setup(opts: { ticketFails?: boolean; connectGate?: Promise<void> } = {}) {
+function setup(opts: { ticketFails?: boolean; connectGate?: Promise<void>; micFails?: boolean } = {}) {
   const rooms: FakeRoom[] = [];
   const tickets: string[] = [];
   const sinks: { muted: boolean; stopped: boolean }[] = [];
@@ -75,6 +75,11 @@ function setup(opts: { ticketFails?: boolean; connectGate?: Promise<void> } = {}
     newRoom: () => {
       const r = new FakeRoom();
       if (opts.connectGate) r.connectGate = opts.connectGate;
+      if (opts.micFails) {
+        r.localParticipant.setMicrophoneEnabled = async () => {
+          throw new Error('NotAllowedError: permission denied');
+        };
+      }
       rooms.push(r);
       return r as unknown as Room;
     },
@@ -193,6 +198,14 @@ describe('CallSession', () => {
     expect(rooms).toEqual([]);
     expect(seen).toEqual(['connecting', 'disconnected']);
     expect(session.snapshot().error).toBe('channel_full');
+  });
+
+  it('a microphone that cannot start leaves the user in the call, muted, with the reason', async () => {
+    const { session, rooms } = setup({ micFails: true });
+    await session.connect('1');
+    expect(rooms[0].disconnects).toBe(0);
+    expect(session.snapshot()).toMatchObject({ status: 'connected', muted: true });
+    expect(session.snapshot().error).toMatch(/^microphone unavailable: NotAllowedError/);
   });
 
   it('a server-side disconnect clears the tiles', async () => {

@@ -130,11 +130,7 @@ export class CallSession {
       if (gen !== this.generation) return;
       this.set({ status: 'connected' });
       this.refresh();
-      await room.localParticipant.setMicrophoneEnabled(true);
-      if (opts.camera) await room.localParticipant.setCameraEnabled(true);
-      if (gen !== this.generation) return;
-      this.set({ camera: !!opts.camera });
-      this.refresh();
+      await this.startDevices(room, gen, !!opts.camera);
     } catch (e) {
       if (gen !== this.generation) return;
       const room = this.room;
@@ -142,6 +138,35 @@ export class CallSession {
       await room?.disconnect();
       this.set({ status: 'disconnected', error: e instanceof Error ? e.message : String(e) });
     }
+  }
+
+  /**
+   * Turns the microphone (and the camera) on. A device that cannot start (none, refused, an
+   * insecure page) leaves the user in the call, listening, with the reason shown.
+   */
+  private async startDevices(room: Room, gen: number, camera: boolean): Promise<void> {
+    const problems: string[] = [];
+    try {
+      await room.localParticipant.setMicrophoneEnabled(true);
+    } catch (e) {
+      problems.push(`microphone unavailable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    let cameraOn = false;
+    if (camera) {
+      try {
+        await room.localParticipant.setCameraEnabled(true);
+        cameraOn = true;
+      } catch (e) {
+        problems.push(`camera unavailable: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (gen !== this.generation) return;
+    this.set({
+      muted: problems.some((p) => p.startsWith('microphone')),
+      camera: cameraOn,
+      error: problems.length ? problems.join('; ') : null,
+    });
+    this.refresh();
   }
 
   private watch(room: Room, gen: number): void {
