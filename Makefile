@@ -5,19 +5,20 @@ ARGS ?=
 
 .PHONY: run build test lint unit
 
-# Builds the release binary and runs `xcord serve` with its embedded defaults
-# (HTTP/WS on 127.0.0.1:7880, media on UDP 7882, keys generated into ./xcord-data).
-# Extra flags: make run ARGS="--dev --bind 0.0.0.0:7880"
-run: build
+# Builds the web client and the release binary and runs `xcord serve` with its embedded defaults
+# (the web client and HTTP/WS on http://127.0.0.1:7880/, media on UDP 7882, keys generated into
+# ./xcord-data). Extra flags: make run ARGS="--dev --bind 0.0.0.0:7880"
+run: web build
 	./target/release/xcord serve $(ARGS)
 
 build:
 	$(CARGO) build --release
 
 # Every test: formatting, lints, unit and integration tests (control plane on SQLite and
-# PostgreSQL), then the end-to-end suites with the official LiveKit SDKs (Python, Node, browser)
-# in a network namespace. Installs what it needs.
-test: e2e-setup lint unit e2e
+# PostgreSQL), the web client's unit tests, then the end-to-end suites with the official LiveKit
+# SDKs (Python, Node, browser; the browser suite also drives the web client) in a network
+# namespace. Installs what it needs.
+test: e2e-setup lint unit web-test e2e
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -27,4 +28,5 @@ lint:
 unit:
 	tests/with-postgres.sh $(CARGO) test --workspace
 
+include mk/web.mk
 include mk/e2e.mk

@@ -7,9 +7,9 @@
 e2e-setup:
 	tests/e2e/setup.sh
 
-# Builds the release server and runs all suites (python, node, browser) in a network namespace.
-# One suite: make e2e E2E_SUITES=python   (or node, browser, measure)
+# Builds the web client and the release server and runs all suites (python, node, browser) in a
+# network namespace. One suite: make e2e E2E_SUITES=python   (or node, browser, measure)
 E2E_SUITES ?=
-e2e:
+e2e: web
 	cargo build --release
 	tests/e2e/run.sh $(E2E_SUITES)

@@ -53,6 +53,7 @@ const SETTING_KEYS: &[&str] = &[
     "http_max_connections_per_address",
     "ring_timeout",
     "max_incoming_calls",
+    "web_dir",
 ];
 
 /// `XCORD_*` variables read outside the settings merge.
@@ -201,6 +202,12 @@ pub struct ServerArgs {
     #[arg(long, value_name = "N")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_incoming_calls: Option<usize>,
+    /// `serve` only: the built web client served at `/` (`make run` builds it into `web/dist`);
+    /// when it has no `index.html`, `/` keeps answering only the health check
+    /// [default: web/dist] [env: XCORD_WEB_DIR].
+    #[arg(long, value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// The merged layers, keyed as in the TOML file; absent keys take the defaults.
@@ -231,6 +238,7 @@ struct Layered {
     http_max_connections_per_address: usize,
     ring_timeout: u64,
     max_incoming_calls: usize,
+    web_dir: PathBuf,
 }
 
 impl Default for Layered {
@@ -257,6 +265,7 @@ impl Default for Layered {
             http_max_connections_per_address: HttpLimits::default().max_connections_per_address,
             ring_timeout: 30,
             max_incoming_calls: 3,
+            web_dir: PathBuf::from("web/dist"),
         }
     }
 }
@@ -284,6 +293,8 @@ pub struct Settings {
     pub ring_timeout: std::time::Duration,
     /// How many calls may ring for one user at once.
     pub max_incoming_calls: usize,
+    /// The built web client's directory.
+    pub web_dir: PathBuf,
 }
 
 /// The environment layer: the known `XCORD_*` variables as text (figment's lossy extraction turns
@@ -468,6 +479,7 @@ impl Layered {
             public_url: self.public_url,
             ring_timeout: std::time::Duration::from_secs(self.ring_timeout),
             max_incoming_calls: self.max_incoming_calls,
+            web_dir: self.web_dir,
         })
     }
 }
@@ -614,6 +626,7 @@ mod tests {
         assert!(s.livekit.is_none() && s.database_url.is_none() && s.public_url.is_none());
         assert!(s.webhook_key.is_none() && s.media_event_log.is_none());
         assert_eq!(s.ring_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(s.web_dir, PathBuf::from("web/dist"));
         assert_eq!(s.max_incoming_calls, 3);
     }
 
@@ -1130,6 +1143,7 @@ mod tests {
         assert_eq!(layer.values.len(), SETTING_KEYS.len());
         let s = parse(&[]).unwrap().resolve_with(layer).unwrap();
         assert!(s.dev && !s.auto_create && s.livekit.is_some());
+        assert_eq!(s.web_dir, PathBuf::from("x"));
     }
 
     #[test]

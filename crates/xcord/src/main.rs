@@ -5,6 +5,7 @@ mod http;
 mod keys;
 mod logging;
 mod secret;
+mod web;
 
 use anyhow::Context;
 use clap::Parser;
@@ -153,6 +154,15 @@ fn main() -> anyhow::Result<()> {
                 Ok(rooms) => tracing::info!(kind = plane.kind(), rooms = rooms.len(), "media plane reachable"),
                 Err(e) => tracing::warn!(kind = plane.kind(), "media plane not reachable yet: {e}"),
             }
+        }
+        if role == "serve" {
+            let index = settings.web_dir.join("index.html");
+            if index.is_file() {
+                tracing::info!(dir = %settings.web_dir.display(), "web client served at /");
+            } else {
+                tracing::warn!(dir = %settings.web_dir.display(), "no web client built there (make run builds it); / answers only the health check");
+            }
+            app = web::serve(app, settings.web_dir.clone());
         }
         let listener = tokio::net::TcpListener::bind(settings.bind)
             .await

@@ -17,13 +17,20 @@ const OUT_DIR = process.env.E2E_OUT ?? tmpdir();
 let nextPort = Number(process.env.XCORD_EXTRA_NODE_PORT_BASE ?? 7950);
 
 export class XcordServer {
-  constructor(name, extraArgs = []) {
+  /**
+   * `role`: 'media' (the SFU only) or 'serve' (control plane, SFU and web client). `bindHost`:
+   * where HTTP listens (media stays on HOST): 127.0.0.1 gives pages a secure context, as
+   * `make run` does.
+   */
+  constructor(name, extraArgs = [], { role = 'media', bindHost = HOST } = {}) {
     this.name = name;
     this.extraArgs = extraArgs;
+    this.role = role;
     this.port = nextPort;
     nextPort += 4;
-    this.url = `ws://${HOST}:${this.port}`;
-    this.httpUrl = `http://${HOST}:${this.port}`;
+    this.bindHost = bindHost;
+    this.url = `ws://${bindHost}:${this.port}`;
+    this.httpUrl = `http://${bindHost}:${this.port}`;
     this.logPath = join(OUT_DIR, `server-${name}-${this.port}.log`);
     this.proc = null;
     this.exited = null;
@@ -34,8 +41,8 @@ export class XcordServer {
     mkdirSync(OUT_DIR, { recursive: true });
     this.dataDir = mkdtempSync(join(tmpdir(), `xcord-e2e-${this.name}.`));
     const args = [
-      'media', '--dev',
-      '--bind', `${HOST}:${this.port}`,
+      this.role, '--dev',
+      '--bind', `${this.bindHost}:${this.port}`,
       '--node-ip', HOST,
       '--udp-port', String(this.port + 2),
       '--data-dir', this.dataDir,

@@ -1,0 +1,279 @@
+// The voice/video session model: one object, outside React, that owns the LiveKit `Room` of
+// the call the user is in. `connect` and `disconnect` are explicit (never tied to a render or
+// an effect); views read `snapshot()` through `subscribe` (useSyncExternalStore) and call the
+// methods. Remote audio is played by <audio> elements the model owns, so deafen is one switch.
+
+import { Room, RoomEvent, Track } from 'livekit-client';
+import type { Participant, RemoteTrack, VideoTrack } from 'livekit-client';
+import type { VoiceTicket } from './api';
+
+export type Status = 'idle' | 'connecting' | 'connected' | 'disconnected';
+
+/** One person in the call, as a tile shows them. */
+export interface Tile {
+  identity: string;
+  name: string;
+  isLocal: boolean;
+  gradient: [string, string];
+  /** The camera track when it is published and not muted. */
+  video: VideoTrack | null;
+  micMuted: boolean;
+  speaking: boolean;
+}
+
+export interface SessionState {
+  status: Status;
+  channelId: string | null;
+  tiles: Tile[];
+  muted: boolean;
+  deafened: boolean;
+  camera: boolean;
+  error: string | null;
+}
+
+/** What the model needs from the outside: a join ticket, a room, an audio sink. */
+export interface SessionDeps {
+  ticket(channelId: string): Promise<VoiceTicket>;
+  newRoom(): Room;
+  /** Plays a remote audio track; returns what stops it and a setter for deafen. */
+  playAudio(track: RemoteTrack): AudioSink;
+}
+
+export interface AudioSink {
+  setMuted(muted: boolean): void;
+  stop(): void;
+}
+
+const IDLE: SessionState = {
+  status: 'idle',
+  channelId: null,
+  tiles: [],
+  muted: false,
+  deafened: false,
+  camera: false,
+  error: null,
+};
+
+const DEFAULT_GRADIENT: [string, string] = ['#5865f2', '#eb459e'];
+
+function profile(p: Participant): { name: string; gradient: [string, string] } {
+  let name = p.name || p.identity;
+  let gradient = DEFAULT_GRADIENT;
+  try {
+    const meta = p.metadata ? JSON.parse(p.metadata) : null;
+    if (meta && typeof meta.displayName === 'string' && !p.name) name = meta.displayName;
+    if (meta && Array.isArray(meta.avatarGradient) && meta.avatarGradient.length === 2) {
+      gradient = [String(meta.avatarGradient[0]), String(meta.avatarGradient[1])];
+    }
+  } catch {
+    // metadata that is not JSON: keep the defaults
+  }
+  return { name, gradient };
+}
+
+function tileOf(p: Participant, isLocal: boolean): Tile {
+  const cam = p.getTrackPublication(Track.Source.Camera);
+  const mic = p.getTrackPublication(Track.Source.Microphone);
+  const video = cam && !cam.isMuted && cam.track ? (cam.track as VideoTrack) : null;
+  return {
+    identity: p.identity,
+    ...profile(p),
+    isLocal,
+    video,
+    micMuted: !mic || mic.isMuted,
+    speaking: p.isSpeaking,
+  };
+}
+
+export class CallSession {
+  private state: SessionState = IDLE;
+  private room: Room | null = null;
+  private sinks = new Map<string, AudioSink>();
+  private listeners = new Set<() => void>();
+  /** Bumped by every connect and disconnect, so a late connect result is dropped. */
+  private generation = 0;
+
+  constructor(private readonly deps: SessionDeps) {}
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  snapshot = (): SessionState => this.state;
+
+  private set(patch: Partial<SessionState>): void {
+    this.state = { ...this.state, ...patch };
+    for (const l of this.listeners) l();
+  }
+
+  private refresh = (): void => {
+    const room = this.room;
+    if (!room) return;
+    const tiles = [tileOf(room.localParticipant, true)];
+    for (const p of room.remoteParticipants.values()) tiles.push(tileOf(p, false));
+    this.set({ tiles });
+  };
+
+  /** Joins a voice or video channel (leaving the current one first). */
+  async connect(channelId: string, opts: { camera?: boolean } = {}): Promise<void> {
+    await this.disconnect();
+    const gen = ++this.generation;
+    this.set({ ...IDLE, status: 'connecting', channelId });
+    try {
+      const ticket = await this.deps.ticket(channelId);
+      if (gen !== this.generation) return;
+      const room = this.deps.newRoom();
+      this.room = room;
+      this.watch(room, gen);
+      await room.connect(ticket.url, ticket.token);
+      if (gen !== this.generation) return;
+      this.set({ status: 'connected' });
+      this.refresh();
+      await this.startDevices(room, gen, !!opts.camera);
+    } catch (e) {
+      if (gen !== this.generation) return;
+      const room = this.room;
+      this.room = null;
+      await room?.disconnect();
+      this.set({ status: 'disconnected', error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+
+  /**
+   * Turns the microphone (and the camera) on. A device that cannot start (none, refused, an
+   * insecure page) leaves the user in the call, listening, with the reason shown.
+   */
+  private async startDevices(room: Room, gen: number, camera: boolean): Promise<void> {
+    const problems: string[] = [];
+    try {
+      await room.localParticipant.setMicrophoneEnabled(true);
+    } catch (e) {
+      problems.push(`microphone unavailable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    let cameraOn = false;
+    if (camera) {
+      try {
+        await room.localParticipant.setCameraEnabled(true);
+        cameraOn = true;
+      } catch (e) {
+        problems.push(`camera unavailable: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    if (gen !== this.generation) return;
+    this.set({
+      muted: problems.some((p) => p.startsWith('microphone')),
+      camera: cameraOn,
+      error: problems.length ? problems.join('; ') : null,
+    });
+    this.refresh();
+  }
+
+  private watch(room: Room, gen: number): void {
+    const live = () => gen === this.generation;
+    const refresh = () => live() && this.refresh();
+    for (const ev of [
+      RoomEvent.ParticipantConnected,
+      RoomEvent.ParticipantDisconnected,
+      RoomEvent.TrackPublished,
+      RoomEvent.TrackUnpublished,
+      RoomEvent.TrackMuted,
+      RoomEvent.TrackUnmuted,
+      RoomEvent.LocalTrackPublished,
+      RoomEvent.LocalTrackUnpublished,
+      RoomEvent.ActiveSpeakersChanged,
+      RoomEvent.ParticipantNameChanged,
+      RoomEvent.ParticipantMetadataChanged,
+    ]) {
+      room.on(ev, refresh);
+    }
+    room.on(RoomEvent.TrackSubscribed, (track, pub, participant) => {
+      if (!live()) return;
+      if (track.kind === Track.Kind.Audio) {
+        const sink = this.deps.playAudio(track);
+        sink.setMuted(this.state.deafened);
+        this.sinks.set(`${participant.identity}/${pub.trackSid}`, sink);
+      }
+      this.refresh();
+    });
+    room.on(RoomEvent.TrackUnsubscribed, (_track, pub, participant) => {
+      if (!live()) return;
+      const key = `${participant.identity}/${pub.trackSid}`;
+      this.sinks.get(key)?.stop();
+      this.sinks.delete(key);
+      this.refresh();
+    });
+    room.on(RoomEvent.Disconnected, () => {
+      if (!live()) return;
+      this.stopSinks();
+      this.room = null;
+      this.set({ status: 'disconnected', tiles: [] });
+    });
+  }
+
+  private stopSinks(): void {
+    for (const s of this.sinks.values()) s.stop();
+    this.sinks.clear();
+  }
+
+  /** Leaves the call; the model is idle again. */
+  async disconnect(): Promise<void> {
+    this.generation++;
+    const room = this.room;
+    this.room = null;
+    this.stopSinks();
+    if (this.state.status !== 'idle') this.set({ ...IDLE });
+    await room?.disconnect();
+  }
+
+  async setMuted(muted: boolean): Promise<void> {
+    if (!this.room) return;
+    await this.room.localParticipant.setMicrophoneEnabled(!muted);
+    this.set({ muted });
+    this.refresh();
+  }
+
+  /** Deafened: no remote audio plays, and the microphone is muted with it (as in Discord). */
+  async setDeafened(deafened: boolean): Promise<void> {
+    if (!this.room) return;
+    for (const s of this.sinks.values()) s.setMuted(deafened);
+    this.set({ deafened });
+    if (deafened && !this.state.muted) await this.setMuted(true);
+  }
+
+  async setCamera(on: boolean): Promise<void> {
+    if (!this.room) return;
+    await this.room.localParticipant.setCameraEnabled(on);
+    this.set({ camera: on });
+    this.refresh();
+  }
+
+  /** Bytes received on the subscriber connection so far (tests and diagnostics). */
+  async inboundAudioBytes(): Promise<number> {
+    let total = 0;
+    for (const p of this.room?.remoteParticipants.values() ?? []) {
+      const track = p.getTrackPublication(Track.Source.Microphone)?.track;
+      if (track && 'getReceiverStats' in track) {
+        const stats = await (track as { getReceiverStats(): Promise<{ bytesReceived?: number } | undefined> }).getReceiverStats();
+        total += stats?.bytesReceived ?? 0;
+      }
+    }
+    return total;
+  }
+}
+
+/** The browser's audio sink: a hidden <audio> element per remote track. */
+export function browserAudio(track: RemoteTrack): AudioSink {
+  const el = track.attach() as HTMLAudioElement;
+  el.hidden = true;
+  document.body.appendChild(el);
+  return {
+    setMuted: (m) => {
+      el.muted = m;
+    },
+    stop: () => {
+      track.detach(el);
+      el.remove();
+    },
+  };
+}
