@@ -85,7 +85,10 @@ mod tests {
         let s = Speaking::default();
         assert!(!s.set("dm_1", vec![]), "nobody spoke before: no change");
         assert!(s.set("dm_1", vec!["a".into()]));
-        assert!(!s.set("dm_1", vec!["a".into()]), "the same speakers are no change");
+        assert!(
+            !s.set("dm_1", vec!["a".into()]),
+            "the same speakers are no change"
+        );
         assert!(s.is_speaking("dm_1", "a") && !s.is_speaking("dm_1", "b"));
         assert!(!s.is_speaking("dm_2", "a"));
         assert!(s.set("dm_1", vec!["b".into(), "a".into()]));
