@@ -52,6 +52,8 @@ pub struct Services {
     pub tasks: Tasks,
     /// Media sessions' and calls' settings and run-time coordination.
     pub media_sessions: media_session::Runtime,
+    /// A development server (`--dev`): users may top up their own wallets.
+    pub dev: bool,
 }
 
 /// Work started once the services exist (a domain's timer task), registered by the crate root.
@@ -82,6 +84,7 @@ pub struct ServicesBuilder {
     media_listeners: Vec<Arc<dyn MediaEventListener>>,
     call_settings: media_session::Settings,
     starters: Vec<Starter>,
+    dev: bool,
 }
 
 impl ServicesBuilder {
@@ -95,6 +98,7 @@ impl ServicesBuilder {
             media_listeners: Vec::new(),
             call_settings: media_session::Settings::default(),
             starters: Vec::new(),
+            dev: false,
         }
     }
 
@@ -128,6 +132,12 @@ impl ServicesBuilder {
         self
     }
 
+    /// A development server (`--dev`): users may top up their own wallets.
+    pub fn dev(mut self, dev: bool) -> Self {
+        self.dev = dev;
+        self
+    }
+
     pub fn clock(mut self, clock: Clock) -> Self {
         self.clock = clock;
         self
@@ -153,6 +163,7 @@ impl ServicesBuilder {
             media_listeners: self.media_listeners,
             tasks: self.tasks,
             media_sessions: media_session::Runtime::new(self.call_settings),
+            dev: self.dev,
         });
         for start in self.starters {
             start(&services);

@@ -33,13 +33,25 @@ pub enum ErrorCode {
     /// A media-session command sent at an epoch the session has moved past (a handoff, a new
     /// session): read the session and send it again.
     StaleEpoch,
+    /// A live session that is not live (not started yet, or over).
+    NotLive,
+    /// A pay-per-view session the caller has not bought.
+    PaymentRequired,
+    /// A live session for the host's subscribers only.
+    SubscriptionRequired,
+    /// A live session at its `maxViewers`.
+    SessionFull,
+    /// The wallet's balance does not cover the price.
+    InsufficientFunds,
+    /// The caller already bought this session (with another idempotency key).
+    AlreadyPurchased,
     /// The server failed; the details are in its log, under the request's id.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for the API document (`api::error` gives it its schema).
-    pub const ALL: [ErrorCode; 12] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -51,6 +63,12 @@ impl ErrorCode {
         ErrorCode::MediaUnavailable,
         ErrorCode::Unavailable,
         ErrorCode::StaleEpoch,
+        ErrorCode::NotLive,
+        ErrorCode::PaymentRequired,
+        ErrorCode::SubscriptionRequired,
+        ErrorCode::SessionFull,
+        ErrorCode::InsufficientFunds,
+        ErrorCode::AlreadyPurchased,
         ErrorCode::Internal,
     ];
 
@@ -68,6 +86,12 @@ impl ErrorCode {
             ErrorCode::MediaUnavailable => "media_unavailable",
             ErrorCode::Unavailable => "unavailable",
             ErrorCode::StaleEpoch => "stale_epoch",
+            ErrorCode::NotLive => "not_live",
+            ErrorCode::PaymentRequired => "payment_required",
+            ErrorCode::SubscriptionRequired => "subscription_required",
+            ErrorCode::SessionFull => "session_full",
+            ErrorCode::InsufficientFunds => "insufficient_funds",
+            ErrorCode::AlreadyPurchased => "already_purchased",
             ErrorCode::Internal => "internal",
         }
     }
@@ -195,7 +219,13 @@ mod tests {
             ErrorCode::MediaUnavailable => 8,
             ErrorCode::Unavailable => 9,
             ErrorCode::StaleEpoch => 10,
-            ErrorCode::Internal => 11,
+            ErrorCode::NotLive => 11,
+            ErrorCode::PaymentRequired => 12,
+            ErrorCode::SubscriptionRequired => 13,
+            ErrorCode::SessionFull => 14,
+            ErrorCode::InsufficientFunds => 15,
+            ErrorCode::AlreadyPurchased => 16,
+            ErrorCode::Internal => 17,
         };
         for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
             assert_eq!(position(code), i, "{code}");

@@ -5,7 +5,8 @@
 //!   hooks), built by [`services`], which registers each domain's hooks; `clock`: the one clock; `error`: domain errors with stable codes; `db`: storage.
 //! - Domains, each owning its rules (`service`), SQL (`store`) and events: `accounts`,
 //!   `communities`, `conversations`, `voice`, `calls`, `media_session` (each user's one media
-//!   session, built on calls and voice). They tell each other about changes through hooks
+//!   session, built on calls and voice), `live` (live broadcasts and audio rooms, their
+//!   roles, access and pay-per-view purchases), `wallet` (coin balances and their ledger). They tell each other about changes through hooks
 //!   (`communities::hooks`, `media::MediaEventListener`), never by calling handlers.
 //! - `media`: the `MediaPlane` boundary (LiveKit's server API, in process or over HTTP), the
 //!   event inbox and the event handler.
@@ -30,6 +31,7 @@ pub mod db;
 pub mod error;
 pub mod gateway;
 pub mod limits;
+pub mod live;
 pub mod media;
 pub mod media_session;
 pub mod ratelimit;
@@ -38,6 +40,7 @@ pub mod schema;
 pub mod tasks;
 pub mod unicode;
 pub mod voice;
+pub mod wallet;
 
 /// Services over `db` with every domain's hooks registered (voice hears of removed members and
 /// deleted channels, and applies media events; media sessions follow media events and run their

@@ -117,6 +117,7 @@ fn main() -> anyhow::Result<()> {
             Some(db) => {
                 let mut builder = xcord_control::services(db)
                     .tasks(tasks.clone())
+                    .dev(settings.dev)
                     .call_settings(xcord_control::media_session::Settings {
                         ring_timeout: settings.ring_timeout,
                         max_incoming_calls: settings.max_incoming_calls,

@@ -25,9 +25,16 @@ pub fn status(code: ErrorCode) -> StatusCode {
     match code {
         ErrorCode::InvalidRequest => StatusCode::BAD_REQUEST,
         ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorCode::Forbidden | ErrorCode::ChannelFull => StatusCode::FORBIDDEN,
+        ErrorCode::Forbidden
+        | ErrorCode::ChannelFull
+        | ErrorCode::SubscriptionRequired
+        | ErrorCode::SessionFull => StatusCode::FORBIDDEN,
+        ErrorCode::PaymentRequired | ErrorCode::InsufficientFunds => StatusCode::PAYMENT_REQUIRED,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
-        ErrorCode::Conflict | ErrorCode::StaleEpoch => StatusCode::CONFLICT,
+        ErrorCode::Conflict
+        | ErrorCode::StaleEpoch
+        | ErrorCode::NotLive
+        | ErrorCode::AlreadyPurchased => StatusCode::CONFLICT,
         ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         ErrorCode::InviteExpired => StatusCode::GONE,
         ErrorCode::MediaUnavailable | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

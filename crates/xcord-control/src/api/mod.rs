@@ -12,10 +12,12 @@ mod communities;
 mod conversations;
 pub mod error;
 mod gateway;
+mod live;
 mod media_session;
 mod openapi;
 mod params;
 mod voice;
+mod wallet;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -59,6 +61,8 @@ fn routes() -> OpenApiRouter<Arc<Services>> {
         .merge(gateway::routes())
         .merge(voice::routes())
         .merge(media_session::routes())
+        .merge(live::routes())
+        .merge(wallet::routes())
         .merge(openapi::routes())
 }
 

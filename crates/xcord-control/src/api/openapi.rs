@@ -64,6 +64,8 @@ path with another method answers 405.";
         (name = "conversations"),
         (name = "voice"),
         (name = "media-session"),
+        (name = "live"),
+        (name = "wallet"),
         (name = "gateway"),
         (name = "webhooks"),
         (name = "meta"),

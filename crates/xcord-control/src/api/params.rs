@@ -108,3 +108,12 @@ mod tests {
         assert_eq!(schema["schema"]["pattern"], format!("^({id}|@me)$"));
     }
 }
+
+/// `{id}` of a live session.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct LiveSessionId {
+    /// The live session's id.
+    #[param(value_type = Id)]
+    pub id: String,
+}

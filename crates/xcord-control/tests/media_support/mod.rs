@@ -33,6 +33,9 @@ pub enum PlaneCall {
         identity: String,
         track: String,
     },
+    DeleteRoom {
+        room: String,
+    },
     Subscriptions {
         room: String,
         identity: String,
@@ -81,7 +84,10 @@ impl MediaPlane for RecordingPlane {
     async fn list_rooms(&self, _: Vec<String>) -> Result<Vec<proto::Room>, MediaError> {
         Ok(Vec::new())
     }
-    async fn delete_room(&self, _: &str) -> Result<(), MediaError> {
+    async fn delete_room(&self, room: &str) -> Result<(), MediaError> {
+        self.calls.lock().unwrap().push(PlaneCall::DeleteRoom {
+            room: room.to_owned(),
+        });
         Ok(())
     }
     async fn update_room_metadata(&self, _: &str, _: &str) -> Result<proto::Room, MediaError> {

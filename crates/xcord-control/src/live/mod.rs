@@ -1,0 +1,123 @@
+//! Live broadcasts (`video_live`) and audio rooms (`audio_room`): a creator's session with its
+//! access rule (public, subscribers only, pay per view), its lifecycle (scheduled → live →
+//! ended, a pure machine in [`machine`]), who may join in which role ([`access`], also pure),
+//! the media tokens of each role ([`token`]), pay-per-view purchases paid from the caller's
+//! wallet (`crate::wallet`), and their storage ([`store`]). Each session is the media room
+//! `live_<id>`.
+
+pub mod access;
+pub mod machine;
+pub mod service;
+pub mod store;
+pub mod token;
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What a session carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveKind {
+    /// Video to many viewers.
+    VideoLive,
+    /// Audio with a host (and, later, speakers on stage) and listeners.
+    AudioRoom,
+}
+
+/// Who may watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveAccess {
+    Public,
+    /// Only subscribers of the host (until subscriptions exist: only the host).
+    SubscribersOnly,
+    /// One purchase of `priceCoins` per viewer.
+    PayPerView,
+}
+
+/// Where a session is in its lifecycle.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveState {
+    Scheduled,
+    Live,
+    Ended,
+    Failed,
+}
+
+/// A participant's role in a session's room.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveRole {
+    Host,
+    CoHost,
+    Speaker,
+    Viewer,
+    Listener,
+}
+
+macro_rules! wire_names {
+    ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {
+        impl $ty {
+            /// The wire (and stored) name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name),* }
+            }
+            /// The value of a wire (or stored) name.
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($name => Some(Self::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+wire_names!(LiveKind { VideoLive => "video_live", AudioRoom => "audio_room" });
+wire_names!(LiveAccess {
+    Public => "public",
+    SubscribersOnly => "subscribers_only",
+    PayPerView => "pay_per_view",
+});
+wire_names!(LiveState { Scheduled => "scheduled", Live => "live", Ended => "ended", Failed => "failed" });
+wire_names!(LiveRole {
+    Host => "host",
+    CoHost => "co_host",
+    Speaker => "speaker",
+    Viewer => "viewer",
+    Listener => "listener",
+});
+
+/// A live session as the API shows it. Times are Unix milliseconds of the injected clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LiveSession {
+    #[schema(value_type = crate::schema::Id)]
+    pub id: String,
+    #[schema(value_type = crate::schema::Id)]
+    pub host_id: String,
+    pub kind: LiveKind,
+    pub title: String,
+    pub access: LiveAccess,
+    /// The price of one purchase (`pay_per_view`); 0 otherwise.
+    pub price_coins: i64,
+    pub state: LiveState,
+    /// The most audience members admitted; `null`: no limit.
+    pub max_viewers: Option<i64>,
+    /// A live session ends by itself this long after it started; `null`: no limit.
+    pub max_duration_seconds: Option<i64>,
+    /// Audience members admitted so far (join tokens issued, once per user).
+    pub viewer_count: i64,
+    pub peak_viewers: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    /// Why it ended: `host_ended`, `cancelled` (ended before it started) or `max_duration`.
+    pub end_reason: Option<String>,
+    #[serde(skip)]
+    pub created_at: i64,
+    #[serde(skip)]
+    pub version: i64,
+}
+
+/// The media room of session `id`.
+pub fn room_of(id: &str) -> String {
+    format!("live_{id}")
+}

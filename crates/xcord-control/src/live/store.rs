@@ -1,0 +1,254 @@
+//! Live-session SQL: sessions (compare-and-set on `version`), admissions, and purchases (whose
+//! insert runs in the purchase's transaction, next to the wallet debit).
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+use utoipa::ToSchema;
+
+use super::{LiveAccess, LiveKind, LiveRole, LiveSession, LiveState};
+use crate::db::Db;
+
+const COLUMNS: &str = "id, host_id, kind, title, access, price_coins, state, max_viewers, \
+    max_duration_seconds, viewer_count, peak_viewers, created_at, started_at, ended_at, \
+    end_reason, version";
+
+fn bad(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("live_sessions.{column}: unknown value {value:?}").into())
+}
+
+fn session_from_row(row: &AnyRow) -> Result<LiveSession, sqlx::Error> {
+    let kind: String = row.try_get("kind")?;
+    let access: String = row.try_get("access")?;
+    let state: String = row.try_get("state")?;
+    Ok(LiveSession {
+        id: row.try_get("id")?,
+        host_id: row.try_get("host_id")?,
+        kind: LiveKind::parse(&kind).ok_or_else(|| bad("kind", &kind))?,
+        title: row.try_get("title")?,
+        access: LiveAccess::parse(&access).ok_or_else(|| bad("access", &access))?,
+        price_coins: row.try_get("price_coins")?,
+        state: LiveState::parse(&state).ok_or_else(|| bad("state", &state))?,
+        max_viewers: row.try_get("max_viewers")?,
+        max_duration_seconds: row.try_get("max_duration_seconds")?,
+        viewer_count: row.try_get("viewer_count")?,
+        peak_viewers: row.try_get("peak_viewers")?,
+        created_at: row.try_get("created_at")?,
+        started_at: row.try_get("started_at")?,
+        ended_at: row.try_get("ended_at")?,
+        end_reason: row.try_get("end_reason")?,
+        version: row.try_get("version")?,
+    })
+}
+
+pub async fn insert(db: &Db, s: &LiveSession) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO live_sessions ({COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+    ))
+    .bind(&s.id)
+    .bind(&s.host_id)
+    .bind(s.kind.as_str())
+    .bind(&s.title)
+    .bind(s.access.as_str())
+    .bind(s.price_coins)
+    .bind(s.state.as_str())
+    .bind(s.max_viewers)
+    .bind(s.max_duration_seconds)
+    .bind(s.viewer_count)
+    .bind(s.peak_viewers)
+    .bind(s.created_at)
+    .bind(s.started_at)
+    .bind(s.ended_at)
+    .bind(s.end_reason.as_deref())
+    .bind(s.version)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Option<LiveSession>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM live_sessions WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.as_ref().map(session_from_row).transpose()
+}
+
+/// Up to `limit` sessions, newest first, in `state` if given.
+pub async fn list(
+    db: &Db,
+    state: Option<LiveState>,
+    limit: i64,
+) -> Result<Vec<LiveSession>, sqlx::Error> {
+    let rows = match state {
+        Some(state) => {
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM live_sessions WHERE state = $1 ORDER BY id DESC LIMIT $2"
+            ))
+            .bind(state.as_str())
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?
+        }
+        None => {
+            sqlx::query(&format!(
+                "SELECT {COLUMNS} FROM live_sessions ORDER BY id DESC LIMIT $1"
+            ))
+            .bind(limit)
+            .fetch_all(&db.pool)
+            .await?
+        }
+    };
+    rows.iter().map(session_from_row).collect()
+}
+
+/// Stores a state change made from the session at `s.version - 1`; false when another change
+/// came first.
+pub async fn update_state(db: &Db, s: &LiveSession) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE live_sessions SET state = $1, started_at = $2, ended_at = $3, end_reason = $4, \
+         version = $5 WHERE id = $6 AND version = $7",
+    )
+    .bind(s.state.as_str())
+    .bind(s.started_at)
+    .bind(s.ended_at)
+    .bind(s.end_reason.as_deref())
+    .bind(s.version)
+    .bind(&s.id)
+    .bind(s.version - 1)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Whether `user_id` was admitted to `session_id`, and how many were.
+pub async fn admissions(
+    db: &Db,
+    session_id: &str,
+    user_id: &str,
+) -> Result<(bool, i64), sqlx::Error> {
+    let before: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM live_admissions WHERE session_id = $1 AND user_id = $2",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .fetch_one(&db.pool)
+    .await?;
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM live_admissions WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_one(&db.pool)
+            .await?;
+    Ok((before > 0, count))
+}
+
+/// Records an admission (once per user) and refreshes the session's counts.
+pub async fn admit(
+    db: &Db,
+    session_id: &str,
+    user_id: &str,
+    role: LiveRole,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    let added = sqlx::query(
+        "INSERT INTO live_admissions (session_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (session_id, user_id) DO NOTHING",
+    )
+    .bind(session_id)
+    .bind(user_id)
+    .bind(role.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    if added.rows_affected() == 1 {
+        sqlx::query(
+            "UPDATE live_sessions SET \
+             viewer_count = (SELECT COUNT(*) FROM live_admissions WHERE session_id = $1), \
+             peak_viewers = (SELECT COUNT(*) FROM live_admissions WHERE session_id = $1) \
+             WHERE id = $1",
+        )
+        .bind(session_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// A pay-per-view purchase.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Purchase {
+    #[schema(value_type = crate::schema::Id)]
+    pub id: String,
+    #[schema(value_type = crate::schema::Id)]
+    pub session_id: String,
+    #[schema(value_type = crate::schema::Id)]
+    pub buyer_id: String,
+    pub price_coins: i64,
+    /// Unix milliseconds.
+    pub created_at: i64,
+    #[serde(skip)]
+    pub idempotency_key: String,
+}
+
+const PURCHASE_COLUMNS: &str = "id, session_id, buyer_id, price_coins, idempotency_key, created_at";
+
+fn purchase_from_row(row: &AnyRow) -> Result<Purchase, sqlx::Error> {
+    Ok(Purchase {
+        id: row.try_get("id")?,
+        session_id: row.try_get("session_id")?,
+        buyer_id: row.try_get("buyer_id")?,
+        price_coins: row.try_get("price_coins")?,
+        idempotency_key: row.try_get("idempotency_key")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+/// Inserts a purchase in the caller's transaction (a unique violation: a purchase of the same
+/// session, or with the same key, exists).
+pub async fn insert_purchase(conn: &mut AnyConnection, p: &Purchase) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO live_purchases ({PURCHASE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+    ))
+    .bind(&p.id)
+    .bind(&p.session_id)
+    .bind(&p.buyer_id)
+    .bind(p.price_coins)
+    .bind(&p.idempotency_key)
+    .bind(p.created_at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The buyer's purchase with `key`.
+pub async fn purchase_by_key(
+    db: &Db,
+    buyer_id: &str,
+    key: &str,
+) -> Result<Option<Purchase>, sqlx::Error> {
+    let row = sqlx::query(&format!(
+        "SELECT {PURCHASE_COLUMNS} FROM live_purchases WHERE buyer_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(buyer_id)
+    .bind(key)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.as_ref().map(purchase_from_row).transpose()
+}
+
+/// Whether `buyer_id` bought `session_id`.
+pub async fn has_purchase(db: &Db, session_id: &str, buyer_id: &str) -> Result<bool, sqlx::Error> {
+    let found: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM live_purchases WHERE session_id = $1 AND buyer_id = $2",
+    )
+    .bind(session_id)
+    .bind(buyer_id)
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(found > 0)
+}
