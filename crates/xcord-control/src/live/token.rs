@@ -2,12 +2,12 @@
 //! screen share; a speaker the microphone only; viewers and listeners publish nothing but data
 //! (reactions), subscribe, and are hidden, so no participant list or grid ever shows them.
 
-use livekit_api::access_token::{AccessToken, VideoGrants};
+use livekit_api::access_token::VideoGrants;
 
 use super::LiveRole;
 use crate::accounts::User;
 use crate::media::MediaAccess;
-use crate::voice::token::TOKEN_TTL;
+use crate::voice::token::{TOKEN_TTL, sign_user_token};
 
 /// The track sources `role` may publish, in LiveKit's names.
 pub fn sources(role: LiveRole) -> &'static [&'static str] {
@@ -44,21 +44,7 @@ pub fn sign(
     role: LiveRole,
     now_ms: i64,
 ) -> Option<(String, i64)> {
-    let metadata = serde_json::json!({
-        "userId": user.id,
-        "displayName": user.display_name,
-        "handle": user.handle,
-        "avatarGradient": user.avatar_gradient,
-        "role": role.as_str(),
-    });
-    let token = AccessToken::with_api_key(&access.api_key, &access.api_secret)
-        .with_identity(&user.id)
-        .with_name(&user.display_name)
-        .with_metadata(&metadata.to_string())
-        .with_grants(grant(room, role))
-        .with_ttl(TOKEN_TTL)
-        .to_jwt()
-        .ok()?;
+    let token = sign_user_token(access, user, role.as_str(), grant(room, role))?;
     Some((token, now_ms + TOKEN_TTL.as_millis() as i64))
 }
 

@@ -101,10 +101,10 @@ pub fn issue(
     now_ms: i64,
 ) -> Option<MediaTicket> {
     let room = super::room_of_channel(channel_id);
-    let token = sign(
+    let token = sign_user_token(
         access,
         user,
-        perms,
+        role_label(perms),
         grant(&room, perms, server_mute, server_deaf),
     )?;
     Some(MediaTicket {
@@ -125,16 +125,22 @@ pub fn sign_for_room(
     perms: Permissions,
     now_ms: i64,
 ) -> Option<(String, i64)> {
-    let token = sign(access, user, perms, grant(room, perms, false, false))?;
+    let token = sign_user_token(
+        access,
+        user,
+        role_label(perms),
+        grant(room, perms, false, false),
+    )?;
     Some((token, now_ms + TOKEN_TTL.as_millis() as i64))
 }
 
 /// A token for `user` with `grants`: identity = user id, name = display name, and the JSON
-/// metadata other clients render the participant from; valid for [`TOKEN_TTL`].
-fn sign(
+/// metadata other clients render the participant from (`role` is its role label); valid for
+/// [`TOKEN_TTL`]. Channel, call and live tokens are all signed here.
+pub fn sign_user_token(
     access: &MediaAccess,
     user: &User,
-    perms: Permissions,
+    role: &str,
     grants: VideoGrants,
 ) -> Option<String> {
     let metadata = serde_json::json!({
@@ -142,7 +148,7 @@ fn sign(
         "displayName": user.display_name,
         "handle": user.handle,
         "avatarGradient": user.avatar_gradient,
-        "role": role_label(perms),
+        "role": role,
     });
     AccessToken::with_api_key(&access.api_key, &access.api_secret)
         .with_identity(&user.id)
