@@ -76,6 +76,7 @@ impl Engine {
                 &req.name,
                 secs(req.empty_timeout, self.cfg.empty_timeout),
                 secs(req.departure_timeout, self.cfg.departure_timeout),
+                self.now,
             );
             room.max_participants = req.max_participants;
             room.metadata = req.metadata;

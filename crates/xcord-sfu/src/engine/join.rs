@@ -1,8 +1,6 @@
 //! Admission and departure: the JoinResponse, duplicate identities, and tearing a participant
 //! down (unpublishing, unsubscribing, closing its peer connections).
 
-use std::time::Instant;
-
 use livekit_protocol as proto;
 use proto::signal_response::Message as Resp;
 
@@ -68,7 +66,7 @@ impl JoinError {
 
 impl Engine {
     pub(super) fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
-        let now = Instant::now();
+        let now = self.now;
         let grant = req.grant;
         let nbf = u64::try_from(grant.claims.nbf).unwrap_or(0);
         if !self.admits(&grant.room, &grant.identity, nbf) {
@@ -82,6 +80,7 @@ impl Engine {
                 &grant.room,
                 self.cfg.empty_timeout,
                 self.cfg.departure_timeout,
+                self.now,
             );
             self.insert_room(room);
         }
@@ -279,7 +278,7 @@ impl Engine {
         if let Some(r) = self.rooms.get_mut(&room)
             && r.participants.is_empty()
         {
-            r.last_left = Some(Instant::now());
+            r.last_left = Some(self.now);
         }
     }
 }

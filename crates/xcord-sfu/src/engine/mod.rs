@@ -10,6 +10,10 @@ mod admin;
 mod data;
 mod dispatch;
 mod forward;
+#[cfg(test)]
+pub(crate) mod harness;
+#[cfg(test)]
+mod harness_tests;
 mod isolate;
 mod join;
 mod participant;
@@ -20,6 +24,7 @@ mod revoke;
 #[cfg(test)]
 mod robustness;
 mod room;
+mod run;
 mod sdp;
 mod speakers;
 mod subscribe;
@@ -30,7 +35,7 @@ pub(crate) mod testing_handle;
 mod timers;
 mod udp;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -46,9 +51,9 @@ pub use join::{JoinError, JoinRequest, Joined};
 use participant::Participant;
 use peer::Peer;
 use room::Room;
+pub use run::spawn;
 use subscribe::DownTrack;
 use timers::Timers;
-use udp::UdpIo;
 
 slotmap::new_key_type! {
     /// A participant in some room.
@@ -92,8 +97,6 @@ pub const SIGNAL_QUEUE: usize = 1024;
 /// requests, room service calls) wait for room, which slows the signal connections feeding it,
 /// not the media thread; a caller that cannot wait gets [`Unavailable`].
 pub const COMMAND_QUEUE: usize = 4096;
-/// Commands handled per wake-up before the socket and timers get a turn.
-const COMMAND_BATCH: usize = 256;
 
 /// The engine did not take a command: it has stopped, or its queue is full and the caller could
 /// not wait.
@@ -177,58 +180,6 @@ impl EngineHandle {
     }
 }
 
-/// Binds the media socket and starts the engine thread.
-pub fn spawn(cfg: Arc<SfuConfig>, events: EventBus) -> std::io::Result<EngineHandle> {
-    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("xcord-media".into())
-        .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
-            rt.block_on(async move {
-                let bind_ip = match cfg.node_ips.as_slice() {
-                    [only] if cfg.udp_bind.is_unspecified() => *only,
-                    _ => cfg.udp_bind,
-                };
-                let udp = match UdpIo::bind(SocketAddr::new(bind_ip, cfg.udp_port)) {
-                    Ok(u) => u,
-                    Err(e) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = ready_tx.send(Ok(udp.local_addr()));
-                // A panic here is a bug (str0m fails fast on broken invariants). Media without its
-                // engine would leave every room silently dead, so the process exits and its
-                // supervisor restarts it; clients reconnect.
-                let engine = std::panic::AssertUnwindSafe(Engine::new(cfg, udp, events).run(rx));
-                if futures_util::FutureExt::catch_unwind(engine).await.is_err() {
-                    tracing::error!(
-                        "the media engine panicked; exiting so the server can be restarted"
-                    );
-                    std::process::exit(70);
-                }
-            });
-        })?;
-    let media_addr = ready_rx
-        .recv()
-        .map_err(|_| std::io::Error::other("media thread ended during start-up"))??;
-    Ok(EngineHandle { tx, media_addr })
-}
-
-/// Largest datagram read from the socket.
-const MAX_DATAGRAM: usize = 2048;
-/// Datagrams read per wake-up before commands and timers get a turn.
-const RECV_BATCH: usize = 64;
 /// How often rooms and connection deadlines are checked, at most (see [`housekeeping_period`]).
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// How often they are checked, at least.
@@ -249,9 +200,13 @@ fn housekeeping_period(cfg: &SfuConfig) -> Duration {
     .max(MIN_HOUSEKEEPING)
 }
 
+/// The engine's state: every room, participant, peer connection and track. It does no I/O and
+/// never reads the clock: inputs arrive with the instant they happened (a datagram, a command, a
+/// timeout) and outputs are queued — datagrams in [`Engine::poll_transmit`], signal messages on
+/// each participant's queue, events on the bus. The run loop ([`run`]) owns the socket and the
+/// clock; the test harness drives the same engine on virtual time.
 pub struct Engine {
     cfg: Arc<SfuConfig>,
-    udp: UdpIo,
     rooms: HashMap<String, Room>,
     participants: SlotMap<ParticipantKey, Participant>,
     peers: SlotMap<PeerKey, Peer>,
@@ -262,6 +217,14 @@ pub struct Engine {
     timers: Timers,
     /// Peers written to since their last drain.
     dirty: Vec<PeerKey>,
+    /// Datagrams to send, in order; the run loop empties it after every batch of inputs.
+    outbox: VecDeque<str0m::net::Transmit>,
+    /// The instant of the input being handled (never read from the clock).
+    now: Instant,
+    /// When housekeeping, active speakers and connection quality are next due.
+    next_housekeeping: Instant,
+    next_speakers: Instant,
+    next_quality: Instant,
     /// Local ICE host candidates (one per node IP, all on the media port).
     candidates: Vec<str0m::Candidate>,
     events: EventBus,
@@ -270,20 +233,25 @@ pub struct Engine {
 }
 
 impl Engine {
-    fn new(cfg: Arc<SfuConfig>, udp: UdpIo, events: EventBus) -> Self {
-        let port = udp.local_addr().port();
+    /// An engine whose media socket listens on `media_port` of every node IP, at `now`.
+    pub(crate) fn new(
+        cfg: Arc<SfuConfig>,
+        media_port: u16,
+        events: EventBus,
+        now: Instant,
+    ) -> Self {
         let candidates = cfg
             .node_ips
             .iter()
             .filter_map(|ip| {
-                str0m::Candidate::host(SocketAddr::new(*ip, port), str0m::net::Protocol::Udp)
+                str0m::Candidate::host(SocketAddr::new(*ip, media_port), str0m::net::Protocol::Udp)
                     .map_err(|e| tracing::warn!(%ip, "unusable candidate address: {e}"))
                     .ok()
             })
             .collect();
+        let housekeeping = housekeeping_period(&cfg);
         Self {
             cfg,
-            udp,
             rooms: HashMap::new(),
             participants: SlotMap::with_key(),
             peers: SlotMap::with_key(),
@@ -293,80 +261,89 @@ impl Engine {
             by_addr: HashMap::new(),
             timers: Timers::default(),
             dirty: Vec::new(),
+            outbox: VecDeque::new(),
+            now,
+            next_housekeeping: now + housekeeping,
+            next_speakers: now + speakers::SPEAKER_INTERVAL,
+            next_quality: now + quality::QUALITY_INTERVAL,
             candidates,
             events,
             revoked: revoke::Revocations::default(),
         }
     }
 
-    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
-        let mut buf = vec![0u8; MAX_DATAGRAM];
-        let mut housekeeping = tokio::time::interval(housekeeping_period(&self.cfg));
-        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut speakers_tick = tokio::time::interval(speakers::SPEAKER_INTERVAL);
-        speakers_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut quality_tick = tokio::time::interval(quality::QUALITY_INTERVAL);
-        quality_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            let next_timer = self
-                .timers
-                .next()
-                .unwrap_or_else(|| Instant::now() + HOUSEKEEPING);
-            tokio::select! {
-                readable = self.udp.readable() => {
-                    if let Err(e) = readable {
-                        tracing::error!("media socket failed: {e}");
-                        return;
-                    }
-                    self.read_datagrams(&mut buf);
-                }
-                cmd = commands.recv() => {
-                    let Some(cmd) = cmd else { return };
-                    self.on_command(cmd);
-                    for _ in 1..COMMAND_BATCH {
-                        let Ok(cmd) = commands.try_recv() else { break };
-                        self.on_command(cmd);
-                    }
-                }
-                _ = tokio::time::sleep_until(next_timer.into()) => {
-                    self.fire_timers(Instant::now());
-                }
-                _ = housekeeping.tick() => {
-                    self.isolated("housekeeping", None, |e| e.housekeeping(Instant::now()));
-                }
-                _ = speakers_tick.tick() => {
-                    self.isolated("active speakers", None, Engine::update_speakers);
-                }
-                _ = quality_tick.tick() => {
-                    self.isolated("connection quality", None, Engine::update_quality);
-                }
-            }
-            self.flush_dirty(Instant::now());
+    /// Moves the engine's notion of now forward (inputs may arrive with slightly older instants
+    /// than the last one; time never runs backwards inside the engine).
+    fn advance(&mut self, now: Instant) -> Instant {
+        if now > self.now {
+            self.now = now;
+        }
+        self.now
+    }
+
+    /// Input: one datagram received on the media socket.
+    pub(crate) fn handle_datagram(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) {
+        let now = self.advance(now);
+        let owner = self
+            .by_addr
+            .get(&source)
+            .and_then(|peer| self.owner_of(*peer));
+        self.isolated("datagram", owner, |e| {
+            e.on_datagram(now, source, destination, data)
+        });
+    }
+
+    /// Input: one command from a signal task or the room service.
+    fn handle_command(&mut self, now: Instant, cmd: Command) {
+        self.advance(now);
+        self.on_command(cmd);
+    }
+
+    /// Input: time has reached `now`; runs the peer timeouts and periodic work that are due.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        let now = self.advance(now);
+        self.fire_timers(now);
+        if now >= self.next_housekeeping {
+            self.next_housekeeping = now + housekeeping_period(&self.cfg);
+            self.isolated("housekeeping", None, |e| e.housekeeping(now));
+        }
+        if now >= self.next_speakers {
+            self.next_speakers = now + speakers::SPEAKER_INTERVAL;
+            self.isolated("active speakers", None, Engine::update_speakers);
+        }
+        if now >= self.next_quality {
+            self.next_quality = now + quality::QUALITY_INTERVAL;
+            self.isolated("connection quality", None, Engine::update_quality);
         }
     }
 
-    fn read_datagrams(&mut self, buf: &mut [u8]) {
-        for _ in 0..RECV_BATCH {
-            match self.udp.try_recv(buf) {
-                Ok(r) => {
-                    let now = Instant::now();
-                    if let Some(data) = buf.get(..r.len) {
-                        let owner = self
-                            .by_addr
-                            .get(&r.source)
-                            .and_then(|peer| self.owner_of(*peer));
-                        self.isolated("datagram", owner, |e| {
-                            e.on_datagram(now, r.source, r.destination, data)
-                        });
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
-                Err(e) => {
-                    // ICMP errors surface here on Linux; they concern one peer, not the socket.
-                    tracing::debug!("media recv: {e}");
-                }
-            }
-        }
+    /// The earliest instant at which [`Engine::handle_timeout`] has work to do.
+    pub(crate) fn next_deadline(&self) -> Instant {
+        let periodic = self
+            .next_housekeeping
+            .min(self.next_speakers)
+            .min(self.next_quality);
+        self.timers.next().map_or(periodic, |t| t.min(periodic))
+    }
+
+    /// Ends a batch of inputs: every peer written to since the last flush is polled once, which
+    /// queues its datagrams. Forwarding writes each packet into its subscribers' peers and
+    /// leaves them dirty; polling them once per batch (not once per packet) is what lets str0m
+    /// pace and bundle their output.
+    pub(crate) fn flush(&mut self, now: Instant) {
+        let now = self.advance(now);
+        self.flush_dirty(now);
+    }
+
+    /// Output: the next datagram to send, oldest first.
+    pub(crate) fn poll_transmit(&mut self) -> Option<str0m::net::Transmit> {
+        self.outbox.pop_front()
     }
 
     fn on_command(&mut self, cmd: Command) {

@@ -154,9 +154,7 @@ impl Engine {
             };
             match peer.rtc.poll_output() {
                 Ok(Output::Transmit(t)) => {
-                    if let Err(e) = self.udp.send(&t.contents, t.source, t.destination) {
-                        tracing::debug!(dest = %t.destination, "media send: {e}");
-                    }
+                    self.outbox.push_back(t);
                 }
                 Ok(Output::Timeout(at)) => {
                     peer.deadline = at;
@@ -239,7 +237,7 @@ impl Engine {
         tracing::debug!(participant = %p.sid, ?role, "peer connected");
         if role == primary && p.state != proto::participant_info::State::Active {
             p.state = proto::participant_info::State::Active;
-            tracing::info!(participant = %p.sid, elapsed_ms = p.joined.elapsed().as_millis() as u64, "participant active");
+            tracing::info!(participant = %p.sid, elapsed_ms = self.now.saturating_duration_since(p.joined).as_millis() as u64, "participant active");
             let room = p.room.clone();
             self.broadcast_participant(participant);
             let info = self

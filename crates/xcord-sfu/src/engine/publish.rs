@@ -181,7 +181,7 @@ impl Engine {
         participant: ParticipantKey,
         sd: proto::SessionDescription,
     ) {
-        let now = Instant::now();
+        let now = self.now;
         let Some(p) = self.participants.get(participant) else {
             return;
         };

@@ -29,13 +29,18 @@ pub struct Room {
 }
 
 impl Room {
-    pub fn new(name: &str, empty_timeout: Duration, departure_timeout: Duration) -> Self {
+    pub fn new(
+        name: &str,
+        empty_timeout: Duration,
+        departure_timeout: Duration,
+        now: Instant,
+    ) -> Self {
         Self {
             sid: crate::ids::room_sid(),
             name: name.to_owned(),
             metadata: String::new(),
             created_ms: unix_ms(),
-            created: Instant::now(),
+            created: now,
             empty_timeout,
             departure_timeout,
             max_participants: 0,

@@ -2,8 +2,6 @@
 //! offer/answer cycle (one offer outstanding at a time; changes made meanwhile go into the next
 //! offer), and the subscriber's own choices (UpdateSubscription, UpdateTrackSettings).
 
-use std::time::Instant;
-
 use livekit_protocol as proto;
 use proto::signal_response::Message as Resp;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
@@ -188,7 +186,7 @@ impl Engine {
         participant: ParticipantKey,
         sd: proto::SessionDescription,
     ) {
-        let now = Instant::now();
+        let now = self.now;
         let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
@@ -295,7 +293,7 @@ impl Engine {
             return;
         };
         let room = p.room.clone();
-        let now = Instant::now();
+        let now = self.now;
         for sid in &s.track_sids {
             let Some(tk) = self
                 .rooms

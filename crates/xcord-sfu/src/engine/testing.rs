@@ -1,12 +1,11 @@
-//! Engines for unit tests: a real engine on a loopback socket, driven by direct calls (no run
-//! loop), and participants joined into it with grants built in place.
+//! Engines for unit tests: a real engine driven by direct calls (no run loop, no socket), and
+//! participants joined into it with grants built in place.
 
 use std::sync::Arc;
 
 use livekit_protocol as proto;
 use tokio::sync::mpsc;
 
-use super::udp::UdpIo;
 use super::{Engine, JoinRequest, Outbound, ParticipantKey};
 use crate::auth::{JoinGrant, KeyStore, permission_from_grant};
 use crate::config::SfuConfig;
@@ -14,8 +13,12 @@ use crate::events::EventBus;
 
 pub fn engine() -> Engine {
     let cfg = SfuConfig::new(KeyStore::default(), vec!["127.0.0.1".parse().unwrap()]);
-    let udp = UdpIo::bind("127.0.0.1:0".parse().unwrap()).unwrap();
-    Engine::new(Arc::new(cfg), udp, EventBus::default())
+    Engine::new(
+        Arc::new(cfg),
+        7882,
+        EventBus::default(),
+        std::time::Instant::now(),
+    )
 }
 
 pub fn join(

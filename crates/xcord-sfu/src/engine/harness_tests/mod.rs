@@ -1,0 +1,4 @@
+//! Engine behaviour through [`TestSfu`](super::harness::TestSfu): real str0m peers on both
+//! sides, virtual time, a network the test controls.
+
+mod forwarding;

@@ -1,0 +1,123 @@
+//! The engine's run loop: the only place that owns the media socket and reads the clock. It
+//! waits on the socket, the command queue and the engine's next deadline, feeds what arrives to
+//! the engine with the current instant, and sends the datagrams the engine queued.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+use super::udp::UdpIo;
+use super::{COMMAND_QUEUE, Command, Engine, EngineHandle};
+use crate::config::SfuConfig;
+use crate::events::EventBus;
+
+/// Largest datagram read from the socket.
+const MAX_DATAGRAM: usize = 2048;
+/// Datagrams read per wake-up before commands and timers get a turn.
+const RECV_BATCH: usize = 64;
+/// Commands handled per wake-up before the socket and timers get a turn.
+const COMMAND_BATCH: usize = 256;
+
+/// Binds the media socket and starts the engine thread.
+pub fn spawn(cfg: Arc<SfuConfig>, events: EventBus) -> std::io::Result<EngineHandle> {
+    let (tx, rx) = mpsc::channel(COMMAND_QUEUE);
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("xcord-media".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                let bind_ip = match cfg.node_ips.as_slice() {
+                    [only] if cfg.udp_bind.is_unspecified() => *only,
+                    _ => cfg.udp_bind,
+                };
+                let udp = match UdpIo::bind(SocketAddr::new(bind_ip, cfg.udp_port)) {
+                    Ok(u) => u,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(udp.local_addr()));
+                let engine = Engine::new(cfg, udp.local_addr().port(), events, Instant::now());
+                // A panic here is a bug (str0m fails fast on broken invariants). Media without its
+                // engine would leave every room silently dead, so the process exits and its
+                // supervisor restarts it; clients reconnect.
+                let running = std::panic::AssertUnwindSafe(run(engine, udp, rx));
+                if futures_util::FutureExt::catch_unwind(running)
+                    .await
+                    .is_err()
+                {
+                    tracing::error!(
+                        "the media engine panicked; exiting so the server can be restarted"
+                    );
+                    std::process::exit(70);
+                }
+            });
+        })?;
+    let media_addr = ready_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("media thread ended during start-up"))??;
+    Ok(EngineHandle { tx, media_addr })
+}
+
+async fn run(mut engine: Engine, mut udp: UdpIo, mut commands: mpsc::Receiver<Command>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        let deadline = engine.next_deadline();
+        tokio::select! {
+            readable = udp.readable() => {
+                if let Err(e) = readable {
+                    tracing::error!("media socket failed: {e}");
+                    return;
+                }
+                read_datagrams(&mut engine, &mut udp, &mut buf);
+            }
+            cmd = commands.recv() => {
+                let Some(cmd) = cmd else { return };
+                engine.handle_command(Instant::now(), cmd);
+                for _ in 1..COMMAND_BATCH {
+                    let Ok(cmd) = commands.try_recv() else { break };
+                    engine.handle_command(Instant::now(), cmd);
+                }
+            }
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                engine.handle_timeout(Instant::now());
+            }
+        }
+        engine.flush(Instant::now());
+        while let Some(t) = engine.poll_transmit() {
+            if let Err(e) = udp.send(&t.contents, t.source, t.destination) {
+                tracing::debug!(dest = %t.destination, "media send: {e}");
+            }
+        }
+    }
+}
+
+fn read_datagrams(engine: &mut Engine, udp: &mut UdpIo, buf: &mut [u8]) {
+    for _ in 0..RECV_BATCH {
+        match udp.try_recv(buf) {
+            Ok(r) => {
+                if let Some(data) = buf.get(..r.len) {
+                    engine.handle_datagram(Instant::now(), r.source, r.destination, data);
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) => {
+                // ICMP errors surface here on Linux; they concern one peer, not the socket.
+                tracing::debug!("media recv: {e}");
+            }
+        }
+    }
+}
