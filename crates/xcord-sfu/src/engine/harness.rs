@@ -60,8 +60,6 @@ impl ClientPeer {
 /// A received RTP packet, as the subscriber saw it.
 #[derive(Clone, Debug)]
 pub struct Received {
-    pub at: Instant,
-    pub mid: Option<Mid>,
     pub seq_no: SeqNo,
     pub rtp_time: u32,
     pub payload: Arc<[u8]>,
@@ -69,7 +67,6 @@ pub struct Received {
 
 /// A simulated LiveKit client.
 pub struct Client {
-    pub identity: String,
     pub participant: ParticipantKey,
     signal: mpsc::Receiver<Outbound>,
     pub publisher: ClientPeer,
@@ -87,11 +84,6 @@ pub struct Client {
 }
 
 impl Client {
-    /// Signal messages of one kind, e.g. `c.signals_of(|m| matches!(m, Resp::Leave(_)))`.
-    pub fn count_signals(&self, pred: impl Fn(&Resp) -> bool) -> usize {
-        self.signals.iter().filter(|m| pred(m)).count()
-    }
-
     /// The sid the server gave the track with client id `cid`.
     pub fn track_sid(&self, cid: &str) -> Option<String> {
         self.signals.iter().find_map(|m| match m {
@@ -101,18 +93,15 @@ impl Client {
     }
 }
 
-/// Which datagrams the network loses: `(from, to, index)` → drop. `index` counts every
-/// datagram the harness has moved.
-pub type LossFn = Box<dyn FnMut(SocketAddr, SocketAddr, u64) -> bool>;
+/// Which datagrams the network loses: `(from, to, bytes)` → drop.
+pub type LossFn = Box<dyn FnMut(SocketAddr, SocketAddr, &[u8]) -> bool>;
 
 pub struct TestSfu {
     pub engine: Engine,
     pub now: Instant,
-    pub start: Instant,
     pub sfu_addr: SocketAddr,
     pub clients: Vec<Client>,
     pub loss: Option<LossFn>,
-    moved: u64,
 }
 
 impl TestSfu {
@@ -131,17 +120,10 @@ impl TestSfu {
         Self {
             engine,
             now: start,
-            start,
             sfu_addr: SocketAddr::new(ip, SFU_PORT),
             clients: Vec::new(),
             loss: None,
-            moved: 0,
         }
-    }
-
-    /// Time since the harness started.
-    pub fn elapsed(&self) -> Duration {
-        self.now - self.start
     }
 
     pub fn client(&self, id: ClientId) -> &Client {
@@ -159,7 +141,6 @@ impl TestSfu {
         let n = self.clients.len() as u8;
         let ip = std::net::Ipv4Addr::new(10, 0, 1, 10 + n);
         let client = Client {
-            identity: identity.to_owned(),
             participant,
             signal,
             publisher: ClientPeer::new(SocketAddr::new(ip.into(), 5000), self.now),
@@ -318,14 +299,25 @@ impl TestSfu {
         }
     }
 
-    fn lost(&mut self, from: SocketAddr, to: SocketAddr) -> bool {
-        self.moved += 1;
-        let index = self.moved;
-        self.loss.as_mut().is_some_and(|f| f(from, to, index))
+    fn lost(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
+        self.loss.as_mut().is_some_and(|f| f(from, to, data))
     }
 
     /// Polls every client peer; sends their datagrams to the engine.
     fn pump_clients(&mut self) -> bool {
+        let out = self.poll_clients();
+        let moved = !out.is_empty();
+        for (from, to, data) in out {
+            if to == self.sfu_addr && !self.lost(from, to, &data) {
+                self.engine.handle_datagram(self.now, from, to, &data);
+            }
+        }
+        moved
+    }
+
+    /// Polls every client peer at the current instant and returns the datagrams they sent
+    /// (`(from, to, bytes)`), handling their events.
+    pub fn poll_clients(&mut self) -> Vec<(SocketAddr, SocketAddr, Vec<u8>)> {
         let mut out = Vec::new();
         let now = self.now;
         for client in &mut self.clients {
@@ -342,9 +334,7 @@ impl TestSfu {
                         Ok(Output::Timeout(_)) => break,
                         Ok(Output::Event(e)) => match e {
                             Event::Connected => peer.connected = true,
-                            Event::RtpPacket(pkt) if is_sub => {
-                                client.received.push(received(now, &pkt))
-                            }
+                            Event::RtpPacket(pkt) if is_sub => client.received.push(received(&pkt)),
                             Event::KeyframeRequest(r) if !is_sub => {
                                 client.keyframe_requests.push((r.mid, r.kind))
                             }
@@ -355,13 +345,7 @@ impl TestSfu {
                 }
             }
         }
-        let moved = !out.is_empty();
-        for (from, to, data) in out {
-            if to == self.sfu_addr && !self.lost(from, to) {
-                self.engine.handle_datagram(now, from, to, &data);
-            }
-        }
-        moved
+        out
     }
 
     /// Delivers the engine's datagrams to the client peers they are addressed to.
@@ -370,7 +354,7 @@ impl TestSfu {
         let now = self.now;
         while let Some(t) = self.engine.poll_transmit() {
             moved = true;
-            if self.lost(t.source, t.destination) {
+            if self.lost(t.source, t.destination, &t.contents) {
                 continue;
             }
             let Some(peer) = self.clients.iter_mut().find_map(|c| {
@@ -463,10 +447,8 @@ impl TestSfu {
     }
 }
 
-fn received(now: Instant, pkt: &RtpPacket) -> Received {
+fn received(pkt: &RtpPacket) -> Received {
     Received {
-        at: now,
-        mid: pkt.header.ext_vals.mid,
         seq_no: pkt.seq_no,
         rtp_time: pkt.header.timestamp,
         payload: pkt.payload.clone(),

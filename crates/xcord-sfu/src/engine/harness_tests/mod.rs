@@ -2,3 +2,5 @@
 //! sides, virtual time, a network the test controls.
 
 mod forwarding;
+mod rooms;
+mod video;
