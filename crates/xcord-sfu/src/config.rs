@@ -30,6 +30,9 @@ pub struct SfuConfig {
     pub departure_timeout: Duration,
     /// How long a participant may stay without connecting its media transport.
     pub connect_timeout: Duration,
+    /// How long a connected participant whose signal connection broke (without `leave`) is kept
+    /// for the client to resume it; zero removes it at once and tells clients not to resume.
+    pub resume_window: Duration,
     /// Whether joining a room that does not exist creates it.
     pub auto_create: bool,
     /// Reported to clients as the server version.
@@ -53,6 +56,7 @@ impl SfuConfig {
             empty_timeout: Duration::from_secs(300),
             departure_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(60),
+            resume_window: Duration::from_secs(15),
             auto_create: true,
             server_version: format!("xcord-{}", env!("CARGO_PKG_VERSION")),
             node_id: format!("ND_{}", crate::ids::random_token(12)),

@@ -792,10 +792,45 @@ async fn silent_clients_are_dropped_after_ping_timeout() {
 // 10. Reconnect (resume)
 
 #[tokio::test]
-async fn resume_is_answered_with_a_full_reconnect_request() {
+async fn resume_of_an_unknown_participant_asks_for_a_full_reconnect() {
+    let s = start().await;
+    let t = token("alice", "r-resume-unknown");
+    let ws = ws_connect(
+        s.addr,
+        &format!("/rtc?{RUST_QUERY}&reconnect=1&sid=PA_gone"),
+        Some(&t),
+    )
+    .await
+    .expect("resume upgrade");
+    let mut r = Client {
+        ws,
+        name: "resume".into(),
+    };
+    match r.next(WAIT).await {
+        common::Event::Msg(m) => match *m {
+            Resp::Leave(l) => {
+                assert_eq!(l.action, proto::leave_request::Action::Reconnect as i32);
+                assert_eq!(l.reason, proto::DisconnectReason::StateMismatch as i32);
+            }
+            other => panic!(
+                "first frame of a refused resume is {}, not leave",
+                kind(&other)
+            ),
+        },
+        other => panic!("no first frame on resume: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn resume_keeps_the_participant_and_answers_reconnect_first() {
     let s = start().await;
     let t = token("alice", "r-resume");
     let (_c, j) = Client::join(s.addr, &t, "alice").await;
+    assert_eq!(
+        j.client_configuration.unwrap().resume_connection,
+        proto::ClientConfigSetting::Enabled as i32,
+        "clients are told they may resume"
+    );
     let sid = j.participant.unwrap().sid;
 
     let ws = ws_connect(
@@ -811,14 +846,24 @@ async fn resume_is_answered_with_a_full_reconnect_request() {
     };
     match r.next(WAIT).await {
         common::Event::Msg(m) => match *m {
-            Resp::Leave(l) => {
-                assert_eq!(l.action, proto::leave_request::Action::Reconnect as i32);
-                assert_eq!(l.reason, proto::DisconnectReason::StateMismatch as i32);
-            }
-            other => panic!("first frame of a resume is {}, not leave", kind(&other)),
+            Resp::Reconnect(_) => {}
+            other => panic!("first frame of a resume is {}, not reconnect", kind(&other)),
         },
         other => panic!("no first frame on resume: {other:?}"),
     }
+    let update = r
+        .expect("participant update", |m| match m {
+            Resp::Update(u) => Some(u.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(
+        update
+            .participants
+            .iter()
+            .any(|p| p.identity == "alice" && p.sid == sid),
+        "the same participant, same sid"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ use str0m::rtp::{RtpPacket, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, Input, Output, Rtc};
 use tokio::sync::mpsc;
 
-use super::{Command, Engine, Outbound, ParticipantKey};
+use super::{Command, Engine, Outbound, ParticipantKey, ResumeError, ResumeRequest, SignalKey};
 use crate::auth::KeyStore;
 use crate::config::SfuConfig;
 use crate::events::EventBus;
@@ -68,6 +68,10 @@ pub struct Received {
 /// A simulated LiveKit client.
 pub struct Client {
     pub participant: ParticipantKey,
+    room: String,
+    identity: String,
+    /// The epoch of the client's current signal connection.
+    epoch: u32,
     signal: mpsc::Receiver<Outbound>,
     pub publisher: ClientPeer,
     pub subscriber: ClientPeer,
@@ -75,6 +79,9 @@ pub struct Client {
     pub signals: Vec<Resp>,
     /// RTP received on the subscriber connection.
     pub received: Vec<Received>,
+    /// (SSRC, sequence number) of every RTP datagram the engine sent to the subscriber
+    /// connection, read from the clear SRTP header, in sending order.
+    pub wire: Vec<(u32, u16)>,
     /// Keyframe requests received on the publisher connection.
     pub keyframe_requests: Vec<(Mid, KeyframeRequestKind)>,
     /// The server closed the signal connection.
@@ -142,11 +149,15 @@ impl TestSfu {
         let ip = std::net::Ipv4Addr::new(10, 0, 1, 10 + n);
         let client = Client {
             participant,
+            room: room.to_owned(),
+            identity: identity.to_owned(),
+            epoch: 0,
             signal,
             publisher: ClientPeer::new(SocketAddr::new(ip.into(), 5000), self.now),
             subscriber: ClientPeer::new(SocketAddr::new(ip.into(), 5001), self.now),
             signals: Vec::new(),
             received: Vec::new(),
+            wire: Vec::new(),
             keyframe_requests: Vec::new(),
             closed: false,
             mids: HashMap::new(),
@@ -155,6 +166,45 @@ impl TestSfu {
         let id = ClientId(self.clients.len() - 1);
         self.step();
         id
+    }
+
+    /// The client's signal connection breaks without `leave`; the engine hears of it as the
+    /// signal task would tell it.
+    pub fn break_signal(&mut self, id: ClientId) {
+        let client = &mut self.clients[id.0];
+        let key = SignalKey {
+            participant: client.participant,
+            epoch: client.epoch,
+        };
+        client.signal = mpsc::channel(1).1;
+        let reason = proto::DisconnectReason::SignalClose;
+        self.engine
+            .handle_command(self.now, Command::Disconnected(key, reason));
+        self.step();
+    }
+
+    /// The client reconnects its signal connection with `reconnect=1` and its sid.
+    pub fn resume(&mut self, id: ClientId) -> Result<(), ResumeError> {
+        let client = &mut self.clients[id.0];
+        let (out, rx) = mpsc::channel(64);
+        let sid = self
+            .engine
+            .participants
+            .get(client.participant)
+            .map(|p| p.sid.clone());
+        let request = ResumeRequest {
+            grant: super::testing::grant(&client.room, &client.identity),
+            sid,
+            out,
+        };
+        self.engine.advance(self.now);
+        let joined = self.engine.resume(request)?;
+        let client = &mut self.clients[id.0];
+        client.signal = rx;
+        client.epoch = joined.epoch;
+        client.participant = joined.participant;
+        self.step();
+        Ok(())
     }
 
     /// Sends a signal request from a client, as its signal connection would.
@@ -361,6 +411,9 @@ impl TestSfu {
                 if c.publisher.addr == t.destination {
                     Some(&mut c.publisher)
                 } else if c.subscriber.addr == t.destination {
+                    if let Some(header) = rtp_header(&t.contents) {
+                        c.wire.push(header);
+                    }
                     Some(&mut c.subscriber)
                 } else {
                     None
@@ -445,6 +498,17 @@ impl TestSfu {
         }
         moved
     }
+}
+
+/// (SSRC, sequence number) of an (S)RTP datagram; `None` for RTCP, DTLS, STUN (RFC 7983).
+fn rtp_header(d: &[u8]) -> Option<(u32, u16)> {
+    let (first, second) = (*d.first()?, *d.get(1)?);
+    if !(128..=191).contains(&first) || (192..=223).contains(&second) {
+        return None;
+    }
+    let seq = u16::from_be_bytes([*d.get(2)?, *d.get(3)?]);
+    let ssrc = u32::from_be_bytes([*d.get(8)?, *d.get(9)?, *d.get(10)?, *d.get(11)?]);
+    Some((ssrc, seq))
 }
 
 fn received(pkt: &RtpPacket) -> Received {

@@ -28,6 +28,18 @@ pub struct JoinRequest {
 pub struct Joined {
     pub participant: ParticipantKey,
     pub sid: String,
+    /// Which of the participant's signal connections this is (see [`super::SignalKey`]).
+    pub epoch: u32,
+}
+
+impl Joined {
+    /// What this signal connection reports its departure with.
+    pub fn signal_key(&self) -> super::SignalKey {
+        super::SignalKey {
+            participant: self.participant,
+            epoch: self.epoch,
+        }
+    }
 }
 
 /// Why a join was refused; each maps to the reference server's HTTP answer.
@@ -137,6 +149,8 @@ impl Engine {
             disconnect_reason: 0,
             lagging: false,
             quality: Default::default(),
+            epoch: 0,
+            signal_lost: None,
         });
         if let Some(room) = self.rooms.get_mut(&grant.room) {
             room.participants.push(participant);
@@ -169,7 +183,11 @@ impl Engine {
             }
             self.negotiate(participant);
         }
-        Ok(Joined { participant, sid })
+        Ok(Joined {
+            participant,
+            sid,
+            epoch: 0,
+        })
     }
 
     fn join_response(&self, participant: ParticipantKey, room: &str) -> proto::JoinResponse {
@@ -195,19 +213,10 @@ impl Engine {
             server_version: self.cfg.server_version.clone(),
             ice_servers: Vec::new(),
             subscriber_primary: me.is_some_and(|p| p.subscriber_primary()),
-            client_configuration: Some(proto::ClientConfiguration {
-                resume_connection: proto::ClientConfigSetting::Disabled as i32,
-                ..Default::default()
-            }),
+            client_configuration: Some(self.client_configuration()),
             ping_timeout: self.cfg.ping_timeout_secs(),
             ping_interval: self.cfg.ping_interval_secs(),
-            server_info: Some(proto::ServerInfo {
-                edition: proto::server_info::Edition::Standard as i32,
-                version: self.cfg.server_version.clone(),
-                protocol: 17,
-                node_id: self.cfg.node_id.clone(),
-                ..Default::default()
-            }),
+            server_info: Some(self.server_info()),
             enabled_publish_codecs: publish_codecs(),
             fast_publish: can_publish,
             ..Default::default()

@@ -20,6 +20,7 @@ mod participant;
 mod peer;
 mod publish;
 mod quality;
+mod resume;
 mod revoke;
 #[cfg(test)]
 mod robustness;
@@ -50,6 +51,7 @@ pub use admin::RoomServiceError;
 pub use join::{JoinError, JoinRequest, Joined};
 use participant::Participant;
 use peer::Peer;
+pub use resume::{ResumeError, ResumeRequest};
 use room::Room;
 pub use run::spawn;
 use subscribe::DownTrack;
@@ -104,10 +106,22 @@ pub const COMMAND_QUEUE: usize = 4096;
 #[error("media engine unavailable")]
 pub struct Unavailable;
 
+/// One signal connection of a participant: a resumed participant's older connection reports
+/// its departure with an older epoch, which the engine ignores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignalKey {
+    pub participant: ParticipantKey,
+    pub epoch: u32,
+}
+
 enum Command {
     Join(Box<JoinRequest>, oneshot::Sender<Result<Joined, JoinError>>),
+    Resume(
+        Box<ResumeRequest>,
+        oneshot::Sender<Result<Joined, ResumeError>>,
+    ),
     Signal(ParticipantKey, Box<proto::signal_request::Message>),
-    Disconnected(ParticipantKey, proto::DisconnectReason),
+    Disconnected(SignalKey, proto::DisconnectReason),
     /// Runs a closure on the engine thread (the room service API).
     Call(Box<dyn FnOnce(&mut Engine) + Send>),
 }
@@ -127,6 +141,16 @@ impl EngineHandle {
         rx.await.map_err(|_| JoinError::Unavailable)?
     }
 
+    /// Resumes a participant whose signal connection broke; on success its ReconnectResponse
+    /// and the room's state are already queued on `req.out`.
+    pub async fn resume(&self, req: ResumeRequest) -> Result<Joined, ResumeError> {
+        let (tx, rx) = oneshot::channel();
+        self.send(Command::Resume(Box::new(req), tx))
+            .await
+            .map_err(|_| ResumeError::Unavailable)?;
+        rx.await.map_err(|_| ResumeError::Unavailable)?
+    }
+
     /// Hands a signal request from a participant to the engine.
     pub async fn signal(
         &self,
@@ -139,20 +163,20 @@ impl EngineHandle {
     /// Tells the engine the participant's signal connection is gone, and why.
     pub async fn disconnected(
         &self,
-        participant: ParticipantKey,
+        signal: SignalKey,
         reason: proto::DisconnectReason,
     ) -> Result<(), Unavailable> {
-        self.send(Command::Disconnected(participant, reason)).await
+        self.send(Command::Disconnected(signal, reason)).await
     }
 
     /// [`EngineHandle::disconnected`] for callers that cannot wait: fails if the queue is full.
     pub fn try_disconnected(
         &self,
-        participant: ParticipantKey,
+        signal: SignalKey,
         reason: proto::DisconnectReason,
     ) -> Result<(), Unavailable> {
         self.tx
-            .try_send(Command::Disconnected(participant, reason))
+            .try_send(Command::Disconnected(signal, reason))
             .map_err(|_| Unavailable)
     }
 
@@ -359,10 +383,13 @@ impl Engine {
                     e.on_signal(participant, *msg)
                 });
             }
-            Command::Disconnected(participant, reason) => {
-                self.isolated("departure", None, |e| {
-                    e.remove_participant(participant, reason, None)
+            Command::Resume(req, reply) => {
+                self.isolated("resume", None, |e| {
+                    let _ = reply.send(e.resume(*req));
                 });
+            }
+            Command::Disconnected(signal, reason) => {
+                self.isolated("departure", None, |e| e.on_signal_closed(signal, reason));
             }
             Command::Call(job) => {
                 self.isolated("room service call", None, job);
@@ -438,7 +465,10 @@ mod tests {
             tx,
             media_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         };
-        let participant = ParticipantKey::default();
+        let participant = SignalKey {
+            participant: ParticipantKey::default(),
+            epoch: 0,
+        };
         let reason = proto::DisconnectReason::ClientInitiated;
         handle.try_disconnected(participant, reason).unwrap();
 
@@ -447,7 +477,7 @@ mod tests {
             Err(Unavailable)
         );
         let leave = proto::signal_request::Message::Leave(proto::LeaveRequest::default());
-        let signal = handle.signal(participant, leave);
+        let signal = handle.signal(participant.participant, leave);
         tokio::pin!(signal);
         assert!(signal.as_mut().now_or_never().is_none(), "waits while full");
         rx.recv().await.unwrap();

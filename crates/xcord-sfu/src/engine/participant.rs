@@ -46,6 +46,11 @@ pub struct Participant {
     pub lagging: bool,
     /// Connection quality, from its peers' statistics.
     pub quality: super::quality::QualityState,
+    /// Which signal connection is the participant's: bumped on every resume, so the old
+    /// connection's departure is recognised as stale.
+    pub epoch: u32,
+    /// When the signal connection broke without `leave`; the participant waits for a resume.
+    pub signal_lost: Option<Instant>,
 }
 
 impl Participant {
@@ -88,6 +93,9 @@ impl Participant {
 
     /// Queues a signal message; a full or closed queue marks the participant as lagging.
     pub fn send(&mut self, msg: Resp) {
+        if self.signal_lost.is_some() {
+            return; // nobody to tell; a resume sends the whole state again
+        }
         let out = Outbound::Signal(Box::new(proto::SignalResponse { message: Some(msg) }));
         if self.out.try_send(out).is_err() && !self.lagging {
             tracing::warn!(participant = %self.sid, "signal queue full or closed; dropping participant");
@@ -121,6 +129,9 @@ impl Participant {
     /// Hands the participant's current name, metadata, attributes and permission to its
     /// signal connection, which refreshes its token from them.
     pub fn send_grants(&mut self) {
+        if self.signal_lost.is_some() {
+            return;
+        }
         let grants = super::LiveGrants {
             name: self.name.clone(),
             metadata: self.metadata.clone(),

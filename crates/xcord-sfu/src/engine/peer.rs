@@ -35,6 +35,8 @@ pub struct Peer {
     /// Written to since the last drain.
     pub dirty: bool,
     pub ufrag: String,
+    /// Local ufrags from ICE restarts (the newest last); all route to this peer until it goes.
+    pub old_ufrags: Vec<String>,
     /// Remote addresses routed to this peer.
     pub addrs: Vec<SocketAddr>,
     /// Publisher: incoming SSRC → (track, layer index); `None` for SSRCs of no known track.
@@ -73,6 +75,7 @@ impl Engine {
             scheduled: None,
             dirty: false,
             ufrag: ufrag.clone(),
+            old_ufrags: Vec::new(),
             addrs: Vec::new(),
             ssrcs: HashMap::new(),
             mids: HashMap::new(),
@@ -84,12 +87,28 @@ impl Engine {
         peer_key
     }
 
+    /// Routes the peer's current local ufrag to it: after accepting an offer that restarted
+    /// ICE, str0m answers with new credentials, and the client's checks use them at once.
+    pub(super) fn learn_local_ufrag(&mut self, peer_key: PeerKey) {
+        let Some(peer) = self.peers.get_mut(peer_key) else {
+            return;
+        };
+        let ufrag = peer.rtc.direct_api().local_ice_credentials().ufrag;
+        if ufrag != peer.ufrag && !peer.old_ufrags.contains(&ufrag) {
+            peer.old_ufrags.push(ufrag.clone());
+            self.by_ufrag.insert(ufrag, peer_key);
+        }
+    }
+
     pub(super) fn remove_peer(&mut self, peer_key: PeerKey) {
         let Some(mut peer) = self.peers.remove(peer_key) else {
             return;
         };
         peer.rtc.disconnect();
         self.by_ufrag.remove(&peer.ufrag);
+        for u in &peer.old_ufrags {
+            self.by_ufrag.remove(u);
+        }
         for a in &peer.addrs {
             if self.by_addr.get(a) == Some(&peer_key) {
                 self.by_addr.remove(a);

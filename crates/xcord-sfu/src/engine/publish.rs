@@ -215,6 +215,7 @@ impl Engine {
                 return;
             }
         };
+        self.learn_local_ufrag(peer);
         self.mark_dirty(peer);
         if let Some(p) = self.participants.get_mut(participant) {
             p.send(Resp::Answer(proto::SessionDescription {

@@ -115,6 +115,11 @@ impl Engine {
                 }
             })
             .collect();
+        let unresumed = self.resume_expired();
+        for participant in unresumed {
+            tracing::info!("signal connection not resumed in time");
+            self.remove_participant(participant, proto::DisconnectReason::SignalClose, None);
+        }
         for (participant, reason) in stale {
             tracing::info!(?reason, "removing participant");
             self.remove_participant(participant, reason, None);

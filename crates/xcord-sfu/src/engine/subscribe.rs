@@ -34,6 +34,10 @@ pub struct DownTrack {
 #[derive(Default)]
 pub struct Negotiation {
     pub pending: Option<(SdpPendingOffer, u32)>,
+    /// The outstanding offer's SDP, to send again if the client never saw it (a resume).
+    pub pending_sdp: String,
+    /// The next offer restarts ICE (new credentials, same DTLS and media).
+    pub ice_restart: bool,
     pub last_id: u32,
     /// Something changed while an offer was outstanding.
     pub again: bool,
@@ -129,6 +133,12 @@ impl Engine {
             return;
         };
         let mut api = peer.rtc.sdp_api();
+        if std::mem::take(&mut p.neg.ice_restart) {
+            // Registered before the offer leaves: the client's checks may beat its answer.
+            let creds = api.ice_restart(true);
+            peer.old_ufrags.push(creds.ufrag.clone());
+            self.by_ufrag.insert(creds.ufrag, peer_key);
+        }
         if !p.neg.channels_added {
             p.neg.channels_added = true;
             p.channels.sub_reliable = Some(api.add_channel_with_config(ChannelConfig {
@@ -172,9 +182,10 @@ impl Engine {
         p.neg.last_id += 1;
         let id = p.neg.last_id;
         p.neg.pending = Some((pending, id));
+        p.neg.pending_sdp = offer.to_sdp_string();
         p.send(Resp::Offer(proto::SessionDescription {
             r#type: "offer".into(),
-            sdp: offer.to_sdp_string(),
+            sdp: p.neg.pending_sdp.clone(),
             id,
             ..Default::default()
         }));

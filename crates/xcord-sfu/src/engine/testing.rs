@@ -21,18 +21,14 @@ pub fn engine() -> Engine {
     )
 }
 
-pub fn join(
-    e: &mut Engine,
-    room: &str,
-    identity: &str,
-) -> (ParticipantKey, mpsc::Receiver<Outbound>) {
-    let (out, rx) = mpsc::channel(64);
+/// A grant to join `room` as `identity`, allowed to publish and subscribe.
+pub fn grant(room: &str, identity: &str) -> JoinGrant {
     let video = livekit_api::access_token::VideoGrants {
         room_join: true,
         room: room.into(),
         ..Default::default()
     };
-    let grant = JoinGrant {
+    JoinGrant {
         identity: identity.into(),
         room: room.into(),
         name: identity.into(),
@@ -41,7 +37,16 @@ pub fn join(
         kind: proto::participant_info::Kind::Standard,
         permission: permission_from_grant(&video),
         claims: Default::default(),
-    };
+    }
+}
+
+pub fn join(
+    e: &mut Engine,
+    room: &str,
+    identity: &str,
+) -> (ParticipantKey, mpsc::Receiver<Outbound>) {
+    let (out, rx) = mpsc::channel(64);
+    let grant = grant(room, identity);
     let joined = e
         .join(JoinRequest {
             grant,

@@ -18,7 +18,7 @@ use tower_http::cors::CorsLayer;
 
 use crate::auth::{AuthError, JoinGrant, join_grant, token_from_request};
 use crate::config::SfuConfig;
-use crate::engine::{EngineHandle, JoinError, JoinRequest, SIGNAL_QUEUE};
+use crate::engine::{EngineHandle, JoinError, JoinRequest, ResumeRequest, SIGNAL_QUEUE};
 use crate::gate::GateSlot;
 
 /// The largest signal message (and frame) a client may send. The biggest real ones are SDP
@@ -126,24 +126,37 @@ async fn rtc(
     if let Err(e) = admit(&state, &grant).await {
         return plain(e.status(), e.to_string());
     }
-    if params.is_reconnect() {
-        // Sessions are not resumable yet: ask the client for a full reconnect.
-        return ws.on_upgrade(session::refuse_resume);
-    }
     let (out_tx, out_rx) = mpsc::channel(SIGNAL_QUEUE);
-    let request = JoinRequest {
-        grant: grant.clone(),
-        out: out_tx,
-        auto_subscribe: params.auto_subscribe(),
-        protocol: params.protocol.unwrap_or(0),
-        client_protocol: params.client_protocol.unwrap_or(0),
-    };
-    let joined = match state.engine.join(request).await {
-        Ok(j) => j,
-        Err(e) => return plain(e.status(), e.to_string()),
+    let joined = if params.is_reconnect() {
+        let request = ResumeRequest {
+            grant: grant.clone(),
+            sid: params.sid.clone().filter(|s| !s.is_empty()),
+            out: out_tx,
+        };
+        match state.engine.resume(request).await {
+            Ok(j) => j,
+            Err(e) => {
+                // The SDKs expect a leave asking for a full reconnect as the first frame, not
+                // an HTTP error (which they would keep retrying as a resume).
+                tracing::info!(identity = %grant.identity, "resume refused: {e}");
+                return ws.on_upgrade(session::refuse_resume);
+            }
+        }
+    } else {
+        let request = JoinRequest {
+            grant: grant.clone(),
+            out: out_tx,
+            auto_subscribe: params.auto_subscribe(),
+            protocol: params.protocol.unwrap_or(0),
+            client_protocol: params.client_protocol.unwrap_or(0),
+        };
+        match state.engine.join(request).await {
+            Ok(j) => j,
+            Err(e) => return plain(e.status(), e.to_string()),
+        }
     };
     let failed_engine = state.engine.clone();
-    let key = joined.participant;
+    let key = joined.signal_key();
     let ctx = session::SessionContext {
         engine: state.engine.clone(),
         cfg: state.cfg.clone(),

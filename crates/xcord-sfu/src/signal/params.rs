@@ -7,6 +7,8 @@ pub struct ConnectParams {
     pub access_token: Option<String>,
     pub auto_subscribe: Option<String>,
     pub reconnect: Option<String>,
+    /// The participant sid a resume is for.
+    pub sid: Option<String>,
     pub protocol: Option<i32>,
     pub client_protocol: Option<i32>,
 }

@@ -162,7 +162,10 @@ async fn serve<Si, St, E>(
         }
     }
     // An engine that is gone has nobody left to tell.
-    let _ = ctx.engine.disconnected(key, reason).await;
+    let _ = ctx
+        .engine
+        .disconnected(ctx.joined.signal_key(), reason)
+        .await;
 }
 
 #[cfg(test)]
@@ -187,6 +190,7 @@ mod tests {
             joined: Joined {
                 participant: Default::default(),
                 sid: "PA_test".into(),
+                epoch: 0,
             },
         };
         let (client_tx, client_rx) = mpsc::channel::<Message>(16);

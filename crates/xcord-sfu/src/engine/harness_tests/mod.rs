@@ -2,5 +2,6 @@
 //! sides, virtual time, a network the test controls.
 
 mod forwarding;
+mod resume;
 mod rooms;
 mod video;
