@@ -194,14 +194,16 @@ async def test_calls_and_the_global_media_session(calls_server):
         c_started = await command(api, c, {"type": "start_call", "conversationId": conv["carol"]})
         cb_call = c_started["result"]["call"]["id"]
         c_connect = await c_main.wait("MEDIA_SESSION_CONNECT")
-        c_room = rtc.Room()
-        c_subs = EventWaiter(c_room, "track_subscribed")
-        await asyncio.wait_for(c_room.connect(c_connect["url"], c_connect["token"]), 30)
-        rooms.append(c_room)
+        # B answers within the (3 s) ring timeout; C's media connects meanwhile, however long
+        # that takes on a loaded machine.
         waiting = await b_main.wait("MEDIA_SESSION_UPDATE", lambda s: cb_call in ringing(s))
         assert waiting["type"] == "dm-voice"
         accepted = await command(api, b, {"type": "accept_call", "callId": cb_call})
         assert accepted["session"]["context"]["callId"] == cb_call
+        c_room = rtc.Room()
+        c_subs = EventWaiter(c_room, "track_subscribed")
+        await asyncio.wait_for(c_room.connect(c_connect["url"], c_connect["token"]), 30)
+        rooms.append(c_room)
         replaced = await b_main.wait("MEDIA_SESSION_REPLACED")
         assert replaced["previous"] == "dm-voice"
         await b_left_ab.wait(lambda *x: True, timeout=10)

@@ -67,7 +67,14 @@ class Gateway:
         assert ready["op"] == "ready", ready
         self.ready = ready["d"]
         self.task = asyncio.create_task(self._read())
+        self.beat = asyncio.create_task(self._heartbeat(hello["d"]["heartbeatInterval"] / 1000))
         return self
+
+    async def _heartbeat(self, interval: float):
+        """Heartbeats as a client must, or the server closes a session silent for 1.5 intervals."""
+        while True:
+            await asyncio.sleep(interval / 2)
+            await self.ws.send_json({"op": "heartbeat"})
 
     async def _read(self):
         async for msg in self.ws:
@@ -95,6 +102,8 @@ class Gateway:
     async def close(self):
         if self.task:
             self.task.cancel()
+        if getattr(self, "beat", None):
+            self.beat.cancel()
         with contextlib.suppress(Exception):
             await self.ws.close()
 

@@ -207,6 +207,24 @@ impl TestSfu {
         Ok(())
     }
 
+    /// A room where "alice" publishes one track (`cid`, simulcast over `layers` if any) and
+    /// "bob" subscribes to it, both connected: `(harness, alice, bob, alice's m-line)`.
+    pub fn publisher_and_subscriber(
+        cid: &str,
+        kind: MediaKind,
+        layers: &[&str],
+    ) -> (Self, ClientId, ClientId, Mid) {
+        let mut sfu = Self::new();
+        let alice = sfu.join("room", "alice");
+        let mid = sfu.publish(alice, cid, kind, layers);
+        let bob = sfu.join("room", "bob");
+        let connected = sfu.run_until_or(Duration::from_secs(2), |s| {
+            s.client(alice).publisher.connected && s.client(bob).subscriber.connected
+        });
+        assert!(connected, "publisher and subscriber connect");
+        (sfu, alice, bob, mid)
+    }
+
     /// Sends a signal request from a client, as its signal connection would.
     pub fn signal(&mut self, id: ClientId, msg: Req) {
         let participant = self.clients[id.0].participant;

@@ -10,24 +10,8 @@ const OPUS_FRAME: Duration = Duration::from_millis(20);
 
 #[test]
 fn subscribers_receive_every_packet_with_continuous_numbering() {
-    let mut sfu = TestSfu::new();
-    let alice = sfu.join("room", "alice");
-    let mid = sfu.publish(alice, "mic", MediaKind::Audio, &[]);
-    assert!(
-        sfu.run_until_or(Duration::from_secs(2), |s| s
-            .client(alice)
-            .publisher
-            .connected),
-        "publisher connects"
-    );
-    let bob = sfu.join("room", "bob");
-    assert!(
-        sfu.run_until_or(Duration::from_secs(2), |s| s
-            .client(bob)
-            .subscriber
-            .connected),
-        "subscriber connects"
-    );
+    let (mut sfu, alice, bob, mid) =
+        TestSfu::publisher_and_subscriber("mic", MediaKind::Audio, &[]);
 
     for i in 0..100u64 {
         let payload = [0xAB, (i >> 8) as u8, i as u8];

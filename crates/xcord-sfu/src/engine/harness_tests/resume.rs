@@ -48,13 +48,8 @@ fn saw_leave(sfu: &TestSfu, watcher: ClientId, identity: &str) -> bool {
 }
 
 fn call() -> (TestSfu, ClientId, ClientId, Mid) {
-    let mut sfu = TestSfu::new();
-    let alice = sfu.join("room", "alice");
-    let mid = sfu.publish(alice, "mic", MediaKind::Audio, &[]);
-    let bob = sfu.join("room", "bob");
-    assert!(sfu.run_until_or(Duration::from_secs(2), |s| {
-        s.client(alice).publisher.connected && s.client(bob).subscriber.connected
-    }));
+    let (mut sfu, alice, bob, mid) =
+        TestSfu::publisher_and_subscriber("mic", MediaKind::Audio, &[]);
     talk(&mut sfu, alice, mid, 0, 50);
     assert_eq!(tagged(&sfu, bob).len(), 50);
     (sfu, alice, bob, mid)

@@ -43,13 +43,8 @@ fn a_room_closes_at_its_departure_timeout() {
 /// reaches the outbox for subscribers until then, and then all of it does.
 #[test]
 fn forwarded_packets_leave_when_the_batch_ends() {
-    let mut sfu = TestSfu::new();
-    let alice = sfu.join("room", "alice");
-    let mid = sfu.publish(alice, "mic", MediaKind::Audio, &[]);
-    let bob = sfu.join("room", "bob");
-    assert!(sfu.run_until_or(Duration::from_secs(2), |s| {
-        s.client(alice).publisher.connected && s.client(bob).subscriber.connected
-    }));
+    let (mut sfu, alice, bob, mid) =
+        TestSfu::publisher_and_subscriber("mic", MediaKind::Audio, &[]);
     sfu.run_for(Duration::from_millis(100));
     let bob_addr = sfu.client(bob).subscriber.addr;
 

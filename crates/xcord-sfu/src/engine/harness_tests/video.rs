@@ -33,22 +33,6 @@ fn frames(sfu: &TestSfu, id: ClientId) -> Vec<(u8, u16)> {
         .collect()
 }
 
-/// A publisher with a connected video track (simulcast if `layers` is not empty) and a
-/// connected subscriber.
-fn room_with_video(layers: &[&str]) -> (TestSfu, ClientId, ClientId, Mid) {
-    let mut sfu = TestSfu::new();
-    let alice = sfu.join("room", "alice");
-    let mid = sfu.publish(alice, "cam", MediaKind::Video, layers);
-    assert!(sfu.run_until_or(Duration::from_secs(2), |s| {
-        s.client(alice).publisher.connected
-    }));
-    let bob = sfu.join("room", "bob");
-    assert!(sfu.run_until_or(Duration::from_secs(2), |s| {
-        s.client(bob).subscriber.connected
-    }));
-    (sfu, alice, bob, mid)
-}
-
 /// Sends frame `frame` on every layer in `layers`, keyframes on those in `key`.
 fn send_frame(
     sfu: &mut TestSfu,
@@ -120,7 +104,8 @@ fn subscription_asks_the_publisher_for_a_keyframe() {
 
 #[test]
 fn simulcast_switches_layers_only_at_a_keyframe() {
-    let (mut sfu, alice, bob, mid) = room_with_video(&RIDS);
+    let (mut sfu, alice, bob, mid) =
+        TestSfu::publisher_and_subscriber("cam", MediaKind::Video, &RIDS);
     let all = [0, 1, 2];
     send_frame(&mut sfu, alice, mid, 0, &all, &all);
     for f in 1..10 {
@@ -189,7 +174,8 @@ fn simulcast_switches_layers_only_at_a_keyframe() {
 
 #[test]
 fn nacks_repair_a_lossy_downlink() {
-    let (mut sfu, alice, bob, mid) = room_with_video(&[]);
+    let (mut sfu, alice, bob, mid) =
+        TestSfu::publisher_and_subscriber("cam", MediaKind::Video, &[]);
     let bob_addr = sfu.client(bob).subscriber.addr;
     let dropped = std::rc::Rc::new(std::cell::Cell::new(0u32));
     let counter = dropped.clone();
