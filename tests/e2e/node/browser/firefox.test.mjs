@@ -1,11 +1,13 @@
 // xcord SFU against livekit-client in headless Debian Firefox ESR (WebDriver BiDi, puppeteer-core)
-// with fake camera and microphone, and a Chromium page (Playwright) in the same room.
+// with fake camera and microphone, a Chromium page (Playwright) and a Python SDK participant in
+// the same room.
 //
 // Both pages load page.html from a static server on 127.0.0.1 (a secure context), connect to the
 // runner's SFU on the namespace address and enable camera + microphone with default publish
 // options. Each must decode the other's camera and hear the other's microphone; data goes both
-// ways; Firefox's ICE runs over the namespace's veth addresses; the signal path (v1 or v0) the
-// Firefox client used matches what the server offers and what the server logged for the join.
+// ways; Firefox and the Python participant hear each other; Firefox's ICE runs over the
+// namespace's veth addresses; the signal path (v1 or v0) the Firefox client used matches what
+// the server offers and what the server logged for the join.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
@@ -15,6 +17,7 @@ import { after, before, test as nodeTest } from 'node:test';
 import { chromium } from 'playwright-core';
 import { HTTP_URL, URL as LK_URL, makeToken, sleep, uniqueRoom, withTimeout } from '../lk.mjs';
 import { launchFirefox } from './firefox.mjs';
+import { PythonPeer } from './python-peer.mjs';
 import { assertSignalPath, readServerLog } from './signal-path.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -41,10 +44,13 @@ const CHROMIUM_FLAGS = [
 const FF = 'ff-a';
 const CR = 'cr-b';
 const WHO = [FF, CR];
+const PY = 'py-peer';
 
 let server;
 let firefox;
 let chromiumBrowser;
+let py;
+let pyReady;
 const pages = {};
 const pageLogs = { [FF]: [], [CR]: [] };
 const roomName = uniqueRoom('firefox');
@@ -129,6 +135,11 @@ before(async () => {
 
 async function setUp() {
   server = await startStaticServer();
+  // The Python participant joins first, so Firefox finds its tone at its join. If it cannot join,
+  // only the tests with it fail (with this error).
+  py = new PythonPeer(roomName, PY, [FF]);
+  pyReady = py.waitFor((e) => e.event === 'ready', 45000, 'ready (connected and publishing)');
+  await pyReady.catch(() => {});
   const pageUrl = `http://127.0.0.1:${server.address().port}/page.html`;
 
   firefox = await launchFirefox();
@@ -166,7 +177,9 @@ after(async () => {
       const lines = pageLogs[who].map((l) => (l.length > 400 ? `${l.slice(0, 400)}...` : l)).slice(-150);
       console.log(`---- ${who} console/log (last ${lines.length}) ----\n${lines.join('\n')}`);
     }
+    if (py) console.log(`---- python peer stderr ----\n${py.stderr.slice(-80).join('\n')}`);
   }
+  if (py) await py.stop();
   if (firefox) await firefox.close().catch(() => {});
   if (chromiumBrowser) await chromiumBrowser.close().catch(() => {});
   if (server) server.close();
@@ -254,4 +267,18 @@ test('Firefox and Chromium exchange data messages with the right sender identity
     assert.ok(got, `${other} did not receive the data message from ${who}`);
     assert.equal(got.from, who, `${other} got the message with sender ${got.from}, expected ${who}`);
   }
+});
+
+test('Firefox hears the Python participant\'s tone', async () => {
+  await pyReady;
+  const st = await pollStatus(FF, PY, (s) => audioOk(s.tracks[`${PY}/microphone`]), 30000, `${PY}/microphone audible`);
+  const a = st.tracks[`${PY}/microphone`];
+  console.log(`${FF} <- ${PY}/microphone: energy ${a.totalAudioEnergy}, packets ${a.packetsReceived}`);
+});
+
+test('the Python participant hears Firefox\'s microphone', async () => {
+  await pyReady;
+  const ev = await py.waitFor((e) => e.event === 'audio' && e.from === FF, 40000, `audio from ${FF}`);
+  console.log(`${PY} <- ${FF}: ${JSON.stringify(ev)}`);
+  assert.ok(ev.rms > 300, `${PY} received only silence from ${FF}: ${JSON.stringify(ev)}`);
 });
