@@ -3,7 +3,7 @@
 
 .PHONY: e2e-setup e2e
 
-# Installs chromium/iproute2 if missing, .venv with the Python SDKs, and the Node packages.
+# Installs chromium/firefox-esr/iproute2 if missing, .venv with the Python SDKs, and the Node packages.
 e2e-setup:
 	tests/e2e/setup.sh
 

@@ -17,6 +17,7 @@
 #   E2E_READY_TIMEOUT  seconds to wait for the server (default 30)
 #   E2E_SERVER_ARGS    extra arguments for the server
 #   E2E_PYTEST_ARGS    extra arguments for pytest (e.g. "-k data")
+#   E2E_BROWSER_FILES  the browser suite's test files, relative to node/ (default: all of them)
 # Needs root (network namespaces) and tests/e2e/setup.sh run once.
 set -uo pipefail
 
@@ -51,6 +52,9 @@ if [ -z "${XCORD_NETNS:-}" ]; then
   if [[ " ${suites[*]} " == *" browser "* ]] && [ ! -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
     echo "e2e: chromium missing: run tests/e2e/setup.sh" >&2; problems=1
   fi
+  if [[ " ${suites[*]} " == *" browser "* ]] && [ ! -x "${FIREFOX:-/usr/bin/firefox-esr}" ]; then
+    echo "e2e: firefox-esr missing: run tests/e2e/setup.sh" >&2; problems=1
+  fi
   [ $problems = 0 ] || exit 2
   exec "$here/netns.sh" "$0" "${suites[@]}"
 fi
@@ -69,6 +73,7 @@ mkdir -p "$out"
 export E2E_OUT="$out"
 datadir=$(mktemp -d /tmp/xcord-e2e-data.XXXXXX)
 server_log="$out/server.log"
+export E2E_SERVER_LOG="$server_log"
 server_pid=""
 
 say() { printf '[e2e] %s\n' "$*"; }
@@ -197,7 +202,9 @@ for s in "${suites[@]}"; do
     node)
       run_suite node 300 "$here/node" node --test --test-reporter=spec --test-timeout=150000 rtc-node.test.mjs roomservice.test.mjs webhook.test.mjs ;;
     browser)
-      run_suite browser 360 "$here/node" node --test --test-reporter=spec --test-timeout=300000 browser/browser.test.mjs browser/webclient.test.mjs ;;
+      # shellcheck disable=SC2086
+      run_suite browser 480 "$here/node" node --test --test-reporter=spec --test-timeout=300000 \
+        ${E2E_BROWSER_FILES:-browser/browser.test.mjs browser/webclient.test.mjs browser/firefox.test.mjs browser/signal-path.test.mjs} ;;
     measure)
       run_suite measure 900 "$here/python" "$py" measure_join.py ;;
   esac

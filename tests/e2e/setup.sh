@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the end-to-end harness needs. Idempotent, no prompts; fast when all is present.
-#   - Debian packages: iproute2, chromium (and python3-venv / nodejs+npm only when missing)
+#   - Debian packages: iproute2, nftables, chromium, firefox-esr (and python3-venv / nodejs+npm
+#     only when missing)
 #   - .venv at the repo root with the pinned Python SDKs (tests/e2e/python/requirements.txt)
 #   - tests/e2e/node/node_modules from package-lock.json (npm ci)
 set -euo pipefail
@@ -16,6 +17,8 @@ missing=()
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v nft >/dev/null 2>&1 || missing+=(nftables)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+# Firefox ESR for browser/firefox.test.mjs (driven over WebDriver BiDi by puppeteer-core)
+dpkg-query -W -f='${Status}' firefox-esr 2>/dev/null | grep -q 'install ok installed' || missing+=(firefox-esr)
 if ! command -v python3 >/dev/null 2>&1; then
   missing+=(python3 python3-venv)
 elif ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
