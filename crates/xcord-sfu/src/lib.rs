@@ -10,6 +10,8 @@
 pub mod auth;
 pub mod config;
 mod engine;
+#[cfg(feature = "fuzzing")]
+pub use engine::fuzzing;
 pub mod events;
 pub mod gate;
 pub mod ids;

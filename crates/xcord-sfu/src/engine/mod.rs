@@ -10,6 +10,8 @@ mod admin;
 mod data;
 mod dispatch;
 mod forward;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 #[cfg(test)]
 pub(crate) mod harness;
 #[cfg(test)]
@@ -26,10 +28,12 @@ mod revoke;
 mod robustness;
 mod room;
 mod run;
+#[cfg(any(test, feature = "fuzzing"))]
+mod sample_offer;
 mod sdp;
 mod speakers;
 mod subscribe;
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 mod testing;
 #[cfg(test)]
 pub(crate) mod testing_handle;

@@ -12,7 +12,10 @@ use crate::config::SfuConfig;
 use crate::events::EventBus;
 
 pub fn engine() -> Engine {
-    let cfg = SfuConfig::new(KeyStore::default(), vec!["127.0.0.1".parse().unwrap()]);
+    let cfg = SfuConfig::new(
+        KeyStore::default(),
+        vec![std::net::IpAddr::from([127, 0, 0, 1])],
+    );
     Engine::new(
         Arc::new(cfg),
         7882,
@@ -47,14 +50,15 @@ pub fn join(
 ) -> (ParticipantKey, mpsc::Receiver<Outbound>) {
     let (out, rx) = mpsc::channel(64);
     let grant = grant(room, identity);
-    let joined = e
-        .join(JoinRequest {
-            grant,
-            out,
-            auto_subscribe: true,
-            protocol: 15,
-            client_protocol: 0,
-        })
-        .unwrap();
-    (joined.participant, rx)
+    let request = JoinRequest {
+        grant,
+        out,
+        auto_subscribe: true,
+        protocol: 15,
+        client_protocol: 0,
+    };
+    match e.join(request) {
+        Ok(joined) => (joined.participant, rx),
+        Err(err) => panic!("a test join was refused: {err}"),
+    }
 }
