@@ -32,6 +32,9 @@ pub struct SfuConfig {
     pub connect_timeout: Duration,
     /// Whether joining a room that does not exist creates it.
     pub auto_create: bool,
+    /// Whether LiveKit's signal protocol v1 (`/rtc/v1`: one peer connection) is served. Off,
+    /// `/rtc/v1` answers 404 and the SDKs fall back to v0 (`/rtc`: two peer connections).
+    pub signal_v1: bool,
     /// Reported to clients as the server version.
     pub server_version: String,
     /// This node's id, reported in ServerInfo.
@@ -54,6 +57,7 @@ impl SfuConfig {
             departure_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(60),
             auto_create: true,
+            signal_v1: true,
             server_version: format!("xcord-{}", env!("CARGO_PKG_VERSION")),
             node_id: format!("ND_{}", crate::ids::random_token(12)),
             webhooks: None,

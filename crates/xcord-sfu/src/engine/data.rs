@@ -183,8 +183,9 @@ impl Engine {
         let Some(p) = self.participants.get_mut(rk) else {
             return;
         };
+        let subscriber = p.separate_subscriber();
         let c = &mut p.channels;
-        let target = match (p.subscriber, kind) {
+        let target = match (subscriber, kind) {
             (Some(peer), DataKind::Reliable) if c.sub_open => c.sub_reliable.map(|id| (peer, id)),
             (Some(peer), DataKind::Lossy) if c.sub_open => c.sub_lossy.map(|id| (peer, id)),
             (Some(_), DataKind::Reliable) => {

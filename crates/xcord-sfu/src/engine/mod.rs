@@ -21,6 +21,7 @@ mod revoke;
 mod robustness;
 mod room;
 mod sdp;
+mod single_pc;
 mod speakers;
 mod subscribe;
 #[cfg(test)]

@@ -46,6 +46,7 @@ pub fn join(
             auto_subscribe: true,
             protocol: 15,
             client_protocol: 0,
+            single_pc: false,
         })
         .unwrap();
     (joined.participant, rx)
