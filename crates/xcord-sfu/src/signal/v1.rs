@@ -331,11 +331,12 @@ mod tests {
         let text = url_safe_padded(&wrap(0, join_request().encode_to_vec()));
         let unpadded = text.trim_end_matches('=');
         assert!(decode_join_request(unpadded).is_ok());
-        // One character too many can never be base64.
+        // Padding where none belongs, or a length no base64 text has, is refused.
         assert_eq!(
-            decode_join_request(&format!("{unpadded}A")),
+            decode_join_request(&format!("{unpadded}====")),
             Err(JoinRequestError::Base64)
         );
+        assert_eq!(decode_join_request("AAAAA"), Err(JoinRequestError::Base64));
     }
 
     #[test]
