@@ -197,7 +197,7 @@ for s in "${suites[@]}"; do
     node)
       run_suite node 300 "$here/node" node --test --test-reporter=spec --test-timeout=150000 rtc-node.test.mjs roomservice.test.mjs webhook.test.mjs protocol-v1.test.mjs ;;
     browser)
-      run_suite browser 360 "$here/node" node --test --test-reporter=spec --test-timeout=300000 browser/browser.test.mjs browser/webclient.test.mjs ;;
+      run_suite browser 360 "$here/node" node --test --test-reporter=spec --test-timeout=300000 browser/browser.test.mjs browser/webclient.test.mjs browser/protocol-v1.test.mjs ;;
     measure)
       run_suite measure 900 "$here/python" "$py" measure_join.py ;;
   esac
