@@ -1147,7 +1147,7 @@ mod tests {
             .map(|k| format!("{ENV_PREFIX}{}", k.to_ascii_uppercase()))
             .collect();
         let values = |name: &str| match name {
-            "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" => "true",
+            "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" | "XCORD_NO_SIGNAL_V1" => "true",
             "XCORD_BIND" => "127.0.0.1:1",
             "XCORD_NODE_IP" => "10.0.0.1",
             "XCORD_UDP_PORT"
@@ -1167,7 +1167,7 @@ mod tests {
         assert!(layer.unknown.is_empty(), "{:?}", layer.unknown);
         assert_eq!(layer.values.len(), SETTING_KEYS.len());
         let s = parse(&[]).unwrap().resolve_with(layer).unwrap();
-        assert!(s.dev && !s.auto_create && s.livekit.is_some());
+        assert!(s.dev && !s.auto_create && !s.signal_v1 && s.livekit.is_some());
         assert_eq!(s.web_dir, PathBuf::from("x"));
     }
 

@@ -29,11 +29,12 @@ pub struct MediaSection {
 pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
     let mut out: Vec<MediaSection> = Vec::new();
     // Directions as (sends, receives).
-    let mut session_dir_sends = (true, true);
-    let mut cur: Option<(MediaSection, bool, Option<(bool, bool)>)> = None; // (section, port_ok, dir)
-    let finish = |c: Option<(MediaSection, bool, Option<(bool, bool)>)>,
+    type Direction = (bool, bool);
+    let mut session_dir_sends: Direction = (true, true);
+    let mut cur: Option<(MediaSection, bool, Option<Direction>)> = None; // (section, port_ok, dir)
+    let finish = |c: Option<(MediaSection, bool, Option<Direction>)>,
                   out: &mut Vec<MediaSection>,
-                  session_dir: (bool, bool)| {
+                  session_dir: Direction| {
         if let Some((mut s, port_ok, dir)) = c {
             let (sends, receives) = dir.unwrap_or(session_dir);
             s.sending = port_ok && sends;

@@ -81,14 +81,13 @@ impl SinglePc {
             let mid = Mid::from(s.mid.as_str());
             let wants_media = s.receiving && !s.sending;
             match self.sections.iter_mut().find(|k| k.mid == mid) {
-                Some(known) => {
-                    if !wants_media && known.usage != SectionUse::Retired {
-                        if let SectionUse::Carrying(dk) = known.usage {
-                            ended.push(dk);
-                        }
-                        known.usage = SectionUse::Retired;
+                Some(known) if !wants_media && known.usage != SectionUse::Retired => {
+                    if let SectionUse::Carrying(dk) = known.usage {
+                        ended.push(dk);
                     }
+                    known.usage = SectionUse::Retired;
                 }
+                Some(_) => {}
                 None if wants_media => {
                     let requested = &mut self.requested[kind_index(kind)];
                     *requested = requested.saturating_sub(1);
@@ -539,10 +538,7 @@ a=rtpmap:111 opus/48000/2\r\n";
     #[test]
     fn the_answer_names_carried_tracks_and_silences_the_rest() {
         let mut plan = SectionPlan::new();
-        plan.insert(
-            "1".into(),
-            Some(("PA_pub|TR_AMx".into(), "TR_AMx".into())),
-        );
+        plan.insert("1".into(), Some(("PA_pub|TR_AMx".into(), "TR_AMx".into())));
         plan.insert("2".into(), None);
         let out = rewrite_answer(ANSWER, &plan);
         let sections = media_sections(&out);
@@ -552,7 +548,13 @@ a=rtpmap:111 opus/48000/2\r\n";
         assert!(out.contains("a=ssrc:11 cname:c1\r\n"));
         assert!(!out.contains("rnd1") && !out.contains("rnd3"));
         // Section 2 carries nothing: inactive, no msid, no SSRCs, codecs kept.
-        let video = out.split("m=video").nth(1).unwrap().split("m=audio").next().unwrap();
+        let video = out
+            .split("m=video")
+            .nth(1)
+            .unwrap()
+            .split("m=audio")
+            .next()
+            .unwrap();
         assert!(video.contains("a=inactive\r\n") && !video.contains("sendonly"));
         assert!(!video.contains("msid") && !video.contains("ssrc"));
         assert!(video.contains("a=rtpmap:96 VP8/90000\r\n"));
