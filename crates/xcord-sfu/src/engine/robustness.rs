@@ -10,7 +10,7 @@ use proto::signal_request::Message as Req;
 use super::testing::{engine, join};
 
 /// A publisher offer as Chrome would send it (ICE, DTLS, Opus and VP8 with simulcast).
-const OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+pub(super) const OFFER: &str = "v=0\r\no=- 4611731400430051336 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
 a=group:BUNDLE 0 1\r\na=extmap-allow-mixed\r\na=msid-semantic: WMS\r\n\
 m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\na=rtcp:9 IN IP4 0.0.0.0\r\n\
 a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\na=ice-options:trickle\r\n\
@@ -43,7 +43,7 @@ fn sdp() -> impl Strategy<Value = String> {
 }
 
 /// Any one signal request, with arbitrary contents.
-fn request() -> impl Strategy<Value = Req> {
+pub(super) fn request() -> impl Strategy<Value = Req> {
     let text = "[a-zA-Z0-9_-]{0,12}";
     prop_oneof![
         (sdp(), any::<u32>()).prop_map(|(sdp, id)| Req::Offer(proto::SessionDescription {

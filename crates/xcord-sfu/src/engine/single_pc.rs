@@ -282,15 +282,6 @@ impl Engine {
             self.detach_down(dk);
         }
         let waiting = self.waiting_downs(participant);
-        let Some(p) = self.participants.get_mut(participant) else {
-            return;
-        };
-        // Subscriptions ended just now queued their (already retired) sections again.
-        p.neg.stops.clear();
-        let Some(single) = p.single_pc.as_mut() else {
-            return;
-        };
-        let placed = single.place(&waiting);
         let Some(peer) = self.peers.get_mut(peer_key) else {
             return;
         };
@@ -300,6 +291,19 @@ impl Engine {
                 tracing::warn!("offer refused: {e}");
                 return;
             }
+        };
+        let Some(p) = self.participants.get_mut(participant) else {
+            return;
+        };
+        // Subscriptions ended just now queued their (already retired) sections again.
+        p.neg.stops.clear();
+        let Some(single) = p.single_pc.as_mut() else {
+            return;
+        };
+        // Placed only once the offer is accepted: a refused offer leaves them waiting.
+        let placed = single.place(&waiting);
+        let Some(peer) = self.peers.get_mut(peer_key) else {
+            return;
         };
         for &(dk, mid) in &placed {
             peer.mids.insert(mid, dk);
@@ -407,6 +411,8 @@ impl Engine {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::Strategy as _;
+    use proto::signal_request::Message as Req;
     use slotmap::SlotMap;
 
     use super::*;
@@ -522,6 +528,158 @@ mod tests {
         offer.push(section(SectionKind::Audio, "7", true, false));
         pc.learn_offer(&offer);
         assert!(pc.sections.iter().all(|s| s.mid != Mid::from("7")));
+    }
+
+    /// A v1 client's offer as Chrome sends it: data plus one audio and one video placeholder.
+    const V1_OFFER: &str = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n\
+a=group:BUNDLE 0 1 2\r\na=msid-semantic: WMS\r\n\
+m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n\
+a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
+a=fingerprint:sha-256 2C:31:1A:7D:BC:4A:24:21:58:9A:0A:5D:61:B4:12:6E:2A:5C:5C:6B:8C:5F:4B:20:61:F3:A1:0C:7E:1B:5D:22\r\n\
+a=setup:actpass\r\na=mid:0\r\na=sctp-port:5000\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n\
+a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
+a=fingerprint:sha-256 2C:31:1A:7D:BC:4A:24:21:58:9A:0A:5D:61:B4:12:6E:2A:5C:5C:6B:8C:5F:4B:20:61:F3:A1:0C:7E:1B:5D:22\r\n\
+a=setup:actpass\r\na=mid:1\r\na=recvonly\r\na=rtcp-mux\r\na=rtpmap:111 opus/48000/2\r\n\
+m=video 9 UDP/TLS/RTP/SAVPF 96\r\nc=IN IP4 0.0.0.0\r\n\
+a=ice-ufrag:abcd\r\na=ice-pwd:abcdefghijklmnopqrstuvwx\r\n\
+a=fingerprint:sha-256 2C:31:1A:7D:BC:4A:24:21:58:9A:0A:5D:61:B4:12:6E:2A:5C:5C:6B:8C:5F:4B:20:61:F3:A1:0C:7E:1B:5D:22\r\n\
+a=setup:actpass\r\na=mid:2\r\na=recvonly\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\r\n";
+
+    fn offer(sdp: &str, id: u32) -> Req {
+        Req::Offer(proto::SessionDescription {
+            r#type: "offer".into(),
+            sdp: sdp.into(),
+            id,
+            ..Default::default()
+        })
+    }
+
+    fn drain(rx: &mut tokio::sync::mpsc::Receiver<super::super::Outbound>) -> Vec<Resp> {
+        let mut out = Vec::new();
+        while let Ok(super::super::Outbound::Signal(s)) = rx.try_recv() {
+            out.extend(s.message);
+        }
+        out
+    }
+
+    #[test]
+    fn a_v1_client_gets_a_v0_speakers_tracks_on_its_sections() {
+        use super::super::testing::{engine, join, join_as};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let mut e = engine();
+        let (speaker, _s_rx) = join(&mut e, "r", "speaker");
+        for (cid, kind, source) in [
+            (
+                "mic-cid",
+                proto::TrackType::Audio,
+                proto::TrackSource::Microphone,
+            ),
+            (
+                "cam-cid",
+                proto::TrackType::Video,
+                proto::TrackSource::Camera,
+            ),
+        ] {
+            e.on_signal(
+                speaker,
+                Req::AddTrack(proto::AddTrackRequest {
+                    cid: cid.into(),
+                    r#type: kind as i32,
+                    source: source as i32,
+                    ..Default::default()
+                }),
+            );
+        }
+        e.on_signal(speaker, offer(super::super::robustness::OFFER, 1));
+        let (client, mut rx) = join_as(&mut e, "r", "client", true);
+        e.on_signal(client, offer(V1_OFFER, 1));
+        let msgs = drain(&mut rx);
+        assert!(matches!(msgs.first(), Some(Resp::Join(j)) if !j.subscriber_primary));
+        let answer = msgs
+            .iter()
+            .find_map(|m| match m {
+                Resp::Answer(a) => Some(a.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(answer.id, 1);
+        let speaker_sid = e.participants[speaker].sid.clone();
+        let tracks: Vec<String> = e.participants[speaker]
+            .tracks
+            .iter()
+            .map(|tk| e.tracks[*tk].info.sid.clone())
+            .collect();
+        assert_eq!(tracks.len(), 2);
+        assert_eq!(
+            answer.mid_to_track_id.len(),
+            2,
+            "{:?}",
+            answer.mid_to_track_id
+        );
+        for (mid, track) in &answer.mid_to_track_id {
+            assert!(tracks.contains(track));
+            let msid = format!("a=msid:{speaker_sid}|{track} {track}");
+            let section = answer
+                .sdp
+                .split("m=")
+                .find(|s| s.contains(&format!("a=mid:{mid}\r\n")))
+                .unwrap();
+            assert!(section.contains(&msid), "{section}");
+        }
+        // Both placed at once: nothing more to ask.
+        assert!(
+            !msgs
+                .iter()
+                .any(|m| matches!(m, Resp::MediaSectionsRequirement(_)))
+        );
+        // The subscriptions are live on the client's one connection.
+        let p = &e.participants[client];
+        assert_eq!(p.publisher, p.subscriber);
+        assert!(
+            p.downs
+                .iter()
+                .all(|dk| e.downs[*dk].state == DownState::Live)
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
+
+        #[test]
+        fn any_requests_from_a_v1_client_are_survived(
+            requests in proptest::collection::vec(
+                proptest::prop_oneof![
+                    3 => (0u32..5).prop_map(|id| offer(V1_OFFER, id)),
+                    5 => super::super::robustness::request(),
+                ],
+                1..16,
+            ),
+        ) {
+            use super::super::testing::{engine, join, join_as};
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let _guard = rt.enter();
+            let mut e = engine();
+            let (speaker, _s_rx) = join(&mut e, "r", "speaker");
+            e.on_signal(speaker, Req::AddTrack(proto::AddTrackRequest {
+                cid: "mic-cid".into(),
+                r#type: proto::TrackType::Audio as i32,
+                source: proto::TrackSource::Microphone as i32,
+                ..Default::default()
+            }));
+            e.on_signal(speaker, offer(super::super::robustness::OFFER, 1));
+            let (client, _c_rx) = join_as(&mut e, "r", "client", true);
+            let now = Instant::now();
+            for r in requests {
+                e.on_signal(client, r);
+                e.flush_dirty(now);
+            }
+            proptest::prop_assert!(e.participants.contains_key(speaker), "the speaker was lost");
+        }
     }
 
     const ANSWER: &str = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\

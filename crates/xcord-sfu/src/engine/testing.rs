@@ -23,6 +23,16 @@ pub fn join(
     room: &str,
     identity: &str,
 ) -> (ParticipantKey, mpsc::Receiver<Outbound>) {
+    join_as(e, room, identity, false)
+}
+
+/// [`join`] over protocol v1 (one peer connection) when `single_pc`.
+pub fn join_as(
+    e: &mut Engine,
+    room: &str,
+    identity: &str,
+    single_pc: bool,
+) -> (ParticipantKey, mpsc::Receiver<Outbound>) {
     let (out, rx) = mpsc::channel(64);
     let video = livekit_api::access_token::VideoGrants {
         room_join: true,
@@ -46,7 +56,7 @@ pub fn join(
             auto_subscribe: true,
             protocol: 15,
             client_protocol: 0,
-            single_pc: false,
+            single_pc,
         })
         .unwrap();
     (joined.participant, rx)
