@@ -263,6 +263,7 @@ pub(super) async fn rtc(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
     use std::io::Write;
 
     use super::*;
@@ -386,6 +387,96 @@ mod tests {
             decode_join_request(&url_safe_padded(&wrap(1, cut))),
             Err(JoinRequestError::Gzip)
         );
+    }
+
+    /// Counts increments per (counter name, labels), for [`record_join`].
+    #[derive(Default)]
+    struct CountingRecorder {
+        counts: std::sync::Arc<std::sync::Mutex<HashMap<String, u64>>>,
+    }
+
+    struct CountingCounter {
+        key: String,
+        counts: std::sync::Arc<std::sync::Mutex<HashMap<String, u64>>>,
+    }
+
+    impl metrics::CounterFn for CountingCounter {
+        fn increment(&self, value: u64) {
+            *self
+                .counts
+                .lock()
+                .unwrap()
+                .entry(self.key.clone())
+                .or_default() += value;
+        }
+        fn absolute(&self, value: u64) {
+            self.counts.lock().unwrap().insert(self.key.clone(), value);
+        }
+    }
+
+    impl metrics::Recorder for CountingRecorder {
+        fn describe_counter(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_gauge(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn describe_histogram(
+            &self,
+            _: metrics::KeyName,
+            _: Option<metrics::Unit>,
+            _: metrics::SharedString,
+        ) {
+        }
+        fn register_counter(
+            &self,
+            key: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Counter {
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            metrics::Counter::from_arc(std::sync::Arc::new(CountingCounter {
+                key: format!("{}{{{}}}", key.name(), labels.join(",")),
+                counts: self.counts.clone(),
+            }))
+        }
+        fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+            metrics::Gauge::noop()
+        }
+        fn register_histogram(
+            &self,
+            _: &metrics::Key,
+            _: &metrics::Metadata<'_>,
+        ) -> metrics::Histogram {
+            metrics::Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn joins_are_counted_by_protocol() {
+        let recorder = CountingRecorder::default();
+        metrics::with_local_recorder(&recorder, || {
+            record_join(SignalProtocol::V1, "r", "PA_a", "a");
+            record_join(SignalProtocol::V1, "r", "PA_b", "b");
+            record_join(SignalProtocol::V0, "r", "PA_c", "c");
+        });
+        let counts = recorder.counts.lock().unwrap().clone();
+        let want: HashMap<String, u64> = [
+            ("xcord_sfu_joins_total{protocol=v1}".to_owned(), 2),
+            ("xcord_sfu_joins_total{protocol=v0}".to_owned(), 1),
+        ]
+        .into();
+        assert_eq!(counts, want);
     }
 
     proptest::proptest! {
