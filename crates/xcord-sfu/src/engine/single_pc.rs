@@ -647,6 +647,28 @@ a=setup:actpass\r\na=mid:2\r\na=recvonly\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\
         );
     }
 
+    #[test]
+    fn reliable_data_for_a_v1_client_waits_for_its_channel() {
+        use super::super::data::DataKind;
+        use super::super::testing::join_as;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let mut e = super::super::testing::engine();
+        let (client, _rx) = join_as(&mut e, "r", "client", true);
+        e.deliver_data("r", None, &[], DataKind::Reliable, b"first");
+        e.deliver_data("r", None, &[], DataKind::Lossy, b"lossy");
+        let c = &e.participants[client].channels;
+        assert_eq!(
+            c.pending,
+            vec![b"first".to_vec()],
+            "reliable held, lossy not"
+        );
+        assert_eq!(c.pending_bytes, 5);
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 48, ..Default::default() })]
 
