@@ -11,6 +11,8 @@ join logs `participant joined over signal` with `protocol="v1"` or `"v0"` and th
   (MediaSectionsRequirement).
 - a listener joining a room whose tone is already published receives it on the sections of the
   offer carried in its join request.
+- a listener follows an unpublish (its section goes inactive) and then hears the speaker's new
+  track on another section.
 - v1 off (`--no-signal-v1`): `/rtc/v1` answers 404, the same clients fall back to v0 and work.
 """
 
@@ -115,6 +117,38 @@ async def test_python_v1_listener_gets_existing_tracks_with_its_join() -> None:
             await disconnect_all(listener, speaker)
         joins = joins_by_identity(srv.log_text())
     assert joins.get("speaker") == ["v1"] and joins.get("late-listener") == ["v1"], joins
+
+
+@pytest.mark.asyncio
+async def test_python_v1_listener_follows_an_unpublish_and_a_new_track() -> None:
+    """The section of an ended subscription is answered inactive and never reused; the next
+    track goes onto another section and is heard."""
+    room_name = unique_room("v1-py-republish")
+    async with XcordServer("v1-republish") as srv:
+        listener = rtc.Room()
+        subscribed = EventWaiter(listener, "track_subscribed")
+        unsubscribed = EventWaiter(listener, "track_unsubscribed")
+        speaker = None
+        publisher = None
+        try:
+            await connect_to(srv, "listener", room_name, listener)
+            speaker = await connect_to(srv, "speaker", room_name)
+            publisher = Publisher(speaker)
+            first = await publisher.publish_tone(330.0)
+            track = await wait_track(subscribed, "speaker")
+            await hear(track, 330.0, (550.0,))
+            await speaker.local_participant.unpublish_track(first.sid)
+            await unsubscribed.wait(lambda track, pub, participant: pub.sid == first.sid, timeout=15)
+            await publisher.stop()
+            second = await publisher.publish_tone(550.0)
+            args = await subscribed.wait(lambda track, pub, participant: pub.sid == second.sid, timeout=20)
+            await hear(args[0], 550.0, (330.0,))
+        finally:
+            if publisher:
+                await publisher.stop()
+            await disconnect_all(listener, speaker)
+        joins = joins_by_identity(srv.log_text())
+    assert joins.get("listener") == ["v1"] and joins.get("speaker") == ["v1"], joins
 
 
 @pytest.mark.asyncio
