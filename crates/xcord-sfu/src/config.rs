@@ -35,6 +35,9 @@ pub struct SfuConfig {
     pub resume_window: Duration,
     /// Whether joining a room that does not exist creates it.
     pub auto_create: bool,
+    /// Whether LiveKit's signal protocol v1 (`/rtc/v1`: one peer connection) is served. Off,
+    /// `/rtc/v1` answers 404 and the SDKs fall back to v0 (`/rtc`: two peer connections).
+    pub signal_v1: bool,
     /// Reported to clients as the server version.
     pub server_version: String,
     /// This node's id, reported in ServerInfo.
@@ -58,6 +61,7 @@ impl SfuConfig {
             connect_timeout: Duration::from_secs(60),
             resume_window: Duration::from_secs(15),
             auto_create: true,
+            signal_v1: true,
             server_version: format!("xcord-{}", env!("CARGO_PKG_VERSION")),
             node_id: format!("ND_{}", crate::ids::random_token(12)),
             webhooks: None,

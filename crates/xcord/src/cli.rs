@@ -39,6 +39,7 @@ const SETTING_KEYS: &[&str] = &[
     "udp_port",
     "data_dir",
     "no_auto_create",
+    "no_signal_v1",
     "webhook_url",
     "webhook_key",
     "livekit_url",
@@ -133,6 +134,19 @@ pub struct ServerArgs {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_auto_create: Option<bool>,
+    /// Do not serve LiveKit's signal protocol v1 (`/rtc/v1`, one peer connection): it answers
+    /// 404, so the SDKs fall back to v0 (`/rtc`, two peer connections); `--no-signal-v1=false`
+    /// turns v1 back on [env: XCORD_NO_SIGNAL_V1].
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_signal_v1: Option<bool>,
     /// POST webhook events to this URL; repeatable [env: XCORD_WEBHOOK_URL].
     #[arg(long = "webhook-url", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -223,6 +237,7 @@ struct Layered {
     udp_port: u16,
     data_dir: PathBuf,
     no_auto_create: bool,
+    no_signal_v1: bool,
     #[serde(deserialize_with = "list")]
     webhook_url: Vec<String>,
     webhook_key: Option<String>,
@@ -251,6 +266,7 @@ impl Default for Layered {
             udp_port: 7882,
             data_dir: PathBuf::from("xcord-data"),
             no_auto_create: false,
+            no_signal_v1: false,
             webhook_url: Vec::new(),
             webhook_key: None,
             livekit_url: None,
@@ -280,6 +296,8 @@ pub struct Settings {
     pub udp_port: u16,
     pub data_dir: PathBuf,
     pub auto_create: bool,
+    /// Whether the embedded SFU serves signal protocol v1 (`/rtc/v1`).
+    pub signal_v1: bool,
     pub webhook_urls: Vec<String>,
     pub webhook_key: Option<String>,
     /// A remote media plane: (url, key, secret).
@@ -471,6 +489,7 @@ impl Layered {
             udp_port: self.udp_port,
             data_dir: self.data_dir,
             auto_create: !self.no_auto_create,
+            signal_v1: !self.no_signal_v1,
             webhook_urls: self.webhook_url,
             webhook_key: self.webhook_key,
             livekit,
@@ -618,7 +637,7 @@ mod tests {
     #[test]
     fn defaults_apply_without_any_source() {
         let s = ok(None, &[], &[]);
-        assert!(!s.dev && s.auto_create);
+        assert!(!s.dev && s.auto_create && s.signal_v1);
         assert!(s.keys.is_empty() && s.node_ips.is_empty() && s.webhook_urls.is_empty());
         assert_eq!(s.bind, SocketAddr::from(([127, 0, 0, 1], 7880)));
         assert_eq!(s.udp_port, 7882);
@@ -950,6 +969,12 @@ mod tests {
                 "--no-auto-create",
                 |s: &Settings| !s.auto_create,
             ),
+            (
+                "no_signal_v1",
+                "XCORD_NO_SIGNAL_V1",
+                "--no-signal-v1",
+                |s: &Settings| !s.signal_v1,
+            ),
         ] {
             for c in &cases {
                 let file = c.file.map(|b| format!("{key} = {b}\n"));
@@ -1122,7 +1147,7 @@ mod tests {
             .map(|k| format!("{ENV_PREFIX}{}", k.to_ascii_uppercase()))
             .collect();
         let values = |name: &str| match name {
-            "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" => "true",
+            "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" | "XCORD_NO_SIGNAL_V1" => "true",
             "XCORD_BIND" => "127.0.0.1:1",
             "XCORD_NODE_IP" => "10.0.0.1",
             "XCORD_UDP_PORT"
@@ -1142,7 +1167,7 @@ mod tests {
         assert!(layer.unknown.is_empty(), "{:?}", layer.unknown);
         assert_eq!(layer.values.len(), SETTING_KEYS.len());
         let s = parse(&[]).unwrap().resolve_with(layer).unwrap();
-        assert!(s.dev && !s.auto_create && s.livekit.is_some());
+        assert!(s.dev && !s.auto_create && !s.signal_v1 && s.livekit.is_some());
         assert_eq!(s.web_dir, PathBuf::from("x"));
     }
 

@@ -68,6 +68,7 @@ fn main() -> anyhow::Result<()> {
     let mut cfg = SfuConfig::new(KeyStore::new(keys), node_ips);
     cfg.udp_port = settings.udp_port;
     cfg.auto_create = settings.auto_create;
+    cfg.signal_v1 = settings.signal_v1;
     cfg.webhooks = webhooks;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -37,17 +37,20 @@ def stop_dropping() -> None:
 
 
 async def subscriber_port(room: rtc.Room) -> int:
-    """The local UDP port of the room's subscriber connection (its selected candidate pair)."""
+    """The local UDP port of the connection that brings the room's media to this participant (its
+    selected candidate pair): the subscriber connection in protocol v0, the one connection in v1
+    (the SDK reports it as the publisher's)."""
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        stats = (await room.get_rtc_stats()).subscriber_stats
-        pairs = [s.candidate_pair.candidate_pair for s in stats if s.WhichOneof("stats") == "candidate_pair"]
-        local = {s.local_candidate.rtc.id: s.local_candidate.candidate for s in stats if s.WhichOneof("stats") == "local_candidate"}
-        for p in pairs:
-            if p.nominated and p.local_candidate_id in local:
-                return local[p.local_candidate_id].port
+        all_stats = await room.get_rtc_stats()
+        for stats in (all_stats.subscriber_stats, all_stats.publisher_stats):
+            pairs = [s.candidate_pair.candidate_pair for s in stats if s.WhichOneof("stats") == "candidate_pair"]
+            local = {s.local_candidate.rtc.id: s.local_candidate.candidate for s in stats if s.WhichOneof("stats") == "local_candidate"}
+            nominated = [local[p.local_candidate_id].port for p in pairs if p.nominated and p.local_candidate_id in local]
+            if nominated:
+                return nominated[0]
         await asyncio.sleep(0.2)
-    raise AssertionError("no nominated candidate pair on the subscriber connection")
+    raise AssertionError("no nominated candidate pair on the connection carrying the subscriptions")
 
 
 def latest(waiter: EventWaiter, identity: str):

@@ -61,7 +61,12 @@ impl Engine {
             return;
         };
         match (role, label) {
-            (Role::Publisher, RELIABLE) => p.channels.pub_reliable = Some(id),
+            (Role::Publisher, RELIABLE) => {
+                p.channels.pub_reliable = Some(id);
+                // Protocol v1: the client's own channel is where its reliable data waits.
+                let participant = peer.participant;
+                self.flush_pending_data(participant);
+            }
             (Role::Publisher, LOSSY) => p.channels.pub_lossy = Some(id),
             (Role::Subscriber, RELIABLE) => {
                 p.channels.sub_open = true;
@@ -183,8 +188,10 @@ impl Engine {
         let Some(p) = self.participants.get_mut(rk) else {
             return;
         };
+        let subscriber = p.separate_subscriber();
+        let single_pc = p.single_pc.is_some();
         let c = &mut p.channels;
-        let target = match (p.subscriber, kind) {
+        let target = match (subscriber, kind) {
             (Some(peer), DataKind::Reliable) if c.sub_open => c.sub_reliable.map(|id| (peer, id)),
             (Some(peer), DataKind::Lossy) if c.sub_open => c.sub_lossy.map(|id| (peer, id)),
             (Some(_), DataKind::Reliable) => {
@@ -195,6 +202,14 @@ impl Engine {
                 None
             }
             (Some(_), DataKind::Lossy) => None,
+            // Protocol v1 before the client's `_reliable` channel is open: held as above.
+            (None, DataKind::Reliable) if single_pc && c.pub_reliable.is_none() => {
+                if c.pending_bytes + encoded.len() <= MAX_PENDING_BYTES {
+                    c.pending_bytes += encoded.len();
+                    c.pending.push(encoded.to_vec());
+                }
+                None
+            }
             (None, DataKind::Reliable) => p.publisher.zip(c.pub_reliable),
             (None, DataKind::Lossy) => p.publisher.zip(c.pub_lossy),
         };
@@ -210,12 +225,18 @@ impl Engine {
         self.mark_dirty(peer_key);
     }
 
-    /// Sends reliable data held while the participant's subscriber channel was opening.
+    /// Sends reliable data held while the participant's subscriber channel (protocol v1: its
+    /// own `_reliable` channel) was opening.
     pub(super) fn flush_pending_data(&mut self, participant: ParticipantKey) {
         let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
-        if !p.channels.sub_open {
+        let open = if p.single_pc.is_some() {
+            p.channels.pub_reliable.is_some()
+        } else {
+            p.channels.sub_open
+        };
+        if !open {
             return;
         }
         let pending = std::mem::take(&mut p.channels.pending);

@@ -21,6 +21,8 @@ pub struct JoinRequest {
     pub auto_subscribe: bool,
     pub protocol: i32,
     pub client_protocol: i32,
+    /// Protocol v1: one peer connection, offered by the client, for publishing and subscribing.
+    pub single_pc: bool,
 }
 
 /// An admitted participant.
@@ -140,6 +142,7 @@ impl Engine {
             auto_subscribe: req.auto_subscribe,
             publisher: None,
             subscriber: None,
+            single_pc: req.single_pc.then(Default::default),
             pending: Vec::new(),
             tracks: Vec::new(),
             downs: Vec::new(),
@@ -166,10 +169,19 @@ impl Engine {
         tracing::info!(room = %grant.room, participant = %sid, identity = %grant.identity, "participant joined");
         self.broadcast_participant(participant);
 
-        if grant.permission.can_subscribe {
-            let peer = self.new_peer(participant, Role::Subscriber, now);
+        if req.single_pc {
+            let peer = self.new_peer(participant, Role::Publisher, now);
             if let Some(p) = self.participants.get_mut(participant) {
-                p.subscriber = Some(peer);
+                p.publisher = Some(peer);
+                p.subscriber = grant.permission.can_subscribe.then_some(peer);
+            }
+        }
+        if grant.permission.can_subscribe {
+            if !req.single_pc {
+                let peer = self.new_peer(participant, Role::Subscriber, now);
+                if let Some(p) = self.participants.get_mut(participant) {
+                    p.subscriber = Some(peer);
+                }
             }
             if req.auto_subscribe {
                 let tracks: Vec<_> = self

@@ -31,6 +31,7 @@ mod run;
 #[cfg(any(test, feature = "fuzzing"))]
 mod sample_offer;
 mod sdp;
+mod single_pc;
 mod speakers;
 mod subscribe;
 #[cfg(any(test, feature = "fuzzing"))]

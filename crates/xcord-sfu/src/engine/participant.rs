@@ -29,8 +29,12 @@ pub struct Participant {
     pub out: SignalSender,
     pub client_protocol: i32,
     pub auto_subscribe: bool,
+    /// The connection carrying its published tracks (protocol v1: its only connection).
     pub publisher: Option<PeerKey>,
+    /// The connection carrying its subscriptions (protocol v1: the same as `publisher`).
     pub subscriber: Option<PeerKey>,
+    /// Protocol v1 (one peer connection): how subscriptions sit on the client's sections.
+    pub single_pc: Option<super::single_pc::SinglePc>,
     /// AddTrack requests whose m-line has not arrived yet.
     pub pending: Vec<PendingTrack>,
     /// Published tracks, in publication order.
@@ -59,9 +63,15 @@ impl Participant {
     }
 
     /// Whether the subscriber connection is the one that must connect (LiveKit's
-    /// `subscriber_primary`): yes when the participant may subscribe.
+    /// `subscriber_primary`): yes when the participant may subscribe, over two connections.
     pub fn subscriber_primary(&self) -> bool {
-        self.permission.can_subscribe
+        self.permission.can_subscribe && self.single_pc.is_none()
+    }
+
+    /// The subscriber connection when it is a connection of its own (protocol v0); with one
+    /// connection (v1) everything, data included, goes over the publisher connection.
+    pub fn separate_subscriber(&self) -> Option<PeerKey> {
+        self.subscriber.filter(|_| self.single_pc.is_none())
     }
 
     pub fn info(&self, tracks: &SlotMap<TrackKey, Track>) -> proto::ParticipantInfo {

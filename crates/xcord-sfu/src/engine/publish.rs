@@ -185,6 +185,9 @@ impl Engine {
         let Some(p) = self.participants.get(participant) else {
             return;
         };
+        if p.single_pc.is_some() {
+            return self.on_single_pc_offer(participant, sd);
+        }
         if !p.permission.can_publish && !p.permission.can_publish_data {
             tracing::info!(participant = %p.sid, "publisher offer without publish permission");
         }
@@ -231,7 +234,7 @@ impl Engine {
     }
 
     /// Publishes, updates or unpublishes the track behind one m-section of a publisher offer.
-    fn apply_publisher_section(
+    pub(super) fn apply_publisher_section(
         &mut self,
         participant: ParticipantKey,
         peer: PeerKey,

@@ -148,7 +148,8 @@ impl Engine {
         let Some(p) = self.participants.get_mut(participant) else {
             return;
         };
-        if p.subscriber.is_none() {
+        // v1: one connection, whose ICE restart the client's own re-offer brings.
+        if p.subscriber.is_none() || p.single_pc.is_some() {
             return;
         }
         p.neg.ice_restart = true;

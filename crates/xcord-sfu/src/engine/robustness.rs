@@ -28,7 +28,7 @@ fn sdp() -> impl Strategy<Value = String> {
 }
 
 /// Any one signal request, with arbitrary contents.
-fn request() -> impl Strategy<Value = Req> {
+pub(super) fn request() -> impl Strategy<Value = Req> {
     let text = "[a-zA-Z0-9_-]{0,12}";
     prop_oneof![
         (sdp(), any::<u32>()).prop_map(|(sdp, id)| Req::Offer(proto::SessionDescription {

@@ -17,6 +17,8 @@ pub struct MediaSection {
     pub mid: String,
     /// Whether the remote side sends media on it (sendonly/sendrecv and a non-zero port).
     pub sending: bool,
+    /// Whether the remote side wants media on it (recvonly/sendrecv and a non-zero port).
+    pub receiving: bool,
     /// The MediaStreamTrack id: second token of `a=msid`.
     pub track_id: Option<String>,
     /// Simulcast rids the remote sends (`a=rid:<rid> send`).
@@ -26,13 +28,17 @@ pub struct MediaSection {
 /// Splits an SDP into its m-sections.
 pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
     let mut out: Vec<MediaSection> = Vec::new();
-    let mut session_dir_sends = true;
-    let mut cur: Option<(MediaSection, bool, Option<bool>)> = None; // (section, port_ok, dir)
-    let finish = |c: Option<(MediaSection, bool, Option<bool>)>,
+    // Directions as (sends, receives).
+    type Direction = (bool, bool);
+    let mut session_dir_sends: Direction = (true, true);
+    let mut cur: Option<(MediaSection, bool, Option<Direction>)> = None; // (section, port_ok, dir)
+    let finish = |c: Option<(MediaSection, bool, Option<Direction>)>,
                   out: &mut Vec<MediaSection>,
-                  session_dir: bool| {
+                  session_dir: Direction| {
         if let Some((mut s, port_ok, dir)) = c {
-            s.sending = port_ok && dir.unwrap_or(session_dir);
+            let (sends, receives) = dir.unwrap_or(session_dir);
+            s.sending = port_ok && sends;
+            s.receiving = port_ok && receives;
             out.push(s);
         }
     };
@@ -53,6 +59,7 @@ pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
                     kind,
                     mid: String::new(),
                     sending: false,
+                    receiving: false,
                     track_id: None,
                     send_rids: Vec::new(),
                 },
@@ -65,8 +72,10 @@ pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
             continue;
         };
         let dir = match attr {
-            "sendonly" | "sendrecv" => Some(true),
-            "recvonly" | "inactive" => Some(false),
+            "sendonly" => Some((true, false)),
+            "sendrecv" => Some((true, true)),
+            "recvonly" => Some((false, true)),
+            "inactive" => Some((false, false)),
             _ => None,
         };
         match (&mut cur, dir) {
@@ -112,6 +121,7 @@ m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:3\r\n";
         assert_eq!(s[1].track_id.as_deref(), Some("track-v"));
         assert_eq!(s[1].send_rids, vec!["q", "h", "f"]);
         assert!(!s[2].sending);
+        assert!(!s[0].receiving && !s[2].receiving);
         assert_eq!(s[3].kind, SectionKind::Application);
         assert_eq!(s[3].mid, "3");
     }

@@ -102,6 +102,9 @@ impl Engine {
         let Some(p) = self.participants.get(participant) else {
             return;
         };
+        if p.single_pc.is_some() {
+            return self.negotiate_single_pc(participant);
+        }
         let Some(peer_key) = p.subscriber else {
             return;
         };

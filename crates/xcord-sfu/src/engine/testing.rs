@@ -48,14 +48,24 @@ pub fn join(
     room: &str,
     identity: &str,
 ) -> (ParticipantKey, mpsc::Receiver<Outbound>) {
+    join_as(e, room, identity, false)
+}
+
+/// [`join`] over protocol v1 (one peer connection) when `single_pc`.
+pub fn join_as(
+    e: &mut Engine,
+    room: &str,
+    identity: &str,
+    single_pc: bool,
+) -> (ParticipantKey, mpsc::Receiver<Outbound>) {
     let (out, rx) = mpsc::channel(64);
-    let grant = grant(room, identity);
     let request = JoinRequest {
-        grant,
+        grant: grant(room, identity),
         out,
         auto_subscribe: true,
         protocol: 15,
         client_protocol: 0,
+        single_pc,
     };
     match e.join(request) {
         Ok(joined) => (joined.participant, rx),

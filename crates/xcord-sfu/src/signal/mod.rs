@@ -1,9 +1,11 @@
 //! LiveKit's signalling endpoints over HTTP: `/rtc` (protocol v0, WebSocket), `/rtc/validate`,
-//! the `/rtc/v1` paths that answer 404 so current SDKs fall back to v0, and the `/` health check.
+//! the `/rtc/v1` paths (protocol v1, see [`v1`]; 404 while v1 is turned off, so current SDKs
+//! fall back to v0), and the `/` health check.
 //! Refusals happen before the upgrade, as plain text with LiveKit's statuses.
 
 mod params;
 mod session;
+mod v1;
 
 use std::sync::Arc;
 
@@ -39,8 +41,8 @@ pub fn router(cfg: Arc<SfuConfig>, engine: EngineHandle, gate: GateSlot) -> Rout
         .route("/", get(health).head(health))
         .route("/rtc", get(rtc))
         .route("/rtc/validate", get(validate))
-        .route("/rtc/v1", get(not_found))
-        .route("/rtc/v1/validate", get(not_found))
+        .route("/rtc/v1", get(v1::rtc))
+        .route("/rtc/v1/validate", get(v1::validate))
         .layer(CorsLayer::permissive())
         .with_state(SignalState { cfg, engine, gate })
 }
@@ -149,11 +151,19 @@ async fn rtc(
             auto_subscribe: params.auto_subscribe(),
             protocol: params.protocol.unwrap_or(0),
             client_protocol: params.client_protocol.unwrap_or(0),
+            single_pc: false,
         };
-        match state.engine.join(request).await {
+        let joined = match state.engine.join(request).await {
             Ok(j) => j,
             Err(e) => return plain(e.status(), e.to_string()),
-        }
+        };
+        v1::record_join(
+            v1::SignalProtocol::V0,
+            &grant.room,
+            &joined.sid,
+            &grant.identity,
+        );
+        joined
     };
     let failed_engine = state.engine.clone();
     let key = joined.signal_key();
