@@ -17,6 +17,7 @@
 #   E2E_READY_TIMEOUT  seconds to wait for the server (default 30)
 #   E2E_SERVER_ARGS    extra arguments for the server
 #   E2E_PYTEST_ARGS    extra arguments for pytest (e.g. "-k data")
+#   E2E_BROWSER_TESTS  the browser suite's files (default: all of them)
 # Needs root (network namespaces) and tests/e2e/setup.sh run once.
 set -uo pipefail
 
@@ -197,7 +198,8 @@ for s in "${suites[@]}"; do
     node)
       run_suite node 300 "$here/node" node --test --test-reporter=spec --test-timeout=150000 rtc-node.test.mjs roomservice.test.mjs webhook.test.mjs ;;
     browser)
-      run_suite browser 360 "$here/node" node --test --test-reporter=spec --test-timeout=300000 browser/browser.test.mjs browser/webclient.test.mjs ;;
+      # shellcheck disable=SC2086
+      run_suite browser 600 "$here/node" node --test --test-reporter=spec --test-timeout=300000 ${E2E_BROWSER_TESTS:-browser/browser.test.mjs browser/webclient.test.mjs browser/calls.test.mjs} ;;
     measure)
       run_suite measure 900 "$here/python" "$py" measure_join.py ;;
   esac

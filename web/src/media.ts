@@ -1,0 +1,237 @@
+// The media controller: binds the server's media session (the gateway `Store`) to this window's
+// `CallSession`. Every window sends commands (start, accept, decline, join, leave, mute, deafen,
+// camera, screen share, claim); only the owner window — the one the server sent
+// MEDIA_SESSION_CONNECT — holds the LiveKit `Room`, applies the snapshot's controls to it and
+// reports its connection state. A window that stops being the owner (another claimed, the
+// session ended) disconnects its room. Views call the methods and read `view()`.
+
+import type { Command, CommandAnswer, ConnectionState, MediaSession } from './api';
+import { isActive, isOwner } from './calls';
+import type { CallSession, Status } from './session';
+import type { ConnectTicket, Store } from './store';
+
+export interface MediaDeps {
+  store: Store;
+  session: CallSession;
+  command(body: Command & { id: string; epoch?: number }): Promise<CommandAnswer>;
+  newId?(): string;
+}
+
+function reportState(s: Status): ConnectionState {
+  switch (s) {
+    case 'connecting':
+      return 'connecting';
+    case 'connected':
+      return 'connected';
+    case 'reconnecting':
+      return 'reconnecting';
+    default:
+      return 'disconnected';
+  }
+}
+
+export class MediaController {
+  /** The epoch of the ticket this window's room was connected with (null: no room). */
+  private roomEpoch: number | null = null;
+  private reported: { epoch: number; state: ConnectionState } | null = null;
+  private lastError: string | null = null;
+  /** Control commands of this window still in flight: the snapshot lags behind them. */
+  private pending = 0;
+  private errorListeners = new Set<() => void>();
+
+  constructor(private readonly deps: MediaDeps) {
+    deps.store.subscribe(() => this.sync());
+    deps.session.subscribe(() => this.report());
+  }
+
+  private get media(): MediaSession | null {
+    return this.deps.store.snapshot().mediaSession;
+  }
+
+  private get connectionId(): string | null {
+    return this.deps.store.snapshot().connectionId;
+  }
+
+  /** Whether this window holds (or should hold) the media connection. */
+  isOwner(): boolean {
+    return isOwner(this.media, this.connectionId);
+  }
+
+  error(): string | null {
+    return this.lastError;
+  }
+
+  subscribeError = (l: () => void): (() => void) => {
+    this.errorListeners.add(l);
+    return () => this.errorListeners.delete(l);
+  };
+
+  private setError(e: unknown): void {
+    this.lastError = e === null ? null : e instanceof Error ? e.message : String(e);
+    for (const l of this.errorListeners) l();
+  }
+
+  /** Follows the store: connect on a ticket, disconnect when no longer the owner, apply controls. */
+  private sync(): void {
+    const store = this.deps.store;
+    const ticket = store.snapshot().connect;
+    if (ticket) {
+      store.takeConnect();
+      this.connectRoom(ticket);
+      return;
+    }
+    const m = this.media;
+    if (this.roomEpoch === null) return;
+    const epoch = m?.epoch ?? 0;
+    const stillMine = isActive(m) && this.isOwner();
+    if (!stillMine && epoch > this.roomEpoch) {
+      this.roomEpoch = null;
+      void this.deps.session.disconnect();
+      return;
+    }
+    if (stillMine && m) void this.applyControls(m);
+  }
+
+  private connectRoom(ticket: ConnectTicket): void {
+    const c = this.media?.controls;
+    this.roomEpoch = ticket.epoch;
+    this.reported = null;
+    void this.deps.session.connect(ticket.room, {
+      ticket,
+      camera: c?.camera ?? false,
+      muted: c?.muted ?? false,
+      deafened: c?.deafened ?? false,
+    });
+  }
+
+  /** The owner makes its room match the snapshot's controls (a follower may have changed them). */
+  private async applyControls(m: MediaSession): Promise<void> {
+    const s = this.deps.session;
+    const st = s.snapshot();
+    if (st.status !== 'connected' || this.pending > 0) return;
+    if (m.controls.deafened !== st.deafened) await s.setDeafened(m.controls.deafened);
+    const muted = m.controls.muted || m.controls.deafened;
+    if (muted !== s.snapshot().muted) await s.setMuted(muted);
+    if (m.controls.camera !== st.camera) await s.setCamera(m.controls.camera);
+    if (!m.controls.screenShare && st.screenShare) await s.setScreenShare(false);
+  }
+
+  /** The owner tells the server how its media connection is. */
+  private report(): void {
+    const id = this.connectionId;
+    if (this.roomEpoch === null || !id || !this.isOwner()) return;
+    const state = reportState(this.deps.session.snapshot().status);
+    const epoch = this.roomEpoch;
+    if (this.reported && this.reported.epoch === epoch && this.reported.state === state) return;
+    this.reported = { epoch, state };
+    void this.send({ type: 'report_connection', connectionId: id, state }, epoch).catch(() => undefined);
+  }
+
+  private async send(cmd: Command, epoch?: number): Promise<CommandAnswer> {
+    const id = this.deps.newId ? this.deps.newId() : crypto.randomUUID();
+    const answer = await this.deps.command({ ...cmd, id, ...(epoch === undefined ? {} : { epoch }) });
+    this.deps.store.mediaSession(answer.session);
+    return answer;
+  }
+
+  /** Sends a command; a refusal is shown, not thrown. */
+  private async run(cmd: Command): Promise<CommandAnswer | null> {
+    try {
+      const answer = await this.send(cmd);
+      this.setError(null);
+      return answer;
+    } catch (e) {
+      this.setError(e);
+      return null;
+    }
+  }
+
+  /**
+   * Starts, accepts or joins, then makes this window the owner: the server elects the newest
+   * main window, but the media belongs where the person clicked.
+   */
+  private async startHere(cmd: Command): Promise<CommandAnswer | null> {
+    const answer = await this.run(cmd);
+    const id = this.connectionId;
+    if (answer && id && answer.session.owner?.connectionId !== id && isActive(answer.session)) {
+      await this.run({ type: 'claim_owner', connectionId: id });
+    }
+    return answer;
+  }
+
+  startCall(conversationId: string, video: boolean) {
+    return this.startHere({ type: 'start_call', conversationId, video });
+  }
+
+  accept(callId: string) {
+    return this.startHere({ type: 'accept_call', callId });
+  }
+
+  decline(callId: string) {
+    return this.run({ type: 'decline_call', callId });
+  }
+
+  async joinChannel(channelId: string, video: boolean) {
+    const answer = await this.startHere({ type: 'join_channel', channelId });
+    if (answer && video) await this.setCamera(true);
+    return answer;
+  }
+
+  async leave() {
+    if (this.roomEpoch !== null) {
+      this.roomEpoch = null;
+      void this.deps.session.disconnect();
+    }
+    return this.run({ type: 'leave' });
+  }
+
+  /** Moves the media connection to this window. */
+  claim() {
+    const id = this.connectionId;
+    return id ? this.run({ type: 'claim_owner', connectionId: id }) : Promise.resolve(null);
+  }
+
+  // Controls: the owner applies them at once (within the click, which screen capture needs);
+  // everyone sends the command, and the owner follows the snapshot afterwards.
+  private async control<T>(f: () => Promise<T>): Promise<T> {
+    this.pending++;
+    try {
+      return await f();
+    } finally {
+      this.pending--;
+    }
+  }
+
+  setMute(muted: boolean) {
+    return this.control(async () => {
+      if (this.roomEpoch !== null) await this.deps.session.setMuted(muted);
+      return this.run({ type: 'set_mute', muted });
+    });
+  }
+
+  setDeafen(deafened: boolean) {
+    return this.control(async () => {
+      if (this.roomEpoch !== null) await this.deps.session.setDeafened(deafened);
+      await this.run({ type: 'set_deafen', deafened });
+      // deafened means muted too; undeafening unmutes
+      return this.run({ type: 'set_mute', muted: deafened });
+    });
+  }
+
+  setCamera(enabled: boolean) {
+    return this.control(async () => {
+      if (this.roomEpoch !== null) await this.deps.session.setCamera(enabled);
+      return this.run({ type: 'set_camera', enabled });
+    });
+  }
+
+  setScreenShare(enabled: boolean) {
+    return this.control(async () => {
+      if (this.roomEpoch !== null) {
+        await this.deps.session.setScreenShare(enabled);
+        if (enabled && !this.deps.session.snapshot().screenShare) return null;
+      }
+      return this.run({ type: 'set_screen_share', enabled });
+    });
+  }
+}
