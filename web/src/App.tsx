@@ -293,7 +293,7 @@ function ChannelList({ client, community, g }: { client: Client; community: Comm
                     return (
                       <li key={v.userId} data-speaking={talking} data-user-id={v.userId}>
                         <Avatar gradient={user?.avatarGradient ?? []} small />
-                        {user?.displayName ?? v.userId}
+                        <span className="name">{user?.displayName ?? v.userId}</span>
                         {talking && <span className="visually-hidden"> (speaking)</span>}
                         {(v.selfMute || v.serverMute) && (
                           <span role="img" aria-label="muted">
@@ -346,7 +346,7 @@ function MemberList({ community, me }: { community: CommunityView; me: string })
         {community.members.map((mem) => (
           <li key={mem.user.id}>
             <Avatar gradient={mem.user.avatarGradient} small />
-            {mem.user.displayName}
+            <span className="name">{mem.user.displayName}</span>
             {mem.user.id !== me && (
               <button type="button" onClick={() => void message(mem.user.id)}>
                 Message {mem.user.displayName}

@@ -41,7 +41,7 @@ export function Chat({
   const [more, setMore] = useState(false);
   const [text, setText] = useState('');
   const [error, setError] = useState<string | null>(null);
-  const logRef = useRef<HTMLOListElement>(null);
+  const logRef = useRef<HTMLDivElement>(null);
 
   const merge = (list: AnyMessage[]) =>
     setMessages((old) => {
@@ -99,7 +99,8 @@ export function Chat({
           Load older messages
         </button>
       )}
-      <ol role="log" aria-label="Messages" ref={logRef} tabIndex={0}>
+      <div role="log" aria-label="Messages" ref={logRef} tabIndex={0} className="log">
+        <ol>
         {messages.map((m) => (
           <li key={m.id} data-kind={'kind' in m ? m.kind : 'text'}>
             <strong>{m.author.displayName}</strong>{' '}
@@ -109,7 +110,8 @@ export function Chat({
             <p>{describe(m)}</p>
           </li>
         ))}
-      </ol>
+        </ol>
+      </div>
       {error && <p role="alert">{error}</p>}
       <form onSubmit={submit} aria-label="Send a message">
         <label>

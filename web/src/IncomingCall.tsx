@@ -37,9 +37,9 @@ export function IncomingCallDialog({ client }: { client: Client }) {
       <div role="dialog" aria-label="Incoming call" aria-modal="false" className="incoming">
         <h2>Incoming call</h2>
         {busy && <p>You are in a call: accepting ends it.</p>}
-        <ul>
+        <div className="calls">
           {calls.map((c) => (
-            <li key={c.callId} role="group" aria-label={c.from.displayName} data-call-id={c.callId}>
+            <div key={c.callId} className="call-item" role="group" aria-label={c.from.displayName} data-call-id={c.callId}>
               <Avatar gradient={c.from.avatarGradient} />
               <div>
                 <strong>{c.from.displayName}</strong>
@@ -54,9 +54,9 @@ export function IncomingCallDialog({ client }: { client: Client }) {
               <button type="button" className="decline" onClick={() => void client.media.decline(c.callId)}>
                 Decline
               </button>
-            </li>
+            </div>
           ))}
-        </ul>
+        </div>
       </div>
     </div>
   );
