@@ -5,7 +5,7 @@ import { App } from './App';
 import { api, storedToken } from './api';
 import type { Client } from './client';
 import { Gateway } from './gateway';
-import { MediaController } from './media';
+import { MediaController, browserSiblings } from './media';
 import { Ringtone, follow } from './ringtone';
 import { CallSession, browserAudio } from './session';
 import { Store } from './store';
@@ -25,7 +25,7 @@ const gateway = new Gateway({
   kind: overlay ? 'overlay' : 'main',
   store,
 });
-const media = new MediaController({ store, session, command: api.command });
+const media = new MediaController({ store, session, command: api.command, siblings: browserSiblings() });
 const ringtone = new Ringtone();
 follow(store, ringtone);
 const client: Client = { store, gateway, session, media, ringtone };

@@ -4,17 +4,52 @@
 // MEDIA_SESSION_CONNECT — holds the LiveKit `Room`, applies the snapshot's controls to it and
 // reports its connection state. A window that stops being the owner (another claimed, the
 // session ended) disconnects its room. Views call the methods and read `view()`.
+//
+// Two races between windows of one browser are handled here. The server elects the newest
+// main window as the owner of a new session, so the window where the person clicked claims it
+// right after; it first tells its sibling windows (BroadcastChannel `xcord-media`), and a
+// sibling that gets a ticket meanwhile holds it briefly instead of joining, then drops it when
+// the claim lands. And when an owner's room is dropped anyway (a late join of the same identity
+// replaces it: DUPLICATE_IDENTITY), the owner joins again with its ticket, a few times.
 
 import type { Command, CommandAnswer, ConnectionState, MediaSession } from './api';
 import { isActive, isOwner } from './calls';
 import type { CallSession, Status } from './session';
 import type { ConnectTicket, Store } from './store';
 
+/** How windows of one browser tell each other that one is taking the session. */
+export interface SiblingChannel {
+  post(msg: { type: 'claiming'; connectionId: string }): void;
+  onMessage(f: (msg: { type: 'claiming'; connectionId: string }) => void): void;
+}
+
 export interface MediaDeps {
   store: Store;
   session: CallSession;
   command(body: Command & { id: string; epoch?: number }): Promise<CommandAnswer>;
   newId?(): string;
+  siblings?: SiblingChannel;
+  now?(): number;
+  setTimer?(f: () => void, ms: number): void;
+}
+
+/** How long a ticket is held while a sibling window claims the session. */
+export const CLAIM_GRACE_MS = 3000;
+/** Joins again after an unexpected drop, at most this many times per ticket. */
+const REJOINS = 3;
+
+/** The BroadcastChannel between windows of this origin (none where unsupported). */
+export function browserSiblings(): SiblingChannel | undefined {
+  if (typeof BroadcastChannel === 'undefined') return undefined;
+  const ch = new BroadcastChannel('xcord-media');
+  return {
+    post: (msg) => ch.postMessage(msg),
+    onMessage: (f) => {
+      ch.onmessage = (ev) => {
+        if (ev.data && ev.data.type === 'claiming') f(ev.data);
+      };
+    },
+  };
 }
 
 function reportState(s: Status): ConnectionState {
@@ -39,9 +74,30 @@ export class MediaController {
   private pending = 0;
   private errorListeners = new Set<() => void>();
 
+  /** Until when a sibling window is claiming the session (ms). */
+  private siblingClaimUntil = 0;
+  private heldTicket: ConnectTicket | null = null;
+  private ticket: ConnectTicket | null = null;
+  private rejoins = 0;
+
   constructor(private readonly deps: MediaDeps) {
     deps.store.subscribe(() => this.sync());
-    deps.session.subscribe(() => this.report());
+    deps.session.subscribe(() => {
+      this.report();
+      this.rejoinIfDropped();
+    });
+    deps.siblings?.onMessage((msg) => {
+      if (msg.connectionId !== this.connectionId) this.siblingClaimUntil = this.now() + CLAIM_GRACE_MS;
+    });
+  }
+
+  private now(): number {
+    return this.deps.now ? this.deps.now() : Date.now();
+  }
+
+  private later(f: () => void, ms: number): void {
+    if (this.deps.setTimer) this.deps.setTimer(f, ms);
+    else setTimeout(f, ms);
   }
 
   private get media(): MediaSession | null {
@@ -77,23 +133,57 @@ export class MediaController {
     const ticket = store.snapshot().connect;
     if (ticket) {
       store.takeConnect();
+      const wait = this.siblingClaimUntil - this.now();
+      if (wait > 0) {
+        // a sibling window is taking the session: join only if it still is ours afterwards
+        this.heldTicket = ticket;
+        this.later(() => this.releaseHeld(ticket), wait);
+        return;
+      }
       this.connectRoom(ticket);
       return;
     }
     const m = this.media;
+    if (this.heldTicket && m && (m.epoch > this.heldTicket.epoch || !this.isOwner())) this.heldTicket = null;
     if (this.roomEpoch === null) return;
     const epoch = m?.epoch ?? 0;
     const stillMine = isActive(m) && this.isOwner();
     if (!stillMine && epoch > this.roomEpoch) {
       this.roomEpoch = null;
+      this.ticket = null;
       void this.deps.session.disconnect();
       return;
     }
     if (stillMine && m) void this.applyControls(m);
   }
 
-  private connectRoom(ticket: ConnectTicket): void {
+  private releaseHeld(ticket: ConnectTicket): void {
+    if (this.heldTicket !== ticket) return;
+    this.heldTicket = null;
+    const m = this.media;
+    if (isActive(m) && this.isOwner() && (m?.epoch ?? 0) <= ticket.epoch) this.connectRoom(ticket);
+  }
+
+  /** The owner's room was dropped while the session is still its own: join again. */
+  private rejoinIfDropped(): void {
+    const ticket = this.ticket;
+    if (!ticket || this.roomEpoch !== ticket.epoch) return;
+    if (this.deps.session.snapshot().status !== 'disconnected') return;
+    const m = this.media;
+    if (!isActive(m) || !this.isOwner() || (m?.epoch ?? 0) > ticket.epoch) return;
+    if (this.rejoins >= REJOINS) return;
+    this.rejoins++;
+    this.later(() => {
+      if (this.ticket === ticket && this.roomEpoch === ticket.epoch && this.deps.session.snapshot().status === 'disconnected') {
+        this.connectRoom(ticket, true);
+      }
+    }, 500 * this.rejoins);
+  }
+
+  private connectRoom(ticket: ConnectTicket, rejoin = false): void {
     const c = this.media?.controls;
+    if (!rejoin) this.rejoins = 0;
+    this.ticket = ticket;
     this.roomEpoch = ticket.epoch;
     this.reported = null;
     void this.deps.session.connect(ticket.room, {
@@ -151,8 +241,9 @@ export class MediaController {
    * main window, but the media belongs where the person clicked.
    */
   private async startHere(cmd: Command): Promise<CommandAnswer | null> {
-    const answer = await this.run(cmd);
     const id = this.connectionId;
+    if (id) this.deps.siblings?.post({ type: 'claiming', connectionId: id });
+    const answer = await this.run(cmd);
     if (answer && id && answer.session.owner?.connectionId !== id && isActive(answer.session)) {
       await this.run({ type: 'claim_owner', connectionId: id });
     }
@@ -178,6 +269,7 @@ export class MediaController {
   }
 
   async leave() {
+    this.ticket = null;
     if (this.roomEpoch !== null) {
       this.roomEpoch = null;
       void this.deps.session.disconnect();
@@ -188,6 +280,7 @@ export class MediaController {
   /** Moves the media connection to this window. */
   claim() {
     const id = this.connectionId;
+    if (id) this.deps.siblings?.post({ type: 'claiming', connectionId: id });
     return id ? this.run({ type: 'claim_owner', connectionId: id }) : Promise.resolve(null);
   }
 
