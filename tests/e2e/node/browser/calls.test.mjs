@@ -303,6 +303,40 @@ test('Alice calls Bob from their DM; both of his tabs ring; he accepts, the ring
   await checkAxe(b, 'a DM call');
 });
 
+test('in the call: device selectors list the fake devices, and a screen share shows apart, focusable', async () => {
+  const a = pages.alice;
+  const b = pages.bob;
+  for (const label of ['Microphone', 'Camera device', 'Speaker']) {
+    const select = b.getByRole('combobox', { name: label, exact: true });
+    await select.waitFor();
+    await b.waitForFunction(
+      (label) => [...document.querySelectorAll('select')].some((s) => s.labels[0]?.textContent?.startsWith(label) && s.options.length > 0 && s.value !== ''),
+      label,
+    );
+  }
+  const mics = await b.getByRole('combobox', { name: 'Microphone', exact: true }).locator('option').count();
+  assert.ok(mics >= 1, 'no microphone listed');
+
+  const share = a.getByRole('button', { name: 'Share screen', exact: true });
+  await share.click();
+  await a.locator('button[aria-pressed="true"]', { hasText: 'Share screen' }).waitFor();
+  const screens = b.getByRole('region', { name: 'Screen shares' });
+  const shot = screens.getByRole('button', { name: `Screen of ${PEOPLE.alice.name}` });
+  await shot.waitFor();
+  await shot.click();
+  assert.equal(await shot.getAttribute('aria-pressed'), 'true');
+  await screens.getByRole('group', { name: `Screen of ${PEOPLE.alice.name}, focused` }).waitFor();
+  await b.waitForFunction(() => {
+    const v = document.querySelector('.screens figure.focused video');
+    return v && v.videoWidth > 0;
+  });
+  // the camera tiles stay apart: Alice's tile shows no video
+  assert.equal(await b.getByRole('group', { name: PEOPLE.alice.name, exact: true }).locator('video').count(), 0);
+  await checkAxe(b, 'a call with a focused screen share');
+  await share.click();
+  await screens.waitFor({ state: 'detached' });
+});
+
 test("Carol's call during it waits in Bob's dialog, and he declines it", async () => {
   const c = pages.carol;
   const b = pages.bob;
