@@ -223,6 +223,7 @@ export const api = {
     call<Invite>('POST', `/communities/${communityId}/invites`, {}),
   joinByInvite: (code: string) => call<CommunityView>('POST', `/invites/${encodeURIComponent(code)}`),
   voiceJoin: (channelId: string) => call<VoiceTicket>('POST', `/channels/${channelId}/voice/join`),
+  voiceSelf: (flags: { selfMute?: boolean; selfDeaf?: boolean }) => call<unknown>('PATCH', '/voice/@me', flags),
   messages: (channelId: string, before?: string, limit = 50) =>
     call<Message[]>('GET', `/channels/${channelId}/messages?limit=${limit}${before ? `&before=${before}` : ''}`),
   sendMessage: (channelId: string, content: string) =>

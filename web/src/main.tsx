@@ -25,7 +25,13 @@ const gateway = new Gateway({
   kind: overlay ? 'overlay' : 'main',
   store,
 });
-const media = new MediaController({ store, session, command: api.command, siblings: browserSiblings() });
+const media = new MediaController({
+  store,
+  session,
+  command: api.command,
+  siblings: browserSiblings(),
+  voiceFlags: api.voiceSelf,
+});
 const ringtone = new Ringtone();
 follow(store, ringtone);
 const client: Client = { store, gateway, session, media, ringtone };

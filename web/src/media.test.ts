@@ -259,4 +259,24 @@ describe('MediaController', () => {
     await tick();
     expect(session.calls.filter((c) => c.startsWith('connect'))).toHaveLength(2);
   });
+
+  it('in a channel, mute and deafen also go to the voice state; in a call they do not', async () => {
+    for (const [type, expected] of [
+      ['server-voice', [{ selfMute: true, selfDeaf: true }]],
+      ['dm-voice', []],
+    ] as const) {
+      const store = new Store();
+      const session = new FakeSession();
+      const flags: unknown[] = [];
+      const media = new MediaController({
+        store,
+        session: session as unknown as CallSession,
+        command: async () => ({ result: {}, session: snap({ version: 2, type }) }),
+        voiceFlags: async (f) => flags.push(f),
+      });
+      store.ready({ sessionId: 'me', mediaSession: snap({ type, owner: theirs }) });
+      await media.setDeafen(true);
+      expect(flags).toEqual(expected);
+    }
+  });
 });

@@ -29,6 +29,8 @@ export interface MediaDeps {
   command(body: Command & { id: string; epoch?: number }): Promise<CommandAnswer>;
   newId?(): string;
   siblings?: SiblingChannel;
+  /** Tells the channel's voice state (PATCH /voice/@me) what the user muted or deafened. */
+  voiceFlags?(flags: { selfMute?: boolean; selfDeaf?: boolean }): Promise<unknown>;
   now?(): number;
   setTimer?(f: () => void, ms: number): void;
 }
@@ -295,9 +297,15 @@ export class MediaController {
     }
   }
 
+  /** In a channel, the others see the flags in its voice states (a call has none). */
+  private voiceFlags(flags: { selfMute?: boolean; selfDeaf?: boolean }): void {
+    if (this.media?.type.startsWith('server-')) void this.deps.voiceFlags?.(flags).catch(() => undefined);
+  }
+
   setMute(muted: boolean) {
     return this.control(async () => {
       if (this.roomEpoch !== null) await this.deps.session.setMuted(muted);
+      this.voiceFlags({ selfMute: muted });
       return this.run({ type: 'set_mute', muted });
     });
   }
@@ -305,6 +313,7 @@ export class MediaController {
   setDeafen(deafened: boolean) {
     return this.control(async () => {
       if (this.roomEpoch !== null) await this.deps.session.setDeafened(deafened);
+      this.voiceFlags({ selfMute: deafened, selfDeaf: deafened });
       await this.run({ type: 'set_deafen', deafened });
       // deafened means muted too; undeafening unmutes
       return this.run({ type: 'set_mute', muted: deafened });

@@ -5,8 +5,8 @@
 // Bob's "Incoming call" dialog shows her name and counts down, both of Bob's tabs ring, he
 // accepts and both stop ringing, both are in the call and hear each other; Carol's call during
 // it waits in Bob's dialog (call waiting) and he declines it; a second tab of Alice offers "Move
-// call here" and claiming it moves her media there (Bob still hears her); Alice hangs up and
-// Bob's call ends. axe-core checks each page for serious or critical violations.
+// call here" and claiming it moves her media there (Bob still hears her), and closing that tab
+// hands the media back to the first; Alice hangs up and Bob's call ends. axe-core checks each page for serious or critical violations.
 // Elements are found by role and accessible name (the names the issue fixes).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -227,6 +227,11 @@ test('the channel list shows who is in a voice channel, live', async () => {
   const inLounge = b.getByRole('list', { name: 'In Lounge' });
   await inLounge.getByText(PEOPLE.alice.name).waitFor();
   await checkAxe(a, 'a voice channel in a call');
+  // Alice deafens: Bob's list shows it
+  await a.getByRole('button', { name: 'Deafen', exact: true }).click();
+  await inLounge.getByRole('img', { name: 'deafened' }).waitFor();
+  await a.getByRole('button', { name: 'Deafen', exact: true }).click();
+  await inLounge.getByRole('img', { name: 'deafened' }).waitFor({ state: 'detached' });
   await a.getByRole('button', { name: 'Leave', exact: true }).click();
   await inLounge.waitFor({ state: 'detached' });
 });
@@ -392,8 +397,20 @@ test('a second tab of Alice offers "Move call here", and claiming it moves her m
   await inboundGrows(a2, "alice's new tab");
 });
 
+test("closing the owner tab hands Alice's media back to her first tab", async () => {
+  const a = pages.alice;
+  const b = pages.bob;
+  await pages.alice2.close();
+  // the server moves ownership at once when the owner's socket closes, with a fresh connect
+  await a.getByRole('status').filter({ hasText: /^Connected$/ }).waitFor();
+  await a.getByRole('button', { name: 'Move call here' }).waitFor({ state: 'detached' });
+  await sleep(1500);
+  await inboundGrows(b, 'bob after the hand-back');
+  await inboundGrows(a, "alice's first tab again");
+});
+
 test('Alice hangs up and the call ends for Bob', async () => {
-  const a2 = pages.alice2;
+  const a2 = pages.alice;
   const b = pages.bob;
   await a2.getByRole('button', { name: 'Leave', exact: true }).click();
   await a2.getByRole('button', { name: 'Start voice call', exact: true }).waitFor();
