@@ -279,4 +279,24 @@ describe('MediaController', () => {
       expect(flags).toEqual(expected);
     }
   });
+
+  it('controls that changed while the room was connecting are applied once it is connected', async () => {
+    const store = new Store();
+    const session = new FakeSession();
+    session.connect = async (key: string) => {
+      session.calls.push(`connect:${key}`);
+      session.set({ status: 'connecting' });
+    };
+    new MediaController({ store, session: session as unknown as CallSession, command: async () => ({ result: {}, session: snap() }) });
+    store.ready({ sessionId: 'me', mediaSession: snap({ version: 1, epoch: 2, type: 'dm-video', owner: mine }) });
+    store.event('MEDIA_SESSION_CONNECT', { url: 'ws://sfu', token: 'T', room: 'dm_1', epoch: 2 });
+    store.mediaSession(
+      snap({ version: 2, epoch: 2, type: 'dm-video', owner: mine, controls: { muted: false, deafened: false, camera: true, screenShare: false } }),
+    );
+    await tick();
+    expect(session.calls).toEqual(['connect:dm_1']);
+    session.set({ status: 'connected' });
+    await tick();
+    expect(session.calls).toEqual(['connect:dm_1', 'camera:true']);
+  });
 });

@@ -81,12 +81,17 @@ export class MediaController {
   private heldTicket: ConnectTicket | null = null;
   private ticket: ConnectTicket | null = null;
   private rejoins = 0;
+  /** Controls are being applied to the room (one pass at a time). */
+  private applying = false;
 
   constructor(private readonly deps: MediaDeps) {
     deps.store.subscribe(() => this.sync());
     deps.session.subscribe(() => {
       this.report();
       this.rejoinIfDropped();
+      // the snapshot may have changed while the room was connecting
+      const m = this.media;
+      if (m && this.roomEpoch !== null && isActive(m) && this.isOwner()) void this.applyControls(m);
     });
     deps.siblings?.onMessage((msg) => {
       if (msg.connectionId !== this.connectionId) this.siblingClaimUntil = this.now() + CLAIM_GRACE_MS;
@@ -200,12 +205,20 @@ export class MediaController {
   private async applyControls(m: MediaSession): Promise<void> {
     const s = this.deps.session;
     const st = s.snapshot();
-    if (st.status !== 'connected' || this.pending > 0) return;
-    if (m.controls.deafened !== st.deafened) await s.setDeafened(m.controls.deafened);
-    const muted = m.controls.muted || m.controls.deafened;
-    if (muted !== s.snapshot().muted) await s.setMuted(muted);
-    if (m.controls.camera !== st.camera) await s.setCamera(m.controls.camera);
-    if (!m.controls.screenShare && st.screenShare) await s.setScreenShare(false);
+    if (st.status !== 'connected' || this.pending > 0 || this.applying) return;
+    this.applying = true;
+    try {
+      if (m.controls.deafened !== st.deafened) await s.setDeafened(m.controls.deafened);
+      const muted = m.controls.muted || m.controls.deafened;
+      if (muted !== s.snapshot().muted) await s.setMuted(muted);
+      if (m.controls.camera !== s.snapshot().camera) await s.setCamera(m.controls.camera);
+      if (!m.controls.screenShare && s.snapshot().screenShare) await s.setScreenShare(false);
+    } finally {
+      this.applying = false;
+    }
+    // the snapshot may have moved on meanwhile
+    const now = this.media;
+    if (now && now !== m && isActive(now) && this.isOwner()) void this.applyControls(now);
   }
 
   /** The owner tells the server how its media connection is. */

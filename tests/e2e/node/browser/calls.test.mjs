@@ -6,7 +6,8 @@
 // accepts and both stop ringing, both are in the call and hear each other; Carol's call during
 // it waits in Bob's dialog (call waiting) and he declines it; a second tab of Alice offers "Move
 // call here" and claiming it moves her media there (Bob still hears her), and closing that tab
-// hands the media back to the first; Alice hangs up and Bob's call ends. axe-core checks each page for serious or critical violations.
+// hands the media back to the first; Alice hangs up and Bob's call ends; a video call between
+// Carol and Bob brings each camera to the other. axe-core checks each page for serious or critical violations.
 // Elements are found by role and accessible name (the names the issue fixes).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -419,4 +420,45 @@ test('Alice hangs up and the call ends for Bob', async () => {
   await b.waitForFunction(() => window.xcordSession.snapshot().status === 'idle');
   // the call left its system message in the conversation
   await b.getByRole('log', { name: 'Messages' }).getByText(/^Call, \d+ s$/).waitFor();
+});
+
+test("a video call: Carol calls Bob with video, and each sees the other's camera", async () => {
+  const c = pages.carol;
+  const b = pages.bob;
+  await c.getByRole('button', { name: 'Start video call', exact: true }).click();
+  const call = b.getByRole('dialog', { name: 'Incoming call' }).getByRole('group', { name: PEOPLE.carol.name });
+  await call.getByText('Video call').waitFor();
+  await call.getByRole('button', { name: 'Accept', exact: true }).click();
+  for (const [page, other] of [
+    [b, PEOPLE.carol.name],
+    [c, PEOPLE.bob.name],
+  ]) {
+    await page.getByRole('status').filter({ hasText: /^Connected$/ }).waitFor();
+    await page.waitForFunction(
+      (name) => {
+        const v = document.querySelector(`figure[aria-label="${name}"] video`);
+        return v && v.videoWidth > 0;
+      },
+      other,
+      { timeout: 20000 },
+    );
+    try {
+      await page.locator('button[aria-pressed="true"]', { hasText: /^Camera$/ }).waitFor({ timeout: 10000 });
+    } catch (e) {
+      console.log(
+        await page.evaluate(() =>
+          JSON.stringify({
+            controls: window.xcordClient.store.snapshot().mediaSession?.controls,
+            owner: window.xcordClient.media.isOwner(),
+            room: window.xcordSession.snapshot().status,
+            camera: window.xcordSession.snapshot().camera,
+            error: window.xcordSession.snapshot().error,
+          }),
+        ),
+      );
+      throw e;
+    }
+  }
+  await c.getByRole('button', { name: 'Leave', exact: true }).click();
+  await b.getByRole('region', { name: 'Call', exact: true }).waitFor({ state: 'detached' });
 });
