@@ -12,6 +12,7 @@ import { Chat, PAGE_SIZE } from './Chat';
 import type { Client } from './client';
 import { isActive, isOwner, sessionTitle, speakingIds } from './calls';
 import { IncomingCallDialog } from './IncomingCall';
+import { prefetchLivekit } from './lk';
 import { currentPath, navigate, subscribePath } from './router';
 import { occupants, otherParty } from './store';
 import type { GatewayState } from './store';
@@ -36,6 +37,11 @@ export function App({ client }: { client: Client }) {
       .catch(() => storeToken(null))
       .finally(() => setChecked(true));
   }, [client]);
+
+  // signed in: fetch the media SDK in the background, before any call needs it
+  useEffect(() => {
+    if (user) prefetchLivekit();
+  }, [user]);
 
   if (!checked) return <p>Loading…</p>;
   if (!user)

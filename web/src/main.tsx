@@ -1,6 +1,5 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { Room } from 'livekit-client';
 import { App } from './App';
 import { api, storedToken } from './api';
 import type { Client } from './client';
@@ -9,13 +8,18 @@ import { MediaController, browserSiblings } from './media';
 import { Ringtone, follow } from './ringtone';
 import { CallSession, browserAudio } from './session';
 import { Store } from './store';
+import { loadLivekit } from './lk';
 import './style.css';
 
 // One of each for the page's lifetime, created outside React.
 const store = new Store();
 const session = new CallSession({
   ticket: (channelId) => api.voiceJoin(channelId),
-  newRoom: () => new Room({ adaptiveStream: true, dynacast: true }),
+  // livekit-client is its own chunk, loaded with the first call (prefetched on call pages)
+  newRoom: async () => {
+    const { Room } = await loadLivekit();
+    return new Room({ adaptiveStream: true, dynacast: true });
+  },
   playAudio: browserAudio,
 });
 const overlay = location.pathname === '/overlay';

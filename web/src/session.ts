@@ -5,8 +5,8 @@
 // It also keeps what the room view shows beside the tiles: screen shares (apart from the
 // cameras), each participant's connection quality, the reconnecting state, and the devices.
 
-import { ConnectionQuality, Room, RoomEvent, Track } from 'livekit-client';
-import type { Participant, RemoteTrack, VideoTrack } from 'livekit-client';
+import type { ConnectionQuality, Participant, RemoteTrack, Room, VideoTrack } from 'livekit-client';
+import { EV, KIND_AUDIO, QUALITY, SOURCE } from './lkconst';
 import type { VoiceTicket } from './api';
 
 export type Status = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
@@ -57,7 +57,8 @@ export interface SessionState {
 export interface SessionDeps {
   /** The ticket for a key when `connect` is not given one (a channel's voice join). */
   ticket(channelId: string): Promise<VoiceTicket>;
-  newRoom(): Room;
+  /** A new room (livekit-client may still be loading: a promise then). */
+  newRoom(): Room | Promise<Room>;
   /** Plays a remote audio track; returns what stops it and a setter for deafen. */
   playAudio(track: RemoteTrack): AudioSink;
   /** Lists media devices (tests); default: livekit-client's `Room.getLocalDevices`. */
@@ -85,13 +86,13 @@ const IDLE: SessionState = {
 
 function qualityOf(q: ConnectionQuality | undefined): Quality {
   switch (q) {
-    case ConnectionQuality.Excellent:
+    case QUALITY.Excellent:
       return 'excellent';
-    case ConnectionQuality.Good:
+    case QUALITY.Good:
       return 'good';
-    case ConnectionQuality.Poor:
+    case QUALITY.Poor:
       return 'poor';
-    case ConnectionQuality.Lost:
+    case QUALITY.Lost:
       return 'lost';
     default:
       return 'unknown';
@@ -116,8 +117,8 @@ function profile(p: Participant): { name: string; gradient: [string, string] } {
 }
 
 function tileOf(p: Participant, isLocal: boolean): Tile {
-  const cam = p.getTrackPublication(Track.Source.Camera);
-  const mic = p.getTrackPublication(Track.Source.Microphone);
+  const cam = p.getTrackPublication(SOURCE.Camera);
+  const mic = p.getTrackPublication(SOURCE.Microphone);
   const video = cam && !cam.isMuted && cam.track ? (cam.track as VideoTrack) : null;
   return {
     identity: p.identity,
@@ -131,7 +132,7 @@ function tileOf(p: Participant, isLocal: boolean): Tile {
 }
 
 function screenOf(p: Participant, isLocal: boolean): ScreenTile | null {
-  const pub = p.getTrackPublication(Track.Source.ScreenShare);
+  const pub = p.getTrackPublication(SOURCE.ScreenShare);
   if (!pub || pub.isMuted || !pub.track) return null;
   return { identity: p.identity, name: profile(p).name, isLocal, video: pub.track as VideoTrack };
 }
@@ -187,7 +188,8 @@ export class CallSession {
     try {
       const ticket = opts.ticket ?? (await this.deps.ticket(key));
       if (gen !== this.generation) return;
-      const room = this.deps.newRoom();
+      const room = await this.deps.newRoom();
+      if (gen !== this.generation) return;
       this.room = room;
       this.watch(room, gen);
       await room.connect(ticket.url, ticket.token);
@@ -238,47 +240,47 @@ export class CallSession {
     const live = () => gen === this.generation;
     const refresh = () => live() && this.refresh();
     for (const ev of [
-      RoomEvent.ParticipantConnected,
-      RoomEvent.ParticipantDisconnected,
-      RoomEvent.TrackPublished,
-      RoomEvent.TrackUnpublished,
-      RoomEvent.TrackMuted,
-      RoomEvent.TrackUnmuted,
-      RoomEvent.LocalTrackPublished,
-      RoomEvent.LocalTrackUnpublished,
-      RoomEvent.ActiveSpeakersChanged,
-      RoomEvent.ParticipantNameChanged,
-      RoomEvent.ParticipantMetadataChanged,
-      RoomEvent.ConnectionQualityChanged,
+      EV.ParticipantConnected,
+      EV.ParticipantDisconnected,
+      EV.TrackPublished,
+      EV.TrackUnpublished,
+      EV.TrackMuted,
+      EV.TrackUnmuted,
+      EV.LocalTrackPublished,
+      EV.LocalTrackUnpublished,
+      EV.ActiveSpeakersChanged,
+      EV.ParticipantNameChanged,
+      EV.ParticipantMetadataChanged,
+      EV.ConnectionQualityChanged,
     ]) {
       room.on(ev, refresh);
     }
-    room.on(RoomEvent.Reconnecting, () => live() && this.set({ status: 'reconnecting' }));
-    room.on(RoomEvent.SignalReconnecting, () => live() && this.set({ status: 'reconnecting' }));
-    room.on(RoomEvent.Reconnected, () => {
+    room.on(EV.Reconnecting, () => live() && this.set({ status: 'reconnecting' }));
+    room.on(EV.SignalReconnecting, () => live() && this.set({ status: 'reconnecting' }));
+    room.on(EV.Reconnected, () => {
       if (!live()) return;
       this.set({ status: 'connected' });
       this.refresh();
     });
-    room.on(RoomEvent.MediaDevicesChanged, () => live() && void this.refreshDevices());
-    room.on(RoomEvent.ActiveDeviceChanged, () => live() && void this.refreshDevices());
-    room.on(RoomEvent.TrackSubscribed, (track, pub, participant) => {
+    room.on(EV.MediaDevicesChanged, () => live() && void this.refreshDevices());
+    room.on(EV.ActiveDeviceChanged, () => live() && void this.refreshDevices());
+    room.on(EV.TrackSubscribed, (track, pub, participant) => {
       if (!live()) return;
-      if (track.kind === Track.Kind.Audio) {
+      if (track.kind === KIND_AUDIO) {
         const sink = this.deps.playAudio(track);
         sink.setMuted(this.state.deafened);
         this.sinks.set(`${participant.identity}/${pub.trackSid}`, sink);
       }
       this.refresh();
     });
-    room.on(RoomEvent.TrackUnsubscribed, (_track, pub, participant) => {
+    room.on(EV.TrackUnsubscribed, (_track, pub, participant) => {
       if (!live()) return;
       const key = `${participant.identity}/${pub.trackSid}`;
       this.sinks.get(key)?.stop();
       this.sinks.delete(key);
       this.refresh();
     });
-    room.on(RoomEvent.Disconnected, () => {
+    room.on(EV.Disconnected, () => {
       if (!live()) return;
       this.stopSinks();
       this.room = null;
@@ -343,7 +345,7 @@ export class CallSession {
     const activeDevices = { ...IDLE.activeDevices };
     for (const kind of kinds) {
       try {
-        const list = this.deps.listDevices ? await this.deps.listDevices(kind) : await Room.getLocalDevices(kind, false);
+        const list = this.deps.listDevices ? await this.deps.listDevices(kind) : await browserDevices(kind);
         devices[kind] = list.map((d, i) => ({ deviceId: d.deviceId, label: d.label || `${kind} ${i + 1}` }));
       } catch {
         devices[kind] = [];
@@ -374,7 +376,7 @@ export class CallSession {
   async inboundAudioBytes(): Promise<number> {
     let total = 0;
     for (const p of this.room?.remoteParticipants.values() ?? []) {
-      const track = p.getTrackPublication(Track.Source.Microphone)?.track;
+      const track = p.getTrackPublication(SOURCE.Microphone)?.track;
       if (track && 'getReceiverStats' in track) {
         const stats = await (track as { getReceiverStats(): Promise<{ bytesReceived?: number } | undefined> }).getReceiverStats();
         total += stats?.bytesReceived ?? 0;
@@ -382,6 +384,12 @@ export class CallSession {
     }
     return total;
   }
+}
+
+/** The browser's devices of one kind (the labels need a granted permission). */
+async function browserDevices(kind: DeviceKind): Promise<{ deviceId: string; label: string }[]> {
+  const all = await navigator.mediaDevices.enumerateDevices();
+  return all.filter((d) => d.kind === kind && d.deviceId !== '');
 }
 
 /** The browser's audio sink: a hidden <audio> element per remote track. */
