@@ -84,6 +84,7 @@ before(async () => {
     server = new XcordServer('webcalls', ['--web-dir', WEB_DIR, '--ring-timeout', '45'], {
       role: 'serve',
       bindHost: '127.0.0.1',
+      port: 7990, // webclient.test.mjs's server takes 7950 in its own process
     });
     await server.start();
     browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30000 });
