@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { MediaSession } from './api';
-import { formatCountdown, isOwner, ringMode, roomAction, secondsLeft, sessionTitle, speakingIds } from './calls';
+import { formatCountdown, isOwner, ringMode, secondsLeft, sessionTitle, speakingIds } from './calls';
 
 const base = (extra: Partial<MediaSession> = {}): MediaSession => ({
   version: 1,
@@ -57,12 +57,6 @@ describe('ownership', () => {
     expect(isOwner(owned, 'me')).toBe(true);
     expect(isOwner(owned, 'other')).toBe(false);
     expect(isOwner(owned, null)).toBe(false);
-  });
-  it('a room is given up when the session ends or another window owns it', () => {
-    expect(roomAction(owned, 'me', true)).toBe('keep');
-    expect(roomAction(owned, 'other', true)).toBe('disconnect');
-    expect(roomAction(base({ owner: { connectionId: 'me', kind: 'main' } }), 'me', true)).toBe('disconnect');
-    expect(roomAction(owned, 'other', false)).toBe('keep');
   });
 });
 

@@ -35,16 +35,6 @@ export function isOwner(m: MediaSession | null, connectionId: string | null): bo
   return !!connectionId && !!m?.owner && m.owner.connectionId === connectionId;
 }
 
-/** What a window should do with its `Room`, given the snapshot. */
-export function roomAction(
-  m: MediaSession | null,
-  connectionId: string | null,
-  roomConnected: boolean,
-): 'keep' | 'disconnect' {
-  if (!roomConnected) return 'keep';
-  return isActive(m) && isOwner(m, connectionId) ? 'keep' : 'disconnect';
-}
-
 /** The user ids speaking: the live room's view when this window has one, else the snapshot's. */
 export function speakingIds(m: MediaSession | null, live: string[] | null): Set<string> {
   if (live) return new Set(live);

@@ -3,7 +3,7 @@
 // camera, screen share, claim); only the owner window — the one the server sent
 // MEDIA_SESSION_CONNECT — holds the LiveKit `Room`, applies the snapshot's controls to it and
 // reports its connection state. A window that stops being the owner (another claimed, the
-// session ended) disconnects its room. Views call the methods and read `view()`.
+// session ended) disconnects its room. Views call its methods and read the store and the session.
 //
 // Two races between windows of one browser are handled here. The server elects the newest
 // main window as the owner of a new session, so the window where the person clicked claims it
