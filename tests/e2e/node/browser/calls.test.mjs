@@ -301,6 +301,7 @@ test('Alice calls Bob from their DM; both of his tabs ring; he accepts, the ring
   assert.equal(await ringMode(b), 'none');
   assert.equal(await ringMode(b2), 'none');
   await b2.getByRole('region', { name: 'Current call' }).getByRole('button', { name: 'Move call here' }).waitFor();
+  await checkAxe(b2, 'a page with the current-call bar');
   assert.equal(await b2.evaluate(() => window.xcordSession.snapshot().status), 'idle', "bob's second tab holds no room");
 
   await a.getByRole('group', { name: PEOPLE.bob.name, exact: true }).waitFor();
