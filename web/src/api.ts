@@ -8,11 +8,21 @@ export interface User {
   avatarGradient: [string, string];
 }
 
+/** A user as a media session shows them. */
+export interface Person {
+  id: string;
+  displayName: string;
+  avatarGradient: string[];
+}
+
 export interface Channel {
   id: string;
   communityId: string;
   name: string;
   kind: 'text' | 'voice' | 'video';
+  userLimit: number;
+  position: number;
+  createdAt: number;
 }
 
 export interface Community {
@@ -21,8 +31,116 @@ export interface Community {
   ownerId: string;
 }
 
+export interface Member {
+  communityId: string;
+  user: User;
+  roleIds: string[];
+  joinedAt: number;
+}
+
 export interface CommunityView extends Community {
   channels: Channel[];
+  members: Member[];
+}
+
+export interface Message {
+  id: string;
+  channelId: string;
+  communityId: string;
+  author: User;
+  content: string;
+  createdAt: number;
+  editedAt: number | null;
+}
+
+export interface DmMessage {
+  id: string;
+  conversationId: string;
+  author: User;
+  content: string;
+  createdAt: number;
+  editedAt: number | null;
+  kind: 'text' | 'call';
+  call?: { id: string; state: string; video: boolean; durationMs: number } | null;
+}
+
+export interface Conversation {
+  id: string;
+  participants: User[];
+  createdAt: number;
+  lastMessageAt: number | null;
+}
+
+export interface IncomingCall {
+  callId: string;
+  from: Person;
+  video: boolean;
+  expiresAt: number;
+}
+
+export interface SessionParticipant {
+  userId: string;
+  displayName: string;
+  avatarGradient: string[];
+  muted: boolean;
+  speaking: boolean;
+  camera: boolean;
+  screenShare: boolean;
+  local: boolean;
+}
+
+export type SessionType = 'idle' | 'dm-voice' | 'dm-video' | 'server-voice' | 'server-video' | 'live-stream' | 'screen-share';
+export type ConnectionState = 'disconnected' | 'connecting' | 'connected' | 'reconnecting';
+
+/** The user's one media session (README "Calls and the global media session"). */
+export interface MediaSession {
+  version: number;
+  epoch: number;
+  type: SessionType;
+  context: {
+    callId?: string | null;
+    conversationId?: string | null;
+    otherUser?: Person | null;
+    communityId?: string | null;
+    communityName?: string | null;
+    channelId?: string | null;
+    channelName?: string | null;
+  };
+  controls: { muted: boolean; deafened: boolean; camera: boolean; screenShare: boolean };
+  connection: ConnectionState;
+  owner: { connectionId: string; kind: string } | null;
+  participants: SessionParticipant[];
+  incomingCalls: IncomingCall[];
+  pip: { enabled: boolean; x: number; y: number; width: number; height: number; minimized: boolean };
+}
+
+export interface Call {
+  id: string;
+  conversationId: string;
+  callerId: string;
+  calleeId: string;
+  video: boolean;
+  state: string;
+  ringExpiresAt: number;
+}
+
+/** A media-session command without its id and epoch (the client adds them). */
+export type Command =
+  | { type: 'start_call'; conversationId: string; video: boolean }
+  | { type: 'accept_call'; callId: string }
+  | { type: 'decline_call'; callId: string }
+  | { type: 'join_channel'; channelId: string }
+  | { type: 'leave' }
+  | { type: 'set_mute'; muted: boolean }
+  | { type: 'set_deafen'; deafened: boolean }
+  | { type: 'set_camera'; enabled: boolean }
+  | { type: 'set_screen_share'; enabled: boolean }
+  | { type: 'claim_owner'; connectionId: string }
+  | { type: 'report_connection'; connectionId: string; state: ConnectionState };
+
+export interface CommandAnswer {
+  result: { call?: Call | null };
+  session: MediaSession;
 }
 
 export interface Invite {
@@ -105,4 +223,20 @@ export const api = {
     call<Invite>('POST', `/communities/${communityId}/invites`, {}),
   joinByInvite: (code: string) => call<CommunityView>('POST', `/invites/${encodeURIComponent(code)}`),
   voiceJoin: (channelId: string) => call<VoiceTicket>('POST', `/channels/${channelId}/voice/join`),
+  voiceSelf: (flags: { selfMute?: boolean; selfDeaf?: boolean }) => call<unknown>('PATCH', '/voice/@me', flags),
+  messages: (channelId: string, before?: string, limit = 50) =>
+    call<Message[]>('GET', `/channels/${channelId}/messages?limit=${limit}${before ? `&before=${before}` : ''}`),
+  sendMessage: (channelId: string, content: string) =>
+    call<Message>('POST', `/channels/${channelId}/messages`, { content }),
+  conversation: (id: string) => call<Conversation>('GET', `/conversations/${id}`),
+  openConversation: (userId: string) => call<Conversation>('POST', '/conversations', { userId }),
+  dmMessages: (conversationId: string, before?: string, limit = 50) =>
+    call<DmMessage[]>(
+      'GET',
+      `/conversations/${conversationId}/messages?limit=${limit}${before ? `&before=${before}` : ''}`,
+    ),
+  sendDm: (conversationId: string, content: string) =>
+    call<DmMessage>('POST', `/conversations/${conversationId}/messages`, { content }),
+  command: (body: Command & { id: string; epoch?: number }) =>
+    call<CommandAnswer>('POST', '/media-session/commands', body),
 };

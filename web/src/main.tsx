@@ -1,26 +1,57 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { Room } from 'livekit-client';
 import { App } from './App';
-import { api } from './api';
+import { api, storedToken } from './api';
+import type { Client } from './client';
+import { Gateway } from './gateway';
+import { MediaController, browserSiblings } from './media';
+import { Ringtone, follow } from './ringtone';
 import { CallSession, browserAudio } from './session';
+import { Store } from './store';
+import { loadLivekit } from './lk';
 import './style.css';
 
-// One session for the page's lifetime, created outside React.
+// One of each for the page's lifetime, created outside React.
+const store = new Store();
 const session = new CallSession({
   ticket: (channelId) => api.voiceJoin(channelId),
-  newRoom: () => new Room({ adaptiveStream: true, dynacast: true }),
+  // livekit-client is its own chunk, loaded with the first call (prefetched on call pages)
+  newRoom: async () => {
+    const { Room } = await loadLivekit();
+    return new Room({ adaptiveStream: true, dynacast: true });
+  },
   playAudio: browserAudio,
 });
-// Reachable from the console and the browser e2e (e.g. `inboundAudioBytes()`).
-(window as unknown as { xcordSession: CallSession }).xcordSession = session;
-window.addEventListener('pagehide', () => void session.disconnect());
+const overlay = location.pathname === '/overlay';
+const gateway = new Gateway({
+  url: `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/v1/gateway`,
+  token: storedToken,
+  kind: overlay ? 'overlay' : 'main',
+  store,
+});
+const media = new MediaController({
+  store,
+  session,
+  command: api.command,
+  siblings: browserSiblings(),
+  voiceFlags: api.voiceSelf,
+});
+const ringtone = new Ringtone();
+follow(store, ringtone);
+const client: Client = { store, gateway, session, media, ringtone };
+
+// Reachable from the console and the browser e2e (e.g. `xcordSession.inboundAudioBytes()`).
+Object.assign(window, { xcordSession: session, xcordClient: client });
+window.addEventListener('pagehide', () => {
+  gateway.stop();
+  void session.disconnect();
+});
 
 const root = document.getElementById('root');
 if (root) {
   createRoot(root).render(
     <StrictMode>
-      <App session={session} />
+      <App client={client} />
     </StrictMode>,
   );
 }

@@ -2,7 +2,7 @@
 // browser and an SFU: the browser e2e covers that). Checks the state the views render.
 
 import { describe, expect, it } from 'vitest';
-import { RoomEvent, Track } from 'livekit-client';
+import { ConnectionQuality, RoomEvent, Track } from 'livekit-client';
 import type { RemoteTrack, Room } from 'livekit-client';
 import { CallSession } from './session';
 import type { AudioSink } from './session';
@@ -11,6 +11,7 @@ type Handler = (...args: unknown[]) => void;
 
 class FakeParticipant {
   isSpeaking = false;
+  connectionQuality = ConnectionQuality.Unknown;
   pubs = new Map<string, { isMuted: boolean; track: unknown; trackSid: string }>();
   constructor(
     public identity: string,
@@ -32,6 +33,11 @@ class FakeLocal extends FakeParticipant {
     this.calls.push(`camera:${on}`);
     if (on) this.pubs.set(Track.Source.Camera, { isMuted: false, track: { kind: 'video' }, trackSid: 'TR_cam' });
     else this.pubs.delete(Track.Source.Camera);
+  }
+  async setScreenShareEnabled(on: boolean) {
+    this.calls.push(`screen:${on}`);
+    if (on) this.pubs.set(Track.Source.ScreenShare, { isMuted: false, track: { kind: 'video' }, trackSid: 'TR_scr' });
+    else this.pubs.delete(Track.Source.ScreenShare);
   }
 }
 
@@ -55,6 +61,14 @@ class FakeRoom {
   }
   async disconnect() {
     this.disconnects++;
+  }
+  active: Record<string, string> = { audioinput: 'mic1', videoinput: 'cam1', audiooutput: 'spk1' };
+  getActiveDevice(kind: string) {
+    return this.active[kind];
+  }
+  async switchActiveDevice(kind: string, id: string) {
+    this.active[kind] = id;
+    return true;
   }
   join(p: FakeParticipant) {
     this.remoteParticipants.set(p.identity, p);
@@ -83,6 +97,10 @@ function setup(opts: { ticketFails?: boolean; connectGate?: Promise<void>; micFa
       rooms.push(r);
       return r as unknown as Room;
     },
+    listDevices: async (kind) => [
+      { deviceId: `${kind === 'audioinput' ? 'mic' : kind === 'videoinput' ? 'cam' : 'spk'}1`, label: 'First' },
+      { deviceId: `${kind === 'audioinput' ? 'mic' : kind === 'videoinput' ? 'cam' : 'spk'}2`, label: '' },
+    ],
     playAudio: (): AudioSink => {
       const s = { muted: false, stopped: false };
       sinks.push(s);
@@ -213,5 +231,76 @@ describe('CallSession', () => {
     await session.connect('1');
     rooms[0].emit(RoomEvent.Disconnected);
     expect(session.snapshot()).toMatchObject({ status: 'disconnected', tiles: [] });
+  });
+
+  it('connects with a given ticket (the media session), muted when the session is', async () => {
+    const { session, rooms, tickets } = setup();
+    await session.connect('dm_1', { ticket: { url: 'ws://other', token: 'tok-dm' }, muted: true, deafened: true });
+    expect(tickets).toEqual([]);
+    expect(rooms[0].connectedTo).toEqual(['ws://other', 'tok-dm']);
+    expect(rooms[0].localParticipant.calls).toEqual([]);
+    expect(session.snapshot()).toMatchObject({ status: 'connected', muted: true, deafened: true, channelId: 'dm_1' });
+  });
+
+  it('screen shares are kept apart from the camera tiles', async () => {
+    const { session, rooms } = setup();
+    await session.connect('1');
+    const bob = new FakeParticipant('u2', 'Bob');
+    bob.pubs.set(Track.Source.ScreenShare, { isMuted: false, track: { kind: 'video' }, trackSid: 'TR_s' });
+    rooms[0].join(bob);
+    expect(session.snapshot().screens.map((s) => [s.name, s.isLocal])).toEqual([['Bob', false]]);
+    await session.setScreenShare(true);
+    expect(session.snapshot().screenShare).toBe(true);
+    expect(session.snapshot().screens.map((s) => [s.name, s.isLocal])).toEqual([
+      ['Alice', true],
+      ['Bob', false],
+    ]);
+    expect(session.snapshot().tiles.map((t) => t.video)).toEqual([null, null]);
+  });
+
+  it('a refused screen capture leaves sharing off, with the reason', async () => {
+    const { session, rooms } = setup();
+    await session.connect('1');
+    rooms[0].localParticipant.setScreenShareEnabled = async () => {
+      throw new Error('NotAllowedError');
+    };
+    await session.setScreenShare(true);
+    expect(session.snapshot().screenShare).toBe(false);
+    expect(session.snapshot().error).toMatch(/^screen share unavailable/);
+  });
+
+  it("shows each participant's connection quality", async () => {
+    const { session, rooms } = setup();
+    await session.connect('1');
+    const bob = new FakeParticipant('u2', 'Bob');
+    rooms[0].join(bob);
+    expect(session.snapshot().tiles[1].quality).toBe('unknown');
+    bob.connectionQuality = ConnectionQuality.Poor;
+    rooms[0].emit(RoomEvent.ConnectionQualityChanged, ConnectionQuality.Poor, bob);
+    expect(session.snapshot().tiles[1].quality).toBe('poor');
+  });
+
+  it('reconnecting and reconnected are shown', async () => {
+    const { session, rooms, seen } = setup();
+    await session.connect('1');
+    rooms[0].emit(RoomEvent.Reconnecting);
+    expect(session.snapshot().status).toBe('reconnecting');
+    rooms[0].emit(RoomEvent.Reconnected);
+    expect(seen).toEqual(['connecting', 'connected', 'reconnecting', 'connected']);
+  });
+
+  it('lists devices with the ones in use, and switches during the call', async () => {
+    const { session, rooms } = setup();
+    await session.connect('1');
+    await session.refreshDevices();
+    const st = session.snapshot();
+    expect(st.devices.audioinput).toEqual([
+      { deviceId: 'mic1', label: 'First' },
+      { deviceId: 'mic2', label: 'audioinput 2' },
+    ]);
+    expect(st.activeDevices).toEqual({ audioinput: 'mic1', videoinput: 'cam1', audiooutput: 'spk1' });
+    await session.switchDevice('audiooutput', 'spk2');
+    expect(rooms[0].active.audiooutput).toBe('spk2');
+    expect(session.snapshot().activeDevices.audiooutput).toBe('spk2');
   });
 });

@@ -20,14 +20,19 @@ export class XcordServer {
   /**
    * `role`: 'media' (the SFU only) or 'serve' (control plane, SFU and web client). `bindHost`:
    * where HTTP listens (media stays on HOST): 127.0.0.1 gives pages a secure context, as
-   * `make run` does.
+   * `make run` does. `port`: a fixed HTTP port, for a test file that may run beside another
+   * file's server in the same namespace (node --test runs files in parallel on larger machines).
    */
-  constructor(name, extraArgs = [], { role = 'media', bindHost = HOST } = {}) {
+  constructor(name, extraArgs = [], { role = 'media', bindHost = HOST, port = null } = {}) {
     this.name = name;
     this.extraArgs = extraArgs;
     this.role = role;
-    this.port = nextPort;
-    nextPort += 4;
+    if (port === null) {
+      this.port = nextPort;
+      nextPort += 4;
+    } else {
+      this.port = port;
+    }
     this.bindHost = bindHost;
     this.url = `ws://${bindHost}:${this.port}`;
     this.httpUrl = `http://${bindHost}:${this.port}`;

@@ -1,0 +1,123 @@
+// The gateway reducer: Ready replaces the state; each event changes only what it names.
+
+import { describe, expect, it } from 'vitest';
+import type { Channel, CommunityView, MediaSession, User } from './api';
+import { EMPTY, Store, occupants, reduceEvent, reduceReady } from './store';
+import type { VoiceState } from './store';
+
+const user = (id: string, name: string): User => ({
+  id,
+  handle: name.toLowerCase(),
+  displayName: name,
+  avatarGradient: ['#000000', '#ffffff'],
+});
+const alice = user('a', 'Alice');
+const bob = user('b', 'Bob');
+const lounge: Channel = { id: 'ch1', communityId: 'c1', name: 'Lounge', kind: 'voice', userLimit: 0, position: 1, createdAt: 1 };
+const community: CommunityView = {
+  id: 'c1',
+  name: 'Tea',
+  ownerId: 'a',
+  channels: [lounge],
+  members: [
+    { communityId: 'c1', user: alice, roleIds: [], joinedAt: 1 },
+    { communityId: 'c1', user: bob, roleIds: [], joinedAt: 2 },
+  ],
+};
+const vs = (userId: string, channelId: string, joinedAt: number): VoiceState => ({
+  userId,
+  channelId,
+  participantSid: `PA_${userId}`,
+  selfMute: false,
+  selfDeaf: false,
+  serverMute: false,
+  serverDeaf: false,
+  camera: false,
+  screenShare: false,
+  joinedAt,
+});
+const session = (version: number, extra: Partial<MediaSession> = {}): MediaSession => ({
+  version,
+  epoch: 1,
+  type: 'idle',
+  context: {},
+  controls: { muted: false, deafened: false, camera: false, screenShare: false },
+  connection: 'disconnected',
+  owner: null,
+  participants: [],
+  incomingCalls: [],
+  pip: { enabled: false, x: 0, y: 0, width: 0, height: 0, minimized: false },
+  ...extra,
+});
+
+const ready = () =>
+  reduceReady({
+    sessionId: 'conn1',
+    user: alice,
+    communities: [community],
+    voiceStates: [vs('b', 'ch1', 20), vs('a', 'ch1', 10)],
+    conversations: [],
+    mediaSession: session(3),
+  });
+
+describe('reduceReady', () => {
+  it('takes the connection id, communities and voice states grouped per channel in join order', () => {
+    const s = ready();
+    expect(s.ready).toBe(true);
+    expect(s.connectionId).toBe('conn1');
+    expect(s.voice.ch1.map((v) => v.userId)).toEqual(['a', 'b']);
+    expect(occupants(s, lounge).map((o) => o.user?.displayName)).toEqual(['Alice', 'Bob']);
+  });
+});
+
+describe('reduceEvent', () => {
+  it('a voice state update moves a user between channels; a leave removes them', () => {
+    let s = ready();
+    s = reduceEvent(s, 'VOICE_STATE_UPDATE', { ...vs('b', 'ch2', 30), previousChannelId: 'ch1' });
+    expect(s.voice.ch1.map((v) => v.userId)).toEqual(['a']);
+    expect(s.voice.ch2.map((v) => v.userId)).toEqual(['b']);
+    s = reduceEvent(s, 'VOICE_STATE_UPDATE', { userId: 'a', channelId: null, previousChannelId: 'ch1' });
+    expect(s.voice.ch1).toBeUndefined();
+    s = reduceEvent(s, 'VOICE_STATE_UPDATE', { ...vs('b', 'ch2', 30), selfMute: true });
+    expect(s.voice.ch2).toHaveLength(1);
+    expect(s.voice.ch2[0].selfMute).toBe(true);
+  });
+
+  it('channels, members and communities follow their events', () => {
+    let s = ready();
+    s = reduceEvent(s, 'CHANNEL_CREATE', { ...lounge, id: 'ch0', name: 'First', position: 0 });
+    expect(s.communities[0].channels.map((c) => c.name)).toEqual(['First', 'Lounge']);
+    s = reduceEvent(s, 'CHANNEL_DELETE', { id: 'ch0', communityId: 'c1' });
+    expect(s.communities[0].channels.map((c) => c.name)).toEqual(['Lounge']);
+    const carol = user('c', 'Carol');
+    s = reduceEvent(s, 'MEMBER_ADD', { communityId: 'c1', user: carol, roleIds: [], joinedAt: 3 });
+    expect(s.communities[0].members.map((m) => m.user.displayName)).toEqual(['Alice', 'Bob', 'Carol']);
+    s = reduceEvent(s, 'MEMBER_REMOVE', { communityId: 'c1', userId: 'b' });
+    expect(s.communities[0].members.map((m) => m.user.displayName)).toEqual(['Alice', 'Carol']);
+    // removed themselves: the community goes
+    s = reduceEvent(s, 'MEMBER_REMOVE', { communityId: 'c1', userId: 'a' });
+    expect(s.communities).toEqual([]);
+  });
+
+  it('keeps the newest media session snapshot when they cross', () => {
+    let s = ready();
+    s = reduceEvent(s, 'MEDIA_SESSION_UPDATE', session(5, { type: 'dm-voice' }) as never);
+    s = reduceEvent(s, 'MEDIA_SESSION_UPDATE', session(4) as never);
+    expect(s.mediaSession?.version).toBe(5);
+    expect(s.mediaSession?.type).toBe('dm-voice');
+  });
+
+  it('a connect ticket is kept until taken', () => {
+    const store = new Store();
+    store.ready({ sessionId: 'x', user: alice });
+    store.event('MEDIA_SESSION_CONNECT', { url: 'ws://sfu', token: 't', room: 'dm_1', epoch: 7 });
+    expect(store.takeConnect()).toEqual({ url: 'ws://sfu', token: 't', room: 'dm_1', epoch: 7 });
+    expect(store.takeConnect()).toBeNull();
+  });
+
+  it('unknown events change nothing', () => {
+    const s = ready();
+    expect(reduceEvent(s, 'SOMETHING_NEW', {})).toBe(s);
+    expect(reduceEvent(EMPTY, 'VOICE_STATE_UPDATE', { userId: 'a', channelId: null })).toMatchObject({ voice: {} });
+  });
+});
