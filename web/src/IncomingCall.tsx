@@ -20,7 +20,8 @@ function useNow(ms: number): number {
 
 export function IncomingCallDialog({ client }: { client: Client }) {
   const g = useGateway(client);
-  const now = useNow(250);
+  // Counted on the server's clock: `expiresAt` is one of its instants.
+  const now = useNow(250) + g.clockOffset;
   const m = g.mediaSession;
   const calls = (m?.incomingCalls ?? []).filter((c) => c.expiresAt > now);
   if (calls.length === 0) return null;

@@ -4,7 +4,7 @@
 // changes everywhere and every window stops ringing.
 
 import { ringMode } from './calls';
-import type { Store } from './store';
+import { type Store, serverNow } from './store';
 
 export type RingMode = 'none' | 'ring' | 'waiting';
 
@@ -68,7 +68,10 @@ export class Ringtone {
 
 /** Keeps `ringtone` in step with the store's media session (re-checked every second for expiry). */
 export function follow(store: Store, ringtone: Ringtone): () => void {
-  const update = () => ringtone.play(ringMode(store.snapshot().mediaSession, Date.now()));
+  const update = () => {
+    const s = store.snapshot();
+    ringtone.play(ringMode(s.mediaSession, serverNow(s)));
+  };
   const unsubscribe = store.subscribe(update);
   const timer = setInterval(update, 1000);
   update();

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Channel, CommunityView, MediaSession, User } from './api';
-import { EMPTY, Store, occupants, reduceEvent, reduceReady } from './store';
+import { EMPTY, Store, occupants, reduceEvent, reduceReady, serverNow } from './store';
 import type { VoiceState } from './store';
 
 const user = (id: string, name: string): User => ({
@@ -67,6 +67,13 @@ describe('reduceReady', () => {
     expect(s.connectionId).toBe('conn1');
     expect(s.voice.ch1.map((v) => v.userId)).toEqual(['a', 'b']);
     expect(occupants(s, lounge).map((o) => o.user?.displayName)).toEqual(['Alice', 'Bob']);
+  });
+
+  it("keeps the server's clock offset, so countdowns run on the server's time", () => {
+    const s = reduceReady({ serverTime: 1_000_500 }, 1_000_000);
+    expect(s.clockOffset).toBe(500);
+    expect(serverNow(s, 2_000_000)).toBe(2_000_500);
+    expect(reduceReady({}, 1_000_000).clockOffset).toBe(0);
   });
 });
 

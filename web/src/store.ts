@@ -41,6 +41,8 @@ export interface GatewayState {
   connect: ConnectTicket | null;
   /** Bumped on each chat message, so open chats know to append. */
   lastMessage: Message | DmMessage | null;
+  /** The server's clock minus this one's (ms), from Ready's `serverTime`. */
+  clockOffset: number;
 }
 
 export const EMPTY: GatewayState = {
@@ -53,6 +55,7 @@ export const EMPTY: GatewayState = {
   mediaSession: null,
   connect: null,
   lastMessage: null,
+  clockOffset: 0,
 };
 
 function groupVoice(states: VoiceState[]): Record<string, VoiceState[]> {
@@ -62,8 +65,13 @@ function groupVoice(states: VoiceState[]): Record<string, VoiceState[]> {
   return voice;
 }
 
-/** Ready replaces everything. */
-export function reduceReady(d: Record<string, unknown>): GatewayState {
+/** The server's time now, as far as this client can tell. */
+export function serverNow(state: GatewayState, now: number = Date.now()): number {
+  return now + state.clockOffset;
+}
+
+/** Ready replaces everything; `now` is when it arrived (for the clock offset). */
+export function reduceReady(d: Record<string, unknown>, now: number = Date.now()): GatewayState {
   return {
     ...EMPTY,
     ready: true,
@@ -73,6 +81,7 @@ export function reduceReady(d: Record<string, unknown>): GatewayState {
     voice: groupVoice((d.voiceStates as VoiceState[]) ?? []),
     conversations: (d.conversations as Conversation[]) ?? [],
     mediaSession: (d.mediaSession as MediaSession) ?? null,
+    clockOffset: typeof d.serverTime === 'number' ? d.serverTime - now : 0,
   };
 }
 

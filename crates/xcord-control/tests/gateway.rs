@@ -28,6 +28,11 @@ async fn identify_ready_events_heartbeat_and_resume() {
         assert_eq!(ready["op"], "ready", "{ready}");
         assert_eq!(ready["d"]["user"]["id"], user_id.as_str());
         assert_eq!(ready["d"]["kind"], "main");
+        assert_eq!(
+            ready["d"]["serverTime"].as_i64(),
+            Some(state.clock.now_ms()),
+            "Ready carries the server's clock"
+        );
         let session_id = ready["d"]["sessionId"].as_str().unwrap().to_owned();
 
         state.hub.publish(

@@ -223,6 +223,8 @@ pub async fn serve(state: Arc<Services>, socket: WebSocket, mut ticket: admissio
             if let Some(obj) = ready.as_object_mut() {
                 obj.insert("sessionId".into(), json!(session.id));
                 obj.insert("kind".into(), json!(kind));
+                // The server's clock, so clients can count down to its instants (`expiresAt`).
+                obj.insert("serverTime".into(), json!(state.clock.now_ms()));
             }
             if sink
                 .send(frame(json!({"op": "ready", "d": ready})))
