@@ -71,3 +71,151 @@ async def test_a_public_broadcast_reaches_a_hidden_viewer(control):  # noqa: F81
         for r in rooms:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(r.disconnect(), 5)
+
+
+async def _purchase(http, server, token: str, live_id: str, key: str):
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": key}
+    async with http.post(f"{server.http_url}/api/v1/live/{live_id}/purchase", headers=headers) as r:
+        return r.status, await r.json(content_type=None)
+
+
+async def _connect(ticket: dict) -> rtc.Room:
+    room = rtc.Room()
+    await asyncio.wait_for(room.connect(ticket["url"], ticket["token"]), 30)
+    return room
+
+
+async def test_pay_per_view_admits_a_buyer_who_then_hears_the_host(control):  # noqa: F811
+    server, api, http = control
+    host, host_id = await api.register("ppvhost")
+    viewer, _ = await api.register("ppvfan")
+    await api.ok("PATCH", "/api/v1/users/@me", host, {"isCreator": True})
+    live = await api.ok("POST", "/api/v1/live", host, {"kind": "video_live", "title": "Paid", "access": "pay_per_view", "priceCoins": 20}, status=201)
+    await api.ok("POST", f"/api/v1/live/{live['id']}/start", host)
+    rooms, pub = [], None
+    try:
+        h = await _connect(await api.ok("POST", f"/api/v1/live/{live['id']}/join", host))
+        rooms.append(h)
+        pub = Publisher(h)
+        await pub.publish_tone()
+        status, err = await api.call("POST", f"/api/v1/live/{live['id']}/join", viewer)
+        assert (status, err["code"]) == (402, "payment_required"), (status, err)
+        status, err = await _purchase(http, server, viewer, live["id"], "buy-1")
+        assert (status, err["code"]) == (402, "insufficient_funds"), (status, err)
+        await api.ok("POST", "/api/v1/wallet/topups", viewer, {"amount": 30})
+        status, bought = await _purchase(http, server, viewer, live["id"], "buy-1")
+        assert (status, bought["balance"]) == (201, 10), (status, bought)
+        status, again = await _purchase(http, server, viewer, live["id"], "buy-1")
+        assert (status, again) == (200, bought)
+        status, err = await _purchase(http, server, viewer, live["id"], "buy-2")
+        assert (status, err["code"]) == (409, "already_purchased"), (status, err)
+
+        ticket = await api.ok("POST", f"/api/v1/live/{live['id']}/join", viewer)
+        assert ticket["role"] == "viewer"
+        v = rtc.Room()
+        subs = EventWaiter(v, "track_subscribed")
+        await asyncio.wait_for(v.connect(ticket["url"], ticket["token"]), 30)
+        rooms.append(v)
+        track, _, _ = await subs.wait(lambda t, p, part: part.identity == host_id, timeout=20)
+        level = rms(await collect_audio(track, seconds=0.5, skip_seconds=0.3, timeout=20))
+        assert level > 300, f"the buyer does not hear the host (rms {level:.0f})"
+        # the audience count comes from the media plane's events
+        for _ in range(50):
+            s = await api.ok("GET", f"/api/v1/live/{live['id']}", viewer)
+            if s["viewerCount"] == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert (s["viewerCount"], s["peakViewers"]) == (1, 1), s
+    finally:
+        if pub:
+            await pub.stop()
+        for r in rooms:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(r.disconnect(), 5)
+
+
+async def _until_ok(api, method: str, path: str, token: str, timeout: float = 10.0):
+    """Calls until 200 (the media plane's join event may still be on its way)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        status, body = await api.call(method, path, token)
+        if status == 200 or asyncio.get_running_loop().time() > deadline:
+            assert status == 200, (method, path, status, body)
+            return body
+        await asyncio.sleep(0.1)
+
+
+async def test_an_audio_room_listener_goes_on_stage_and_is_heard(control):  # noqa: F811
+    server, api, http = control
+    host, host_id = await api.register("roomhost")
+    speaker, speaker_id = await api.register("handraiser")
+    other, other_id = await api.register("earwitness")
+    await api.ok("PATCH", "/api/v1/users/@me", host, {"isCreator": True})
+    live = await api.ok("POST", "/api/v1/live", host, {"kind": "audio_room", "title": "Room", "access": "public"}, status=201)
+    lid = live["id"]
+    await api.ok("POST", f"/api/v1/live/{lid}/start", host)
+    rooms, pubs = [], []
+    try:
+        h = await _connect(await api.ok("POST", f"/api/v1/live/{lid}/join", host))
+        rooms.append(h)
+        hp = Publisher(h)
+        pubs.append(hp)
+        await hp.publish_tone()
+
+        s_ticket = await api.ok("POST", f"/api/v1/live/{lid}/join", speaker)
+        assert s_ticket["role"] == "listener"
+        s = await _connect(s_ticket)
+        rooms.append(s)
+        sid_before = s.local_participant.sid
+        o = rtc.Room()
+        o_subs = EventWaiter(o, "track_subscribed")
+        o_gone = EventWaiter(o, "disconnected")
+        await asyncio.wait_for(o.connect(*(lambda t: (t["url"], t["token"]))(await api.ok("POST", f"/api/v1/live/{lid}/join", other))), 30)
+        rooms.append(o)
+        await o_subs.wait(lambda t, p, part: part.identity == host_id, timeout=20)
+
+        # a listener cannot publish before the stage
+        early = Publisher(s)
+        published = True
+        try:
+            await asyncio.wait_for(early.publish_tone(freq=880), 8)
+        except Exception:
+            published = False
+        await early.stop()
+        assert not published, "a listener published before going on stage"
+
+        stage = await _until_ok(api, "PUT", f"/api/v1/live/{lid}/hand", speaker)
+        assert [x["userId"] for x in stage["hands"]] == [speaker_id], stage
+        await api.ok("POST", f"/api/v1/live/{lid}/stage/{speaker_id}/invite", host)
+        stage = await api.ok("POST", f"/api/v1/live/{lid}/stage/invite/accept", speaker)
+        assert {"userId": speaker_id, "role": "speaker"} in stage["roles"], stage
+
+        # same connection, now allowed to publish: others hear it
+        sp = Publisher(s)
+        pubs.append(sp)
+        for attempt in range(20):
+            try:
+                await asyncio.wait_for(sp.publish_tone(freq=880), 8)
+                break
+            except Exception:
+                await sp.stop()
+                await asyncio.sleep(0.25)
+        else:
+            raise AssertionError("the speaker could not publish after accepting")
+        assert s.local_participant.sid == sid_before, "the speaker reconnected"
+        track, _, part = await o_subs.wait(lambda t, p, part: part.identity == speaker_id, timeout=20)
+        assert part.sid == sid_before
+        level = rms(await collect_audio(track, seconds=0.5, skip_seconds=0.3, timeout=20))
+        assert level > 300, f"the speaker is not heard (rms {level:.0f})"
+
+        # kick disconnects
+        await api.ok("POST", f"/api/v1/live/{lid}/participants/{other_id}/kick", host, {"reason": "test"})
+        await o_gone.wait(timeout=10)
+        log = await api.ok("GET", f"/api/v1/live/{lid}/moderation-log", host)
+        assert [(e["action"], e["targetId"], e["reason"]) for e in log] == [("kick", other_id, "test")], log
+    finally:
+        for p in pubs:
+            await p.stop()
+        for r in rooms:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(r.disconnect(), 5)

@@ -194,7 +194,7 @@ async fn leave_stage(
     operation_id = "kickLiveParticipant",
     tag = "live",
     params(LiveSessionId, UserId),
-    request_body(content = Option<ReasonRequest>, description = "An optional reason."),
+    request_body(content = ReasonRequest, description = "An optional reason; the body may also be empty."),
     responses(
         (status = 200, description = "The moderation log entry.", body = ModerationEntry),
         (status = 400, response = BadRequest),
@@ -224,7 +224,7 @@ async fn kick(
     operation_id = "banLiveUser",
     tag = "live",
     params(LiveSessionId, UserId),
-    request_body(content = Option<ReasonRequest>, description = "An optional reason."),
+    request_body(content = ReasonRequest, description = "An optional reason; the body may also be empty."),
     responses(
         (status = 200, description = "The moderation log entry.", body = ModerationEntry),
         (status = 400, response = BadRequest),
@@ -253,7 +253,7 @@ async fn ban(
     operation_id = "muteLiveParticipant",
     tag = "live",
     params(LiveSessionId, UserId),
-    request_body(content = Option<ReasonRequest>, description = "An optional reason."),
+    request_body(content = ReasonRequest, description = "An optional reason; the body may also be empty."),
     responses(
         (status = 200, description = "The moderation log entry.", body = ModerationEntry),
         (status = 400, response = BadRequest),
@@ -284,7 +284,7 @@ async fn mute(
     operation_id = "deleteLiveMessage",
     tag = "live",
     params(LiveSessionId, MessageId),
-    request_body(content = Option<ReasonRequest>, description = "An optional reason."),
+    request_body(content = ReasonRequest, description = "An optional reason; the body may also be empty."),
     responses(
         (status = 204, description = "Deleted."),
         (status = 400, response = BadRequest),
