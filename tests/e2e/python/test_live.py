@@ -1,6 +1,9 @@
-"""Live broadcasts with the Python SDK: a creator's public session; the host streams a tone and a
-viewer hears it, while the host's room never lists the viewer and the viewer cannot publish;
-joining before the start is refused, and ending the session disconnects everyone."""
+"""Live broadcasts and audio rooms with the Python SDK against `xcord serve --dev`: a public
+session reaches a hidden viewer who cannot publish, and ending disconnects everyone; pay-per-view
+admits a buyer (once per key) who then hears the host; an audio-room listener raises a hand, is
+invited, accepts and is heard on the same connection, and a kick disconnects; a subscribers-only
+session admits a viewer after they subscribe, a banned viewer is disconnected and refused, and
+chat arrives in order over the gateway with deletions reaching everyone."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ import contextlib
 from livekit import rtc
 
 from lkutil import EventWaiter, Publisher, collect_audio, rms
-from test_control_voice import control  # noqa: F401  (the fixture)
+from test_control_voice import Gateway, control  # noqa: F401  (the fixture)
 
 
 async def test_a_public_broadcast_reaches_a_hidden_viewer(control):  # noqa: F811
@@ -219,3 +222,74 @@ async def test_an_audio_room_listener_goes_on_stage_and_is_heard(control):  # no
         for r in rooms:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(r.disconnect(), 5)
+
+
+async def test_subscribers_bans_and_chat(control):  # noqa: F811
+    server, api, http = control
+    host, host_id = await api.register("subhost")
+    fan, fan_id = await api.register("subfan")
+    await api.ok("PATCH", "/api/v1/users/@me", host, {"isCreator": True, "subscriptionPriceCoins": 15})
+    live = await api.ok("POST", "/api/v1/live", host, {"kind": "video_live", "title": "Fans", "access": "subscribers_only"}, status=201)
+    lid = live["id"]
+    await api.ok("POST", f"/api/v1/live/{lid}/start", host)
+    gw = await Gateway(http, server.http_url, fan).start()
+    rooms, pub = [], None
+    try:
+        h = await _connect(await api.ok("POST", f"/api/v1/live/{lid}/join", host))
+        rooms.append(h)
+        pub = Publisher(h)
+        await pub.publish_tone()
+        status, err = await api.call("POST", f"/api/v1/live/{lid}/join", fan)
+        assert (status, err["code"]) == (403, "subscription_required"), (status, err)
+        await api.ok("POST", "/api/v1/wallet/topups", fan, {"amount": 20})
+        sub = await api.ok("PUT", f"/api/v1/creators/{host_id}/subscription", fan, status=201)
+        assert sub["balance"] == 5, sub
+        v = rtc.Room()
+        subs = EventWaiter(v, "track_subscribed")
+        v_gone = EventWaiter(v, "disconnected")
+        ticket = await api.ok("POST", f"/api/v1/live/{lid}/join", fan)
+        await asyncio.wait_for(v.connect(ticket["url"], ticket["token"]), 30)
+        rooms.append(v)
+        await subs.wait(lambda t, p, part: part.identity == host_id, timeout=20)
+
+        # the gateway events go to those in the room: wait until the media plane says so
+        for _ in range(100):
+            if (await api.ok("GET", f"/api/v1/live/{lid}", fan))["viewerCount"] == 1:
+                break
+            await asyncio.sleep(0.1)
+        # chat in order, over the gateway; a deleted message disappears
+        sent = []
+        for text in ("first", "second", "third"):
+            m = await api.ok("POST", f"/api/v1/live/{lid}/messages", fan, {"content": text}, status=201)
+            sent.append(m["id"])
+        deadline = asyncio.get_running_loop().time() + 10
+        while asyncio.get_running_loop().time() < deadline:
+            got = [e["d"]["content"] for e in gw.events if e["t"] == "LIVE_MESSAGE_CREATE"]
+            if len(got) == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert got == ["first", "second", "third"], got
+        status, _ = await api.call("DELETE", f"/api/v1/live/{lid}/messages/{sent[1]}", host, {"reason": "test"})
+        assert status == 204
+        while asyncio.get_running_loop().time() < deadline:
+            if any(e["t"] == "LIVE_MESSAGE_DELETE" and e["d"]["id"] == sent[1] for e in gw.events):
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("no LIVE_MESSAGE_DELETE")
+        listed = await api.ok("GET", f"/api/v1/live/{lid}/messages", fan)
+        assert [m["content"] for m in listed] == ["first", "third"], listed
+
+        # a ban disconnects now and refuses later
+        await api.ok("PUT", f"/api/v1/live/{lid}/bans/{fan_id}", host, {"reason": "test"})
+        await v_gone.wait(timeout=10)
+        status, err = await api.call("POST", f"/api/v1/live/{lid}/join", fan)
+        assert (status, err["code"]) == (403, "banned"), (status, err)
+    finally:
+        await gw.close()
+        if pub:
+            await pub.stop()
+        for r in rooms:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(r.disconnect(), 5)
+
