@@ -12,6 +12,7 @@ use crate::communities::hooks::CommunityHooks;
 use crate::db::Db;
 use crate::error::{Error, ErrorCode};
 use crate::gateway::admission::Admission;
+use crate::live;
 use crate::media::{MediaAccess, MediaEventListener, MediaPlane};
 use crate::media_session;
 use crate::ratelimit::UserLimits;
@@ -52,6 +53,8 @@ pub struct Services {
     pub tasks: Tasks,
     /// Media sessions' and calls' settings and run-time coordination.
     pub media_sessions: media_session::Runtime,
+    /// Live sessions' timer wake-up and chat limits.
+    pub live: live::Runtime,
     /// A development server (`--dev`): users may top up their own wallets.
     pub dev: bool,
 }
@@ -163,6 +166,7 @@ impl ServicesBuilder {
             media_listeners: self.media_listeners,
             tasks: self.tasks,
             media_sessions: media_session::Runtime::new(self.call_settings),
+            live: live::Runtime::default(),
             dev: self.dev,
         });
         for start in self.starters {

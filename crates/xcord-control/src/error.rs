@@ -45,13 +45,15 @@ pub enum ErrorCode {
     InsufficientFunds,
     /// The caller already bought this session (with another idempotency key).
     AlreadyPurchased,
+    /// Banned from the host's live sessions.
+    Banned,
     /// The server failed; the details are in its log, under the request's id.
     Internal,
 }
 
 impl ErrorCode {
     /// Every code, for the API document (`api::error` gives it its schema).
-    pub const ALL: [ErrorCode; 18] = [
+    pub const ALL: [ErrorCode; 19] = [
         ErrorCode::InvalidRequest,
         ErrorCode::Unauthorized,
         ErrorCode::Forbidden,
@@ -69,6 +71,7 @@ impl ErrorCode {
         ErrorCode::SessionFull,
         ErrorCode::InsufficientFunds,
         ErrorCode::AlreadyPurchased,
+        ErrorCode::Banned,
         ErrorCode::Internal,
     ];
 
@@ -92,6 +95,7 @@ impl ErrorCode {
             ErrorCode::SessionFull => "session_full",
             ErrorCode::InsufficientFunds => "insufficient_funds",
             ErrorCode::AlreadyPurchased => "already_purchased",
+            ErrorCode::Banned => "banned",
             ErrorCode::Internal => "internal",
         }
     }
@@ -225,7 +229,8 @@ mod tests {
             ErrorCode::SessionFull => 14,
             ErrorCode::InsufficientFunds => 15,
             ErrorCode::AlreadyPurchased => 16,
-            ErrorCode::Internal => 17,
+            ErrorCode::Banned => 17,
+            ErrorCode::Internal => 18,
         };
         for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
             assert_eq!(position(code), i, "{code}");

@@ -53,4 +53,6 @@ pub fn services(db: db::Db) -> app::ServicesBuilder {
         .media_listener(Arc::new(media_session::listener::MediaSessionListener))
         .on_start(media_session::timers::start)
         .on_start(media_session::speaking::start)
+        .media_listener(Arc::new(live::presence::LiveMediaListener))
+        .on_start(live::timers::start)
 }

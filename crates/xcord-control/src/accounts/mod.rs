@@ -31,6 +31,8 @@ pub struct User {
     #[schema(value_type = AvatarGradient)]
     pub avatar_gradient: [String; 2],
     pub is_creator: bool,
+    /// What a 30-day subscription to this creator costs; `null`: none offered.
+    pub subscription_price_coins: Option<i64>,
     /// Unix milliseconds.
     pub created_at: i64,
 }

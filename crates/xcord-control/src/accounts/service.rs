@@ -25,6 +25,9 @@ pub struct Registration {
     pub is_creator: bool,
 }
 
+/// The highest price of a creator's 30-day subscription.
+pub const MAX_SUBSCRIPTION_PRICE_COINS: i64 = 1_000_000;
+
 /// Changes to a profile; `None` keeps the value.
 #[derive(Default)]
 pub struct ProfileChanges {
@@ -32,6 +35,8 @@ pub struct ProfileChanges {
     pub handle: Option<String>,
     pub avatar_gradient: Option<[String; 2]>,
     pub is_creator: Option<bool>,
+    /// 0 stops offering subscriptions.
+    pub subscription_price_coins: Option<i64>,
 }
 
 /// A signed-in session: the bearer token (shown once) and its user.
@@ -178,6 +183,13 @@ pub async fn update_profile(
         validate::handle(h)?;
     }
     validate_gradient(changes.avatar_gradient.as_ref())?;
+    if let Some(p) = changes.subscription_price_coins
+        && !(0..=MAX_SUBSCRIPTION_PRICE_COINS).contains(&p)
+    {
+        return Err(Error::invalid(format!(
+            "subscriptionPriceCoins must be between 0 (none offered) and {MAX_SUBSCRIPTION_PRICE_COINS}"
+        )));
+    }
     store::update_profile(
         &services.db,
         user_id,
@@ -185,6 +197,7 @@ pub async fn update_profile(
         changes.handle.as_deref(),
         changes.avatar_gradient.as_ref(),
         changes.is_creator,
+        changes.subscription_price_coins,
     )
     .await
     .map_err(|e| {

@@ -15,8 +15,7 @@ pub struct NewUser<'a> {
     pub is_creator: bool,
 }
 
-const USER_COLUMNS: &str =
-    "id, handle, display_name, avatar_from, avatar_to, is_creator, created_at";
+const USER_COLUMNS: &str = "id, handle, display_name, avatar_from, avatar_to, is_creator, subscription_price_coins, created_at";
 
 fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
     Ok(User {
@@ -25,6 +24,7 @@ fn user_from_row(row: &AnyRow) -> Result<User, sqlx::Error> {
         display_name: row.try_get("display_name")?,
         avatar_gradient: [row.try_get("avatar_from")?, row.try_get("avatar_to")?],
         is_creator: get_bool(row, "is_creator")?,
+        subscription_price_coins: row.try_get("subscription_price_coins")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -53,6 +53,7 @@ pub async fn insert_user(db: &Db, u: NewUser<'_>, now: i64) -> Result<User, sqlx
         display_name: u.display_name.to_owned(),
         avatar_gradient: u.avatar.clone(),
         is_creator: u.is_creator,
+        subscription_price_coins: None,
         created_at,
     })
 }
@@ -90,6 +91,7 @@ pub async fn update_profile(
     handle: Option<&str>,
     avatar: Option<&[String; 2]>,
     is_creator: Option<bool>,
+    subscription_price_coins: Option<i64>,
 ) -> Result<(), sqlx::Error> {
     let mut tx = db.pool.begin().await?;
     if let Some(n) = display_name {
@@ -111,6 +113,13 @@ pub async fn update_profile(
         sqlx::query("UPDATE users SET avatar_from = $1, avatar_to = $2 WHERE id = $3")
             .bind(&a[0])
             .bind(&a[1])
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    if let Some(p) = subscription_price_coins {
+        sqlx::query("UPDATE users SET subscription_price_coins = $1 WHERE id = $2")
+            .bind((p > 0).then_some(p))
             .bind(id)
             .execute(&mut *tx)
             .await?;

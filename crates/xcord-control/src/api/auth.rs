@@ -186,6 +186,9 @@ pub struct UpdateMeRequest {
     #[schema(value_type = Option<AvatarGradient>)]
     avatar_gradient: Option<[String; 2]>,
     is_creator: Option<bool>,
+    /// What a 30-day subscription to you costs (0: none offered).
+    #[schema(minimum = 0, maximum = 1_000_000)]
+    subscription_price_coins: Option<i64>,
 }
 
 /// Edit one's profile
@@ -213,6 +216,7 @@ pub async fn update_me(
         handle: req.handle,
         avatar_gradient: req.avatar_gradient,
         is_creator: req.is_creator,
+        subscription_price_coins: req.subscription_price_coins,
     };
     Ok(Json(
         service::update_profile(&state, &session.user.id, changes).await?,

@@ -28,7 +28,8 @@ pub fn status(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden
         | ErrorCode::ChannelFull
         | ErrorCode::SubscriptionRequired
-        | ErrorCode::SessionFull => StatusCode::FORBIDDEN,
+        | ErrorCode::SessionFull
+        | ErrorCode::Banned => StatusCode::FORBIDDEN,
         ErrorCode::PaymentRequired | ErrorCode::InsufficientFunds => StatusCode::PAYMENT_REQUIRED,
         ErrorCode::NotFound => StatusCode::NOT_FOUND,
         ErrorCode::Conflict

@@ -7,12 +7,15 @@
 //! the OpenAPI document ([`openapi`], served at `GET /api/v1/openapi.json`) says are made in
 //! one place. Nothing here registers a route any other way.
 
+mod admin;
 mod auth;
 mod communities;
 mod conversations;
+mod creators;
 pub mod error;
 mod gateway;
 mod live;
+mod live_room;
 mod media_session;
 mod openapi;
 mod params;
@@ -62,6 +65,9 @@ fn routes() -> OpenApiRouter<Arc<Services>> {
         .merge(voice::routes())
         .merge(media_session::routes())
         .merge(live::routes())
+        .merge(live_room::routes())
+        .merge(creators::routes())
+        .merge(admin::routes())
         .merge(wallet::routes())
         .merge(openapi::routes())
 }

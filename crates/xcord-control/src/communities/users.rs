@@ -8,13 +8,14 @@ use sqlx::any::AnyRow;
 use crate::accounts::User;
 use crate::db::get_bool;
 
-const COLUMNS: [&str; 7] = [
+const COLUMNS: [&str; 8] = [
     "id",
     "handle",
     "display_name",
     "avatar_from",
     "avatar_to",
     "is_creator",
+    "subscription_price_coins",
     "created_at",
 ];
 
@@ -50,6 +51,7 @@ pub(crate) fn user_from_row_as(row: &AnyRow, prefix: &str) -> Result<User, sqlx:
             row.try_get(col("avatar_to").as_str())?,
         ],
         is_creator: get_bool(row, &col("is_creator"))?,
+        subscription_price_coins: row.try_get(col("subscription_price_coins").as_str())?,
         created_at: row.try_get(col("created_at").as_str())?,
     })
 }

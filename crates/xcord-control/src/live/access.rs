@@ -1,6 +1,8 @@
-//! Who may join a session and in which role, as a pure decision over what the service read:
-//! the session, the caller, whether they bought it, and how many others were admitted. The host
-//! may join while scheduled (to get ready) or live; everyone else only while live.
+//! Who may join a session, as a pure decision over what the service read: the session (with
+//! its audience count from media events), the caller, whether they are banned, subscribed or
+//! bought it, and whether they are in the room already. The host may join while scheduled (to
+//! get ready) or live; everyone else only while live. The role an admitted member of the
+//! audience gets is the stage's to say (`super::stage`).
 
 use super::{LiveAccess, LiveKind, LiveRole, LiveSession, LiveState};
 
@@ -8,16 +10,21 @@ use super::{LiveAccess, LiveKind, LiveRole, LiveSession, LiveState};
 #[derive(Clone, Copy, Debug)]
 pub struct Caller<'a> {
     pub user_id: &'a str,
+    /// Banned from the host's sessions.
+    pub banned: bool,
+    /// They have an active subscription to the host.
+    pub subscribed: bool,
     /// They bought this session.
     pub purchased: bool,
-    /// They were admitted before (a rejoin does not count twice against `maxViewers`).
-    pub admitted_before: bool,
+    /// They are in the room now (a rejoin replaces that connection and keeps its place).
+    pub present: bool,
 }
 
 /// Why a join is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum JoinRefusal {
     NotLive,
+    Banned,
     SubscriptionRequired,
     PaymentRequired,
     SessionFull,
@@ -31,8 +38,9 @@ pub fn audience_role(kind: LiveKind) -> LiveRole {
     }
 }
 
-/// The caller's role, or why they may not join. `admitted` counts the audience admitted so far.
-pub fn decide(s: &LiveSession, caller: Caller<'_>, admitted: i64) -> Result<LiveRole, JoinRefusal> {
+/// The caller's role (host or the audience's), or why they may not join. The audience count is
+/// the session's `viewer_count`.
+pub fn decide(s: &LiveSession, caller: Caller<'_>) -> Result<LiveRole, JoinRefusal> {
     if caller.user_id == s.host_id {
         return match s.state {
             LiveState::Scheduled | LiveState::Live => Ok(LiveRole::Host),
@@ -40,22 +48,41 @@ pub fn decide(s: &LiveSession, caller: Caller<'_>, admitted: i64) -> Result<Live
         };
     }
     if s.state != LiveState::Live {
-        return Err(JoinRefusal::NotLive);
+        return Err(if caller.banned {
+            JoinRefusal::Banned
+        } else {
+            JoinRefusal::NotLive
+        });
     }
-    match s.access {
-        LiveAccess::Public => {}
-        // No subscriptions exist yet: nobody but the host is a subscriber.
-        LiveAccess::SubscribersOnly => return Err(JoinRefusal::SubscriptionRequired),
-        LiveAccess::PayPerView if !caller.purchased => return Err(JoinRefusal::PaymentRequired),
-        LiveAccess::PayPerView => {}
-    }
+    entitled(s, caller)?;
     if let Some(max) = s.max_viewers
-        && !caller.admitted_before
-        && admitted >= max
+        && !caller.present
+        && s.viewer_count >= max
     {
         return Err(JoinRefusal::SessionFull);
     }
     Ok(audience_role(s.kind))
+}
+
+/// Whether the caller (not the host) may watch the session at all, whatever its state and
+/// audience: not banned, and its access rule met (also what reading and writing its chat needs).
+pub fn entitled(s: &LiveSession, caller: Caller<'_>) -> Result<(), JoinRefusal> {
+    if caller.user_id == s.host_id {
+        return Ok(());
+    }
+    if caller.banned {
+        return Err(JoinRefusal::Banned);
+    }
+    match s.access {
+        LiveAccess::Public => {}
+        LiveAccess::SubscribersOnly if !caller.subscribed => {
+            return Err(JoinRefusal::SubscriptionRequired);
+        }
+        LiveAccess::SubscribersOnly => {}
+        LiveAccess::PayPerView if !caller.purchased => return Err(JoinRefusal::PaymentRequired),
+        LiveAccess::PayPerView => {}
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -63,6 +90,15 @@ mod tests {
     use super::*;
 
     fn session(state: LiveState, access: LiveAccess, max_viewers: Option<i64>) -> LiveSession {
+        session_with(state, access, max_viewers, 0)
+    }
+
+    fn session_with(
+        state: LiveState,
+        access: LiveAccess,
+        max_viewers: Option<i64>,
+        viewer_count: i64,
+    ) -> LiveSession {
         LiveSession {
             id: "s".into(),
             host_id: "host".into(),
@@ -73,21 +109,24 @@ mod tests {
             state,
             max_viewers,
             max_duration_seconds: None,
-            viewer_count: 0,
+            viewer_count,
             peak_viewers: 0,
             started_at: None,
             ended_at: None,
             end_reason: None,
+            host_connected_at: None,
             created_at: 0,
             version: 1,
         }
     }
 
-    fn caller(user_id: &str, purchased: bool, admitted_before: bool) -> Caller<'_> {
+    fn caller(user_id: &str, purchased: bool, present: bool) -> Caller<'_> {
         Caller {
             user_id,
+            banned: false,
+            subscribed: false,
             purchased,
-            admitted_before,
+            present,
         }
     }
 
@@ -95,14 +134,11 @@ mod tests {
     fn the_host_joins_before_and_while_live() {
         for state in [LiveState::Scheduled, LiveState::Live] {
             let s = session(state, LiveAccess::PayPerView, Some(0));
-            assert_eq!(
-                decide(&s, caller("host", false, false), 9),
-                Ok(LiveRole::Host)
-            );
+            assert_eq!(decide(&s, caller("host", false, false)), Ok(LiveRole::Host));
         }
         let ended = session(LiveState::Ended, LiveAccess::Public, None);
         assert_eq!(
-            decide(&ended, caller("host", false, false), 0),
+            decide(&ended, caller("host", false, false)),
             Err(JoinRefusal::NotLive)
         );
     }
@@ -111,43 +147,55 @@ mod tests {
     fn the_audience_needs_a_live_session_and_its_access() {
         let scheduled = session(LiveState::Scheduled, LiveAccess::Public, None);
         assert_eq!(
-            decide(&scheduled, caller("v", false, false), 0),
+            decide(&scheduled, caller("v", false, false)),
             Err(JoinRefusal::NotLive)
         );
         let public = session(LiveState::Live, LiveAccess::Public, None);
         assert_eq!(
-            decide(&public, caller("v", false, false), 0),
+            decide(&public, caller("v", false, false)),
             Ok(LiveRole::Listener)
         );
         let subs = session(LiveState::Live, LiveAccess::SubscribersOnly, None);
         assert_eq!(
-            decide(&subs, caller("v", true, false), 0),
+            decide(&subs, caller("v", true, false)),
             Err(JoinRefusal::SubscriptionRequired)
         );
+        let subscriber = Caller {
+            subscribed: true,
+            ..caller("v", false, false)
+        };
+        assert_eq!(decide(&subs, subscriber), Ok(LiveRole::Listener));
+        let banned = Caller {
+            banned: true,
+            subscribed: true,
+            ..caller("v", true, false)
+        };
+        assert_eq!(decide(&public, banned), Err(JoinRefusal::Banned));
         let paid = session(LiveState::Live, LiveAccess::PayPerView, None);
         assert_eq!(
-            decide(&paid, caller("v", false, false), 0),
+            decide(&paid, caller("v", false, false)),
             Err(JoinRefusal::PaymentRequired)
         );
         assert_eq!(
-            decide(&paid, caller("v", true, false), 0),
+            decide(&paid, caller("v", true, false)),
             Ok(LiveRole::Listener)
         );
     }
 
     #[test]
-    fn a_full_session_admits_only_those_admitted_before() {
-        let s = session(LiveState::Live, LiveAccess::Public, Some(2));
+    fn a_full_session_admits_only_those_in_the_room() {
+        let s = session_with(LiveState::Live, LiveAccess::Public, Some(2), 1);
         assert_eq!(
-            decide(&s, caller("v", false, false), 1),
+            decide(&s, caller("v", false, false)),
             Ok(LiveRole::Listener)
         );
+        let full = session_with(LiveState::Live, LiveAccess::Public, Some(2), 2);
         assert_eq!(
-            decide(&s, caller("v", false, false), 2),
+            decide(&full, caller("v", false, false)),
             Err(JoinRefusal::SessionFull)
         );
         assert_eq!(
-            decide(&s, caller("v", false, true), 2),
+            decide(&full, caller("v", false, true)),
             Ok(LiveRole::Listener)
         );
     }

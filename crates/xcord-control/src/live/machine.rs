@@ -26,14 +26,41 @@ pub enum Refusal {
     Over,
 }
 
-/// When a live session ends by itself, if it does.
-pub fn deadline(s: &LiveSession) -> Option<i64> {
-    match (s.state, s.started_at, s.max_duration_seconds) {
-        (LiveState::Live, Some(started), Some(max)) => {
-            Some(started.saturating_add(max.saturating_mul(1000)))
-        }
-        _ => None,
+/// How long after going live the host's media connection must have been seen; a session whose
+/// host never connects by then fails (`host_never_connected`).
+pub const HOST_CONNECT_GRACE_MS: i64 = 60_000;
+
+/// What ends a live session by itself, and when: its maximum duration, or the host's grace
+/// period when the host never connected (the earlier; the maximum duration on a tie).
+fn timeout(s: &LiveSession) -> Option<(i64, LiveState, &'static str)> {
+    let started = match (s.state, s.started_at) {
+        (LiveState::Live, Some(started)) => started,
+        _ => return None,
+    };
+    let max = s.max_duration_seconds.map(|max| {
+        (
+            started.saturating_add(max.saturating_mul(1000)),
+            LiveState::Ended,
+            "max_duration",
+        )
+    });
+    let grace = s.host_connected_at.is_none().then(|| {
+        (
+            started.saturating_add(HOST_CONNECT_GRACE_MS),
+            LiveState::Failed,
+            "host_never_connected",
+        )
+    });
+    match (max, grace) {
+        (Some(m), Some(g)) if g.0 < m.0 => Some(g),
+        (Some(m), _) => Some(m),
+        (None, g) => g,
     }
+}
+
+/// When a live session ends (or fails) by itself, if it does.
+pub fn deadline(s: &LiveSession) -> Option<i64> {
+    timeout(s).map(|(at, _, _)| at)
 }
 
 fn end(s: &LiveSession, state: LiveState, reason: &str, at: i64) -> LiveSession {
@@ -47,8 +74,8 @@ fn end(s: &LiveSession, state: LiveState, reason: &str, at: i64) -> LiveSession 
 
 /// The session after `input` at `now` (unchanged when nothing happens).
 pub fn apply(s: &LiveSession, input: LiveInput, now: i64) -> Result<LiveSession, Refusal> {
-    let s = match deadline(s) {
-        Some(at) if now >= at => end(s, LiveState::Ended, "max_duration", at),
+    let s = match timeout(s) {
+        Some((at, state, reason)) if now >= at => end(s, state, reason, at),
         _ => s.clone(),
     };
     match (input, s.state) {
@@ -88,6 +115,7 @@ mod tests {
             started_at: None,
             ended_at: None,
             end_reason: None,
+            host_connected_at: Some(0),
             created_at: 0,
             version: 1,
         }
@@ -129,5 +157,26 @@ mod tests {
         // Time first: an end that comes later finds it over, and its end time is the deadline.
         assert_eq!(apply(&live, LiveInput::End, 70_000), Err(Refusal::Over));
         assert_eq!(deadline(&scheduled(Some(60))), None);
+    }
+
+    #[test]
+    fn a_host_who_never_connects_fails_the_session_after_the_grace() {
+        let mut never = scheduled(Some(3600));
+        never.host_connected_at = None;
+        let live = apply(&never, LiveInput::Start, 1_000).unwrap();
+        assert_eq!(deadline(&live), Some(1_000 + HOST_CONNECT_GRACE_MS));
+        assert_eq!(
+            apply(&live, LiveInput::Tick, HOST_CONNECT_GRACE_MS).unwrap(),
+            live
+        );
+        let failed = apply(&live, LiveInput::Tick, 1_000 + HOST_CONNECT_GRACE_MS).unwrap();
+        assert_eq!(failed.state, LiveState::Failed);
+        assert_eq!(failed.end_reason.as_deref(), Some("host_never_connected"));
+        // Connected in time: only the maximum duration remains.
+        let connected = LiveSession {
+            host_connected_at: Some(2_000),
+            ..live
+        };
+        assert_eq!(deadline(&connected), Some(1_000 + 3_600_000));
     }
 }

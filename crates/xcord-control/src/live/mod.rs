@@ -1,15 +1,50 @@
 //! Live broadcasts (`video_live`) and audio rooms (`audio_room`): a creator's session with its
 //! access rule (public, subscribers only, pay per view), its lifecycle (scheduled → live →
-//! ended, a pure machine in [`machine`]), who may join in which role ([`access`], also pure),
-//! the media tokens of each role ([`token`]), pay-per-view purchases paid from the caller's
-//! wallet (`crate::wallet`), and their storage ([`store`]). Each session is the media room
-//! `live_<id>`.
+//! ended or failed, a pure machine in [`machine`], ended by itself by the [`timers`] task), who
+//! may join in which role ([`access`], also pure), the media tokens and live permissions of
+//! each role ([`token`]), who is in the room and the audience counts from media events
+//! ([`presence`]), the stage ([`stage`]), moderation ([`moderation`]), chat ([`chat`]), creator
+//! subscriptions ([`subscriptions`]), pay-per-view purchases paid from the caller's wallet
+//! (`crate::wallet`), the gateway events ([`events`]) and the sessions' SQL ([`store`]). Each
+//! session is the media room `live_<id>`.
 
 pub mod access;
+pub mod chat;
+pub mod events;
 pub mod machine;
+pub mod moderation;
+pub mod presence;
 pub mod service;
+pub mod stage;
 pub mod store;
+pub mod subscriptions;
+pub mod timers;
 pub mod token;
+
+use crate::ratelimit::RateLimiter;
+
+/// Live sessions' run-time coordination: the timer task's wake-up and the chat's rate limits.
+pub struct Runtime {
+    wake: tokio::sync::Notify,
+    /// Chat messages per user and session.
+    pub chat_limits: RateLimiter,
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self {
+            wake: tokio::sync::Notify::new(),
+            chat_limits: RateLimiter::new(chat::RATE_MAX, chat::RATE_WINDOW, 100_000),
+        }
+    }
+}
+
+impl Runtime {
+    /// Tells the timer task a deadline may have moved.
+    pub fn wake_timers(&self) {
+        self.wake.notify_one();
+    }
+}
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -20,7 +55,7 @@ use utoipa::ToSchema;
 pub enum LiveKind {
     /// Video to many viewers.
     VideoLive,
-    /// Audio with a host (and, later, speakers on stage) and listeners.
+    /// Audio with a host, speakers on stage and listeners.
     AudioRoom,
 }
 
@@ -29,7 +64,7 @@ pub enum LiveKind {
 #[serde(rename_all = "snake_case")]
 pub enum LiveAccess {
     Public,
-    /// Only subscribers of the host (until subscriptions exist: only the host).
+    /// Only the host's subscribers (a running creator subscription).
     SubscribersOnly,
     /// One purchase of `priceCoins` per viewer.
     PayPerView,
@@ -104,13 +139,19 @@ pub struct LiveSession {
     pub max_viewers: Option<i64>,
     /// A live session ends by itself this long after it started; `null`: no limit.
     pub max_duration_seconds: Option<i64>,
-    /// Audience members admitted so far (join tokens issued, once per user).
+    /// Audience members in the room now (from the media plane's events; the host is not
+    /// counted).
     pub viewer_count: i64,
+    /// The most audience members in the room at once.
     pub peak_viewers: i64,
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
-    /// Why it ended: `host_ended`, `cancelled` (ended before it started) or `max_duration`.
+    /// Why it ended: `host_ended`, `cancelled` (ended before it started), `max_duration`, or
+    /// (`failed`) `host_never_connected`.
     pub end_reason: Option<String>,
+    /// When the host's media connection was first seen.
+    #[serde(skip)]
+    pub host_connected_at: Option<i64>,
     #[serde(skip)]
     pub created_at: i64,
     #[serde(skip)]

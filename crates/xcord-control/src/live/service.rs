@@ -1,7 +1,9 @@
 //! Live-session rules: creating (creators only), listing and reading (time applied on read, so
-//! a session past its maximum duration shows as ended), starting and ending (the host only;
-//! ending closes the media room), joining (a role and its media token, or a precise refusal),
-//! and buying a pay-per-view session from the wallet in one transaction.
+//! a session past its maximum duration shows as ended even before the timer task ends it),
+//! starting and ending (the host only), what every state change does (`LIVE_UPDATE`; ending or
+//! failing closes the media room, which disconnects everyone, and a failed or cancelled session
+//! refunds its purchases), joining (a role and its media token, or a precise refusal), and
+//! buying a pay-per-view session from the wallet in one transaction.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -9,12 +11,16 @@ use utoipa::ToSchema;
 use super::access::{self, Caller, JoinRefusal};
 use super::machine::{self, LiveInput, Refusal};
 use super::store::{self, Purchase};
-use super::{LiveAccess, LiveKind, LiveRole, LiveSession, LiveState, room_of};
+use super::{
+    LiveAccess, LiveKind, LiveRole, LiveSession, LiveState, events, moderation, presence, room_of,
+    stage, subscriptions,
+};
 use crate::accounts::User;
 use crate::app::Services;
 use crate::db::{is_unique_violation, new_id};
 use crate::error::{Error, ErrorCode, Result};
 use crate::wallet;
+use sqlx::AnyConnection;
 
 /// The longest title, in characters.
 pub const MAX_TITLE_CHARS: usize = 100;
@@ -110,6 +116,7 @@ pub async fn create(services: &Services, user: &User, new: NewLive) -> Result<Li
         started_at: None,
         ended_at: None,
         end_reason: None,
+        host_connected_at: None,
         created_at: services.clock.now_ms(),
         version: 1,
     };
@@ -117,13 +124,60 @@ pub async fn create(services: &Services, user: &User, new: NewLive) -> Result<Li
     Ok(session)
 }
 
-/// Closes an ended session's media room (best effort: the room also empties by itself).
+/// Closes an ended session's media room, which disconnects everyone in it (best effort: the
+/// room also empties by itself, and joins after the end are refused).
 async fn close_room(services: &Services, session: &LiveSession) {
     if let Some(media) = &services.media
         && let Err(e) = media.plane.delete_room(&room_of(&session.id)).await
     {
         tracing::warn!(session = %session.id, error = %e, "closing a live room failed");
     }
+    if let Err(e) = presence::all_left(&services.db, &session.id, services.clock.now_ms()).await {
+        tracing::warn!(session = %session.id, "live participants not marked as left: {e}");
+    }
+}
+
+/// Whether a session ending this way refunds its purchases: it failed, or it was cancelled
+/// before it went live (see the README's refund rule).
+pub fn refunds(s: &LiveSession) -> bool {
+    s.state == LiveState::Failed
+        || (s.state == LiveState::Ended && s.end_reason.as_deref() == Some("cancelled"))
+}
+
+/// Refunds every purchase of `session` not refunded yet, in the caller's transaction (the
+/// state change's: whoever reads the failed session finds the refunds made): each one a
+/// `refund` ledger entry referencing the purchase, once.
+async fn refund_all(conn: &mut AnyConnection, session: &LiveSession, now: i64) -> Result<()> {
+    for p in store::unrefunded(&mut *conn, &session.id).await? {
+        if !store::mark_refunded(&mut *conn, &p.id, now).await? {
+            continue;
+        }
+        let change = wallet::store::Change {
+            user_id: &p.buyer_id,
+            reason: "refund",
+            reference: Some(&p.id),
+            now,
+        };
+        wallet::store::credit(&mut *conn, &change, p.price_coins).await?;
+    }
+    Ok(())
+}
+
+/// What a stored state change does: the timers hear of a start, an end closes the room, and
+/// everyone watching gets the session.
+async fn after_change(services: &Services, current: &LiveSession, next: &mut LiveSession) {
+    let over = |s: &LiveSession| matches!(s.state, LiveState::Ended | LiveState::Failed);
+    if next.state == LiveState::Live && current.state != LiveState::Live {
+        services.live.wake_timers();
+    }
+    if over(next) && !over(current) {
+        // Those watching hear of the end before the room closes around them.
+        events::live_update(services, next).await;
+        close_room(services, next).await;
+        next.viewer_count = 0;
+        return;
+    }
+    events::live_update(services, next).await;
 }
 
 /// Stores `next`, made from `current`; false when another change came first.
@@ -136,12 +190,16 @@ async fn store_change(
         return Ok(true);
     }
     next.version = current.version + 1;
-    if !store::update_state(&services.db, next).await? {
+    let mut tx = services.db.pool.begin().await?;
+    if !store::update_state(&mut tx, next).await? {
         return Ok(false);
     }
-    if next.state == LiveState::Ended && current.state != LiveState::Ended {
-        close_room(services, next).await;
+    let over = |s: &LiveSession| matches!(s.state, LiveState::Ended | LiveState::Failed);
+    if refunds(next) && !over(current) {
+        refund_all(&mut tx, next, services.clock.now_ms()).await?;
     }
+    tx.commit().await?;
+    after_change(services, current, next).await;
     Ok(true)
 }
 
@@ -200,19 +258,32 @@ pub async fn change(
     }
 }
 
-/// A media token for `user` in session `id`, in the role their place gives them.
-pub async fn join(services: &Services, user: &User, id: &str) -> Result<LiveTicket> {
-    let s = get(services, id).await?;
-    let purchased = s.access == LiveAccess::PayPerView
-        && store::has_purchase(&services.db, &s.id, &user.id).await?;
-    let (admitted_before, admitted) = store::admissions(&services.db, &s.id, &user.id).await?;
-    let caller = Caller {
+/// What the service knows about `user` for session `s`.
+async fn caller_of<'a>(services: &Services, s: &LiveSession, user: &'a User) -> Result<Caller<'a>> {
+    let db = &services.db;
+    let host = user.id == s.host_id;
+    Ok(Caller {
         user_id: &user.id,
-        purchased,
-        admitted_before,
-    };
-    let role = access::decide(&s, caller, admitted).map_err(|refusal| match refusal {
+        banned: !host && moderation::is_banned(db, &s.host_id, &user.id).await?,
+        subscribed: !host
+            && s.access == LiveAccess::SubscribersOnly
+            && subscriptions::is_subscribed(db, &user.id, &s.host_id, services.clock.now_ms())
+                .await?,
+        purchased: !host
+            && s.access == LiveAccess::PayPerView
+            && store::has_purchase(db, &s.id, &user.id).await?,
+        present: presence::is_present(db, &s.id, &user.id).await?,
+    })
+}
+
+/// The API error of a refusal.
+pub fn refusal_error(refusal: JoinRefusal) -> Error {
+    match refusal {
         JoinRefusal::NotLive => Error::new(ErrorCode::NotLive, "the session is not live"),
+        JoinRefusal::Banned => Error::new(
+            ErrorCode::Banned,
+            "you are banned from this host's live sessions",
+        ),
         JoinRefusal::SubscriptionRequired => Error::new(
             ErrorCode::SubscriptionRequired,
             "this session is for the host's subscribers",
@@ -224,11 +295,30 @@ pub async fn join(services: &Services, user: &User, id: &str) -> Result<LiveTick
         JoinRefusal::SessionFull => {
             Error::new(ErrorCode::SessionFull, "the session has reached maxViewers")
         }
-    })?;
-    let media = services.media()?;
-    if role != LiveRole::Host {
-        store::admit(&services.db, &s.id, &user.id, role, services.clock.now_ms()).await?;
     }
+}
+
+/// Session `id` if `user` may watch it at all (the host, or entitled by its access rule and not
+/// banned), whatever its state.
+pub async fn entitled(services: &Services, user: &User, id: &str) -> Result<LiveSession> {
+    let s = get(services, id).await?;
+    let caller = caller_of(services, &s, user).await?;
+    access::entitled(&s, caller).map_err(refusal_error)?;
+    Ok(s)
+}
+
+/// A media token for `user` in session `id`, in the role their place gives them (the host's,
+/// their stage role, or the audience's). The count of `maxViewers` checked here is the one
+/// media events keep; the place itself is taken, atomically, when they connect.
+pub async fn join(services: &Services, user: &User, id: &str) -> Result<LiveTicket> {
+    let s = get(services, id).await?;
+    let caller = caller_of(services, &s, user).await?;
+    let role = access::decide(&s, caller).map_err(refusal_error)?;
+    let role = match role {
+        LiveRole::Host => LiveRole::Host,
+        _ => stage::role_of(&services.db, &s, &user.id).await?,
+    };
+    let media = services.media()?;
     let room = room_of(&s.id);
     let (token, _) = super::token::sign(&media.access, user, &room, role, services.clock.now_ms())
         .ok_or_else(|| Error::internal("signing a media token failed"))?;

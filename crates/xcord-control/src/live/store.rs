@@ -1,17 +1,17 @@
-//! Live-session SQL: sessions (compare-and-set on `version`), admissions, and purchases (whose
-//! insert runs in the purchase's transaction, next to the wallet debit).
+//! Live-session SQL: sessions (compare-and-set on `version`) and purchases (whose insert runs in
+//! the purchase's transaction, next to the wallet debit; refunds mark them once).
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 use utoipa::ToSchema;
 
-use super::{LiveAccess, LiveKind, LiveRole, LiveSession, LiveState};
+use super::{LiveAccess, LiveKind, LiveSession, LiveState};
 use crate::db::Db;
 
 const COLUMNS: &str = "id, host_id, kind, title, access, price_coins, state, max_viewers, \
     max_duration_seconds, viewer_count, peak_viewers, created_at, started_at, ended_at, \
-    end_reason, version";
+    end_reason, version, host_connected_at";
 
 fn bad(column: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("live_sessions.{column}: unknown value {value:?}").into())
@@ -38,13 +38,14 @@ fn session_from_row(row: &AnyRow) -> Result<LiveSession, sqlx::Error> {
         ended_at: row.try_get("ended_at")?,
         end_reason: row.try_get("end_reason")?,
         version: row.try_get("version")?,
+        host_connected_at: row.try_get("host_connected_at")?,
     })
 }
 
 pub async fn insert(db: &Db, s: &LiveSession) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO live_sessions ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
     ))
     .bind(&s.id)
     .bind(&s.host_id)
@@ -62,6 +63,7 @@ pub async fn insert(db: &Db, s: &LiveSession) -> Result<(), sqlx::Error> {
     .bind(s.ended_at)
     .bind(s.end_reason.as_deref())
     .bind(s.version)
+    .bind(s.host_connected_at)
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -107,7 +109,7 @@ pub async fn list(
 
 /// Stores a state change made from the session at `s.version - 1`; false when another change
 /// came first.
-pub async fn update_state(db: &Db, s: &LiveSession) -> Result<bool, sqlx::Error> {
+pub async fn update_state(conn: &mut AnyConnection, s: &LiveSession) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE live_sessions SET state = $1, started_at = $2, ended_at = $3, end_reason = $4, \
          version = $5 WHERE id = $6 AND version = $7",
@@ -119,63 +121,9 @@ pub async fn update_state(db: &Db, s: &LiveSession) -> Result<bool, sqlx::Error>
     .bind(s.version)
     .bind(&s.id)
     .bind(s.version - 1)
-    .execute(&db.pool)
+    .execute(conn)
     .await?;
     Ok(done.rows_affected() == 1)
-}
-
-/// Whether `user_id` was admitted to `session_id`, and how many were.
-pub async fn admissions(
-    db: &Db,
-    session_id: &str,
-    user_id: &str,
-) -> Result<(bool, i64), sqlx::Error> {
-    let before: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM live_admissions WHERE session_id = $1 AND user_id = $2",
-    )
-    .bind(session_id)
-    .bind(user_id)
-    .fetch_one(&db.pool)
-    .await?;
-    let count: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM live_admissions WHERE session_id = $1")
-            .bind(session_id)
-            .fetch_one(&db.pool)
-            .await?;
-    Ok((before > 0, count))
-}
-
-/// Records an admission (once per user) and refreshes the session's counts.
-pub async fn admit(
-    db: &Db,
-    session_id: &str,
-    user_id: &str,
-    role: LiveRole,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
-    let added = sqlx::query(
-        "INSERT INTO live_admissions (session_id, user_id, role, joined_at) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (session_id, user_id) DO NOTHING",
-    )
-    .bind(session_id)
-    .bind(user_id)
-    .bind(role.as_str())
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    if added.rows_affected() == 1 {
-        sqlx::query(
-            "UPDATE live_sessions SET \
-             viewer_count = (SELECT COUNT(*) FROM live_admissions WHERE session_id = $1), \
-             peak_viewers = (SELECT COUNT(*) FROM live_admissions WHERE session_id = $1) \
-             WHERE id = $1",
-        )
-        .bind(session_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await
 }
 
 /// A pay-per-view purchase.
@@ -251,4 +199,77 @@ pub async fn has_purchase(db: &Db, session_id: &str, buyer_id: &str) -> Result<b
     .fetch_one(&db.pool)
     .await?;
     Ok(found > 0)
+}
+
+/// The live sessions due to end or fail by `now` (their deadline: see `machine::deadline`).
+pub async fn due(db: &Db, now: i64, grace_ms: i64) -> Result<Vec<String>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT id FROM live_sessions WHERE state = 'live' AND ( \
+         (max_duration_seconds IS NOT NULL AND started_at + max_duration_seconds * 1000 <= $1) \
+         OR (host_connected_at IS NULL AND started_at + $2 <= $1))",
+    )
+    .bind(now)
+    .bind(grace_ms)
+    .fetch_all(&db.pool)
+    .await
+}
+
+/// The earliest instant a live session ends or fails by itself.
+pub async fn earliest_deadline(db: &Db, grace_ms: i64) -> Result<Option<i64>, sqlx::Error> {
+    let max: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(started_at + max_duration_seconds * 1000) FROM live_sessions \
+         WHERE state = 'live' AND max_duration_seconds IS NOT NULL",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    let grace: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(started_at) FROM live_sessions WHERE state = 'live' AND host_connected_at IS NULL",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(max.into_iter().chain(grace.map(|g| g + grace_ms)).min())
+}
+
+/// Records the host's first media connection (a change of the session: its version moves, so
+/// a timer that judged the session without it must read it again).
+pub async fn host_connected(db: &Db, session_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE live_sessions SET host_connected_at = $1, version = version + 1 \
+         WHERE id = $2 AND host_connected_at IS NULL",
+    )
+    .bind(now)
+    .bind(session_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// The purchases of `session_id` not refunded yet.
+pub async fn unrefunded(
+    conn: &mut AnyConnection,
+    session_id: &str,
+) -> Result<Vec<Purchase>, sqlx::Error> {
+    let rows = sqlx::query(&format!(
+        "SELECT {PURCHASE_COLUMNS} FROM live_purchases WHERE session_id = $1 AND refunded_at IS NULL"
+    ))
+    .bind(session_id)
+    .fetch_all(conn)
+    .await?;
+    rows.iter().map(purchase_from_row).collect()
+}
+
+/// Marks a purchase refunded in the caller's transaction; false when it already was.
+pub async fn mark_refunded(
+    conn: &mut AnyConnection,
+    purchase_id: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE live_purchases SET refunded_at = $1 WHERE id = $2 AND refunded_at IS NULL",
+    )
+    .bind(now)
+    .bind(purchase_id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }

@@ -36,6 +36,12 @@ pub fn grant(room: &str, role: LiveRole) -> VideoGrants {
     }
 }
 
+/// The live permission of `role` (what a role change applies at the media plane, without a
+/// reconnect).
+pub fn permission(role: LiveRole) -> livekit_protocol::ParticipantPermission {
+    xcord_sfu::auth::permission_from_grant(&grant("", role))
+}
+
 /// Signs `user`'s token for `room` in `role`; returns it and when it expires.
 pub fn sign(
     access: &MediaAccess,

@@ -19,7 +19,7 @@ pub struct LedgerEntry {
     pub amount: i64,
     /// The balance after this entry.
     pub balance_after: i64,
-    /// `topup`, `credit` or `purchase`.
+    /// `topup`, `credit`, `purchase`, `refund` or `subscription`.
     pub reason: String,
     /// What it was for (a purchase's id), if anything.
     pub reference: Option<String>,

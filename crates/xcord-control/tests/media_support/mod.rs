@@ -42,6 +42,14 @@ pub enum PlaneCall {
         tracks: Vec<String>,
         subscribe: bool,
     },
+    /// A live permission change: may they publish, which sources (LiveKit's numbers), hidden.
+    Permission {
+        room: String,
+        identity: String,
+        can_publish: bool,
+        sources: Vec<i32>,
+        hidden: bool,
+    },
 }
 
 #[derive(Default)]
@@ -132,8 +140,17 @@ impl MediaPlane for RecordingPlane {
     }
     async fn update_participant(
         &self,
-        _: proto::UpdateParticipantRequest,
+        req: proto::UpdateParticipantRequest,
     ) -> Result<proto::ParticipantInfo, MediaError> {
+        if let Some(p) = &req.permission {
+            self.calls.lock().unwrap().push(PlaneCall::Permission {
+                room: req.room.clone(),
+                identity: req.identity.clone(),
+                can_publish: p.can_publish,
+                sources: p.can_publish_sources.clone(),
+                hidden: p.hidden,
+            });
+        }
         Ok(proto::ParticipantInfo::default())
     }
     async fn update_subscriptions(
@@ -333,7 +350,7 @@ impl Harness {
         self.media_event("participant_left", room, identity).await;
     }
 
-    async fn media_event(&self, name: &str, room: &str, identity: &str) {
+    pub async fn media_event(&self, name: &str, room: &str, identity: &str) {
         let event = Arc::new(proto::WebhookEvent {
             id: xcord_control::db::new_id(),
             event: name.into(),
