@@ -113,6 +113,11 @@ pub struct Report {
     /// Self-check: how late participant tasks woke for their timers. High values mean this
     /// process (not the server) delayed packets.
     pub client_wake_late_ms: Percentiles,
+    /// Datagrams the kernel dropped for full receive buffers during the run (the whole
+    /// network namespace: the server's socket and this process's).
+    pub udp_rcvbuf_errors: Option<u64>,
+    /// Of those, the ones on the server's own sockets (with `--server-pid`).
+    pub server_udp_drops: Option<u64>,
     pub subscribers: Vec<SubscriberSummary>,
 }
 
@@ -325,8 +330,12 @@ impl Report {
         let w = &self.client_wake_late_ms;
         let _ = writeln!(
             s,
-            "self-check          timer wake-ups late by p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            w.p50_ms, w.p99_ms, w.max_ms
+            "self-check          timer wake-ups late by p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; UDP receive-buffer drops {} (server sockets: {})",
+            w.p50_ms,
+            w.p99_ms,
+            w.max_ms,
+            self.udp_rcvbuf_errors.map_or("-".into(), |n| n.to_string()),
+            self.server_udp_drops.map_or("-".into(), |n| n.to_string())
         );
         if !self.subscribers.is_empty() {
             let kbps: Vec<f64> = self.subscribers.iter().map(|x| x.kbps).collect();

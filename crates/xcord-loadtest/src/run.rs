@@ -95,6 +95,10 @@ pub async fn run(args: &RunArgs) -> Result<Report, LoadError> {
         .server_pid
         .map(|pid| procstat::sample(Some(pid)))
         .transpose()?;
+    let rcvbuf_before = procstat::udp_rcvbuf_errors().ok();
+    let server_drops_before = args
+        .server_pid
+        .and_then(|p| procstat::udp_socket_drops(p).ok());
     let live = Arc::new(Live::default());
     let (phase_tx, phase_rx) = watch::channel(Phase::Run);
     let progress = tokio::spawn(progress(
@@ -163,6 +167,18 @@ pub async fn run(args: &RunArgs) -> Result<Report, LoadError> {
         }
     }
     progress.abort();
+    let udp_rcvbuf_errors = match (rcvbuf_before, procstat::udp_rcvbuf_errors().ok()) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
+    let server_udp_drops = match (
+        server_drops_before,
+        args.server_pid
+            .and_then(|p| procstat::udp_socket_drops(p).ok()),
+    ) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
 
     let summary = summarize(&outcomes);
     let failed = outcomes.iter().filter(|o| o.error.is_some()).count() + (total - outcomes.len());
@@ -220,6 +236,8 @@ pub async fn run(args: &RunArgs) -> Result<Report, LoadError> {
         server,
         client,
         client_wake_late_ms: summary.wake_late,
+        udp_rcvbuf_errors,
+        server_udp_drops,
         subscribers: summary.subscribers,
     })
 }
