@@ -77,6 +77,9 @@ pub enum Command {
     Serve(ServerArgs),
     /// Run only the media server (an SFU node).
     Media(ServerArgs),
+    /// Generate load on a LiveKit-protocol server and measure it (`loadtest floor`: this
+    /// machine's per-packet floor).
+    Loadtest(xcord_loadtest::LoadtestCommand),
 }
 
 /// The command-line layer. Every setting also reads `XCORD_<NAME>` and the file key `<name>`
@@ -598,6 +601,7 @@ mod tests {
         full.extend_from_slice(flags);
         Cli::try_parse_from(full).map(|c| match c.command {
             Command::Serve(a) | Command::Media(a) => a,
+            Command::Loadtest(_) => unreachable!("parsed as serve"),
         })
     }
 

@@ -41,6 +41,7 @@ fn main() -> anyhow::Result<()> {
     let (args, role) = match cli.command {
         Command::Serve(a) => (a, "serve"),
         Command::Media(a) => (a, "media"),
+        Command::Loadtest(cmd) => std::process::exit(xcord_loadtest::main(cmd)?),
     };
     let settings = args.resolve()?;
     // Keys are for the embedded SFU; `serve --livekit-url` uses the remote plane's own.

@@ -10,6 +10,11 @@ use nix::sys::socket::{self, ControlMessage, ControlMessageOwned, MsgFlags, Sock
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
 
+/// Kernel buffer asked for on the media socket (the kernel caps it at `net.core.rmem_max` /
+/// `wmem_max`). The default (≈208 KiB) overflows when the media thread is descheduled for a
+/// few tens of milliseconds under video load; LiveKit asks for 16 MiB.
+const SOCKET_BUFFER: usize = 8 << 20;
+
 /// A received datagram's addresses; the bytes are in the caller's buffer.
 #[derive(Clone, Copy, Debug)]
 pub struct Received {
@@ -41,6 +46,14 @@ impl UdpIo {
             }
             socket::setsockopt(&std_socket, sockopt::Ipv4PacketInfo, &true)
                 .map_err(io::Error::from)?;
+        }
+        for result in [
+            socket::setsockopt(&std_socket, sockopt::RcvBuf, &SOCKET_BUFFER),
+            socket::setsockopt(&std_socket, sockopt::SndBuf, &SOCKET_BUFFER),
+        ] {
+            if let Err(e) = result {
+                tracing::warn!("media socket buffer size: {e}");
+            }
         }
         let local = std_socket.local_addr()?;
         let socket = UdpSocket::from_std(std_socket)?;
