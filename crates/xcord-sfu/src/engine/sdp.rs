@@ -15,9 +15,9 @@ pub enum SectionKind {
 pub struct MediaSection {
     pub kind: SectionKind,
     pub mid: String,
-    /// Whether the remote side sends media on it (sendonly/sendrecv and a non-zero port).
+    /// Whether the remote side sends media on it (sendonly/sendrecv and a live section).
     pub sending: bool,
-    /// Whether the remote side wants media on it (recvonly/sendrecv and a non-zero port).
+    /// Whether the remote side wants media on it (recvonly/sendrecv and a live section).
     pub receiving: bool,
     /// The MediaStreamTrack id: second token of `a=msid`.
     pub track_id: Option<String>,
@@ -25,27 +25,40 @@ pub struct MediaSection {
     pub send_rids: Vec<String>,
 }
 
-/// Splits an SDP into its m-sections.
+/// An m-section being read: the section, whether its port is non-zero, whether it carries
+/// `a=bundle-only`, and its own direction attribute (sends, receives) if any.
+struct Reading {
+    section: MediaSection,
+    port_nonzero: bool,
+    bundle_only: bool,
+    direction: Option<(bool, bool)>,
+}
+
+impl Reading {
+    /// The section with its direction settled. A port of 0 rejects a section, except in an offer
+    /// with `a=bundle-only` (RFC 8843): such a section lives on the BUNDLE transport. Firefox
+    /// (max-bundle) offers every section but the first this way, even in re-offers.
+    fn finish(self, session_direction: (bool, bool)) -> MediaSection {
+        let live = self.port_nonzero || self.bundle_only;
+        let (sends, receives) = self.direction.unwrap_or(session_direction);
+        MediaSection {
+            sending: live && sends,
+            receiving: live && receives,
+            ..self.section
+        }
+    }
+}
+
+/// Splits an SDP offer into its m-sections.
 pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
     let mut out: Vec<MediaSection> = Vec::new();
     // Directions as (sends, receives).
-    type Direction = (bool, bool);
-    let mut session_dir_sends: Direction = (true, true);
-    let mut cur: Option<(MediaSection, bool, Option<Direction>)> = None; // (section, port_ok, dir)
-    let finish = |c: Option<(MediaSection, bool, Option<Direction>)>,
-                  out: &mut Vec<MediaSection>,
-                  session_dir: Direction| {
-        if let Some((mut s, port_ok, dir)) = c {
-            let (sends, receives) = dir.unwrap_or(session_dir);
-            s.sending = port_ok && sends;
-            s.receiving = port_ok && receives;
-            out.push(s);
-        }
-    };
+    let mut session_dir_sends = (true, true);
+    let mut cur: Option<Reading> = None;
     for line in sdp.lines() {
         let line = line.trim_end();
         if let Some(m) = line.strip_prefix("m=") {
-            finish(cur.take(), &mut out, session_dir_sends);
+            out.extend(cur.take().map(|r| r.finish(session_dir_sends)));
             let mut parts = m.split_whitespace();
             let kind = match parts.next() {
                 Some("audio") => SectionKind::Audio,
@@ -53,9 +66,8 @@ pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
                 Some("application") => SectionKind::Application,
                 _ => SectionKind::Other,
             };
-            let port_ok = parts.next().is_some_and(|p| p != "0");
-            cur = Some((
-                MediaSection {
+            cur = Some(Reading {
+                section: MediaSection {
                     kind,
                     mid: String::new(),
                     sending: false,
@@ -63,9 +75,10 @@ pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
                     track_id: None,
                     send_rids: Vec::new(),
                 },
-                port_ok,
-                None,
-            ));
+                port_nonzero: parts.next().is_some_and(|p| p != "0"),
+                bundle_only: false,
+                direction: None,
+            });
             continue;
         }
         let Some(attr) = line.strip_prefix("a=") else {
@@ -80,23 +93,25 @@ pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
         };
         match (&mut cur, dir) {
             (None, Some(d)) => session_dir_sends = d,
-            (Some(c), Some(d)) => c.2 = Some(d),
+            (Some(c), Some(d)) => c.direction = Some(d),
             (Some(c), None) => {
                 if let Some(mid) = attr.strip_prefix("mid:") {
-                    c.0.mid = mid.trim().to_owned();
+                    c.section.mid = mid.trim().to_owned();
                 } else if let Some(msid) = attr.strip_prefix("msid:") {
-                    c.0.track_id = msid.split_whitespace().nth(1).map(str::to_owned);
+                    c.section.track_id = msid.split_whitespace().nth(1).map(str::to_owned);
                 } else if let Some(rid) = attr.strip_prefix("rid:") {
                     let mut p = rid.split_whitespace();
                     if let (Some(r), Some("send")) = (p.next(), p.next()) {
-                        c.0.send_rids.push(r.to_owned());
+                        c.section.send_rids.push(r.to_owned());
                     }
+                } else if attr == "bundle-only" {
+                    c.bundle_only = true;
                 }
             }
             (None, None) => {}
         }
     }
-    finish(cur.take(), &mut out, session_dir_sends);
+    out.extend(cur.take().map(|r| r.finish(session_dir_sends)));
     out
 }
 
@@ -124,5 +139,19 @@ m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:3\r\n";
         assert!(!s[0].receiving && !s[2].receiving);
         assert_eq!(s[3].kind, SectionKind::Application);
         assert_eq!(s[3].mid, "3");
+    }
+
+    #[test]
+    fn a_bundle_only_section_with_port_zero_is_live() {
+        let offer = "v=0\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 109\r\na=mid:0\r\na=recvonly\r\n\
+m=audio 0 UDP/TLS/RTP/SAVPF 109\r\na=mid:1\r\na=msid:{s} {t}\r\na=sendonly\r\na=bundle-only\r\n\
+m=video 0 UDP/TLS/RTP/SAVPF 120\r\na=mid:2\r\na=recvonly\r\n";
+        let s = media_sections(offer);
+        assert!(s[0].receiving);
+        assert!(s[1].sending && !s[1].receiving);
+        assert_eq!(s[1].track_id.as_deref(), Some("{t}"));
+        // Port 0 without bundle-only is a rejected section.
+        assert!(!s[2].receiving && !s[2].sending);
     }
 }

@@ -316,6 +316,7 @@ impl Engine {
         self.mark_dirty(peer_key);
         let (plan, mid_to_track_id) = self.section_plan(participant);
         let sdp = rewrite_answer(&answer.to_sdp_string(), &plan);
+        tracing::trace!(offer = %sd.sdp, answer = %sdp, "single pc negotiation");
         if let Some(p) = self.participants.get_mut(participant) {
             p.send(Resp::Answer(proto::SessionDescription {
                 r#type: "answer".into(),
@@ -645,6 +646,157 @@ a=setup:actpass\r\na=mid:2\r\na=recvonly\r\na=rtcp-mux\r\na=rtpmap:96 VP8/90000\
             p.downs
                 .iter()
                 .all(|dk| e.downs[*dk].state == DownState::Live)
+        );
+    }
+
+    /// One m-section of [`firefox_offer`]: Firefox (max-bundle) gives the first section a real
+    /// port and every later one port 0 with `a=bundle-only`, in re-offers too.
+    fn firefox_section(kind: &str, mid: &str, first: bool, extra: &str) -> String {
+        let (pts, rtpmaps) = if kind == "audio" {
+            ("109", "a=rtpmap:109 opus/48000/2\r\n")
+        } else {
+            (
+                "120 124",
+                "a=fmtp:124 apt=120\r\na=rtpmap:120 VP8/90000\r\na=rtpmap:124 rtx/90000\r\n",
+            )
+        };
+        let (port, bundle_only) = if first {
+            ("9", "")
+        } else {
+            ("0", "a=bundle-only\r\n")
+        };
+        format!(
+            "m={kind} {port} UDP/TLS/RTP/SAVPF {pts}\r\nc=IN IP4 0.0.0.0\r\n{rtpmaps}\
+a=setup:actpass\r\na=mid:{mid}\r\n{extra}\
+a=ice-ufrag:f0f1f2f3\r\na=ice-pwd:00112233445566778899aabbccddeeff\r\n\
+a=rtcp-mux\r\n{bundle_only}"
+        )
+    }
+
+    /// A Firefox-style v1 offer after AddTrack: three audio and three video receive-only
+    /// placeholders, the data channel, then the microphone and a simulcast camera (`sendonly`,
+    /// msid `{stream} {track}` with braces, rids). No `a=msid-semantic` track list.
+    fn firefox_offer() -> String {
+        let mut sdp = String::from(
+            "v=0\r\no=mozilla...THIS_IS_SDPARTA-128.0 4711 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+a=fingerprint:sha-256 2C:31:1A:7D:BC:4A:24:21:58:9A:0A:5D:61:B4:12:6E:2A:5C:5C:6B:8C:5F:4B:20:61:F3:A1:0C:7E:1B:5D:22\r\n\
+a=ice-options:trickle\r\na=msid-semantic: WMS *\r\na=group:BUNDLE 0 1 2 3 4 5 6 7 8\r\n",
+        );
+        for (kind, mid) in [
+            ("audio", "0"),
+            ("audio", "1"),
+            ("audio", "2"),
+            ("video", "3"),
+            ("video", "4"),
+            ("video", "5"),
+        ] {
+            sdp += &firefox_section(kind, mid, mid == "0", "a=recvonly\r\n");
+        }
+        sdp += "m=application 0 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n\
+a=setup:actpass\r\na=mid:6\r\na=sendrecv\r\na=ice-ufrag:f0f1f2f3\r\n\
+a=ice-pwd:00112233445566778899aabbccddeeff\r\na=sctp-port:5000\r\na=bundle-only\r\n";
+        sdp += &firefox_section(
+            "audio",
+            "7",
+            false,
+            "a=msid:{ff-stream-1} {ff-mic}\r\na=sendonly\r\na=ssrc:1111 cname:{ff-cname}\r\n",
+        );
+        sdp += &firefox_section(
+            "video",
+            "8",
+            false,
+            "a=msid:{ff-stream-2} {ff-cam}\r\na=sendonly\r\n\
+a=rid:q send\r\na=rid:h send\r\na=rid:f send\r\na=simulcast:send q;h;f\r\n",
+        );
+        sdp
+    }
+
+    #[test]
+    fn a_firefox_offer_publishes_its_tracks_and_receives_on_its_bundle_only_sections() {
+        use super::super::testing::{engine, join, join_as};
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        let mut e = engine();
+        let (speaker, _s_rx) = join(&mut e, "r", "speaker");
+        let add_track = |cid: &str, kind: proto::TrackType, source: proto::TrackSource| {
+            Req::AddTrack(proto::AddTrackRequest {
+                cid: cid.into(),
+                r#type: kind as i32,
+                source: source as i32,
+                ..Default::default()
+            })
+        };
+        use proto::{TrackSource as Src, TrackType as Ty};
+        e.on_signal(speaker, add_track("mic-cid", Ty::Audio, Src::Microphone));
+        e.on_signal(speaker, add_track("cam-cid", Ty::Video, Src::Camera));
+        e.on_signal(speaker, offer(super::super::sample_offer::OFFER, 1));
+        let (firefox, mut rx) = join_as(&mut e, "r", "firefox", true);
+        // livekit-client names each track by its MediaStreamTrack id, braces included.
+        e.on_signal(firefox, add_track("{ff-mic}", Ty::Audio, Src::Microphone));
+        e.on_signal(firefox, add_track("{ff-cam}", Ty::Video, Src::Camera));
+        let sdp = firefox_offer();
+        if let Err(err) = SdpOffer::from_sdp_string(&sdp) {
+            panic!("the test's offer must parse: {err}\n{sdp}");
+        }
+        e.on_signal(firefox, offer(&sdp, 1));
+        let msgs = drain(&mut rx);
+        let answer = msgs
+            .iter()
+            .find_map(|m| match m {
+                Resp::Answer(a) => Some(a.clone()),
+                _ => None,
+            })
+            .unwrap();
+        // Every placeholder counts as a receive section, bundle-only ones included.
+        let single = e.participants[firefox].single_pc.as_ref().unwrap();
+        let mids: Vec<String> = single.sections.iter().map(|s| s.mid.to_string()).collect();
+        assert_eq!(mids, ["0", "1", "2", "3", "4", "5"]);
+        // Its microphone and simulcast camera are published on their own sections.
+        let published: Vec<(String, String, usize)> = e.participants[firefox]
+            .tracks
+            .iter()
+            .map(|tk| {
+                let t = &e.tracks[*tk];
+                (
+                    t.info.mid.clone(),
+                    t.info.codecs[0].cid.clone(),
+                    t.layers.len(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            published,
+            [
+                ("7".to_owned(), "{ff-mic}".to_owned(), 1),
+                ("8".to_owned(), "{ff-cam}".to_owned(), 3)
+            ]
+        );
+        // The speaker's tracks ride on the first free section of their kind.
+        let mut carried: Vec<(&str, &str)> = answer
+            .mid_to_track_id
+            .iter()
+            .map(|(m, t)| (m.as_str(), &t[..2]))
+            .collect();
+        carried.sort();
+        assert_eq!(carried, [("0", "TR"), ("3", "TR")]);
+        // The other placeholders carry nothing: inactive, no stray msid from str0m.
+        for mid in ["1", "2", "4", "5"] {
+            let section = answer
+                .sdp
+                .split("m=")
+                .find(|s| s.contains(&format!("a=mid:{mid}\r\n")))
+                .unwrap();
+            assert!(section.contains("a=inactive\r\n"), "{section}");
+            assert!(!section.contains("msid"), "{section}");
+        }
+        assert!(
+            !msgs
+                .iter()
+                .any(|m| matches!(m, Resp::MediaSectionsRequirement(_))),
+            "three audio and three video sections are enough"
         );
     }
 
