@@ -316,7 +316,6 @@ impl Engine {
         self.mark_dirty(peer_key);
         let (plan, mid_to_track_id) = self.section_plan(participant);
         let sdp = rewrite_answer(&answer.to_sdp_string(), &plan);
-        tracing::trace!(offer = %sd.sdp, answer = %sdp, "single pc negotiation");
         if let Some(p) = self.participants.get_mut(participant) {
             p.send(Resp::Answer(proto::SessionDescription {
                 r#type: "answer".into(),
