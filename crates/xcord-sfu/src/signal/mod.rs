@@ -165,8 +165,19 @@ async fn rtc(
         );
         joined
     };
-    let failed_engine = state.engine.clone();
+    upgrade(ws, &state, grant, joined, out_rx)
+}
+
+/// Upgrades to the participant's signal session (a join's or a resume's, on either path).
+fn upgrade(
+    ws: WebSocketUpgrade,
+    state: &SignalState,
+    grant: JoinGrant,
+    joined: crate::engine::Joined,
+    out_rx: mpsc::Receiver<crate::engine::Outbound>,
+) -> Response {
     let key = joined.signal_key();
+    let failed_engine = state.engine.clone();
     let ctx = session::SessionContext {
         engine: state.engine.clone(),
         cfg: state.cfg.clone(),

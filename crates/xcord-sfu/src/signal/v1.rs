@@ -21,7 +21,7 @@ use proto::signal_request::Message as Req;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::{MAX_SIGNAL_MESSAGE, SignalState, admit, authorize, not_found, plain, session};
+use super::{SignalState, admit, authorize, not_found, plain, session};
 use crate::engine::{JoinRequest, ResumeRequest, SIGNAL_QUEUE};
 
 /// The largest join request accepted, decoded and (when gzipped) inflated, as the reference
@@ -213,7 +213,7 @@ pub(super) async fn rtc(
             out: out_tx,
         };
         return match state.engine.resume(request).await {
-            Ok(joined) => upgrade(ws, &state, grant, joined, out_rx),
+            Ok(joined) => super::upgrade(ws, &state, grant, joined, out_rx),
             Err(e) => {
                 tracing::info!(identity = %grant.identity, "resume refused: {e}");
                 ws.on_upgrade(session::refuse_resume)
@@ -252,35 +252,7 @@ pub(super) async fn rtc(
             return plain(503, crate::engine::JoinError::Unavailable.to_string());
         }
     }
-    upgrade(ws, &state, grant, joined, out_rx)
-}
-
-/// Upgrades to the participant's signal session (a join's or a resume's).
-fn upgrade(
-    ws: WebSocketUpgrade,
-    state: &SignalState,
-    grant: crate::auth::JoinGrant,
-    joined: crate::engine::Joined,
-    out_rx: mpsc::Receiver<crate::engine::Outbound>,
-) -> Response {
-    let key = joined.signal_key();
-    let failed_engine = state.engine.clone();
-    let ctx = session::SessionContext {
-        engine: state.engine.clone(),
-        cfg: state.cfg.clone(),
-        claims: grant.claims,
-        joined,
-    };
-    ws.on_failed_upgrade(move |e| {
-        tracing::debug!("signal upgrade failed: {e}");
-        let reason = proto::DisconnectReason::JoinFailure;
-        if let Err(e) = failed_engine.try_disconnected(key, reason) {
-            tracing::warn!("participant of a failed upgrade not removed yet: {e}");
-        }
-    })
-    .max_message_size(MAX_SIGNAL_MESSAGE)
-    .max_frame_size(MAX_SIGNAL_MESSAGE)
-    .on_upgrade(move |socket| session::run(socket, ctx, out_rx))
+    super::upgrade(ws, &state, grant, joined, out_rx)
 }
 
 #[cfg(test)]
