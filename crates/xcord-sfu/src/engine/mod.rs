@@ -31,6 +31,7 @@ mod run;
 #[cfg(any(test, feature = "fuzzing"))]
 mod sample_offer;
 mod sdp;
+mod sdp_rewrite;
 mod single_pc;
 mod speakers;
 mod subscribe;

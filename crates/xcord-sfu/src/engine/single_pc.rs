@@ -7,9 +7,10 @@
 //! answers sections that carry nothing `inactive`; every answer carries the full
 //! `mid_to_track_id` map. When there are more subscriptions than free sections, or a placeable
 //! subscription but no offer to answer, the client gets a `MediaSectionsRequirement` (counts of
-//! sections to add; zero counts ask for a re-offer). A section whose subscription ended is never
-//! given another track: it stays `inactive` (browsers would not announce a new track on a
-//! section that keeps receiving).
+//! sections to add; zero counts ask for a re-offer). A section whose subscription ended is
+//! answered `inactive` once and is free again after that answer: browsers announce a new track
+//! only on a section that goes from inactive to receiving, so it is never handed straight from
+//! one track to the next. A section the client stops receiving on is retired for good.
 //!
 //! [`SinglePc`] is the pure bookkeeping; the `Engine` methods at the end apply it.
 
@@ -21,6 +22,7 @@ use str0m::change::SdpOffer;
 use str0m::media::{MediaKind, Mid};
 
 use super::sdp::{MediaSection, SectionKind, media_sections};
+use super::sdp_rewrite::{SectionPlan, present_sections};
 use super::subscribe::DownState;
 use super::{DownKey, Engine, ParticipantKey};
 
@@ -31,7 +33,10 @@ pub enum SectionUse {
     Free,
     /// Carries this subscription.
     Carrying(DownKey),
-    /// Carried a subscription that ended (or the client stopped it): answered `inactive`.
+    /// Carried a subscription that ended: the next answer presents it `inactive`, after which
+    /// it is free again.
+    Released,
+    /// The client stopped receiving on it: never used again.
     Retired,
 }
 
@@ -119,20 +124,35 @@ impl SinglePc {
         placed
     }
 
-    /// The subscription on `mid` ended: the section is retired.
+    /// The subscription on `mid` ended: the section is released.
     pub fn release(&mut self, mid: Mid) {
-        if let Some(s) = self.sections.iter_mut().find(|s| s.mid == mid) {
-            s.usage = SectionUse::Retired;
+        if let Some(s) = self.sections.iter_mut().find(|s| s.mid == mid)
+            && matches!(s.usage, SectionUse::Carrying(_))
+        {
+            s.usage = SectionUse::Released;
         }
     }
 
-    fn free(&self, kind: MediaKind) -> u32 {
+    /// An answer went out: the sections it presented `inactive` after a release are free.
+    pub fn answered(&mut self) {
+        for s in &mut self.sections {
+            if s.usage == SectionUse::Released {
+                s.usage = SectionUse::Free;
+            }
+        }
+    }
+
+    fn count(&self, kind: MediaKind, usage: SectionUse) -> u32 {
         let n = self
             .sections
             .iter()
-            .filter(|s| s.kind == kind && s.usage == SectionUse::Free)
+            .filter(|s| s.kind == kind && s.usage == usage)
             .count();
         u32::try_from(n).unwrap_or(u32::MAX)
+    }
+
+    fn free(&self, kind: MediaKind) -> u32 {
+        self.count(kind, SectionUse::Free)
     }
 
     /// What to ask of the client, given the subscriptions waiting for a section ([audio,
@@ -152,8 +172,10 @@ impl SinglePc {
         let mut placeable = false;
         for (i, kind) in [MediaKind::Audio, MediaKind::Video].into_iter().enumerate() {
             let free = self.free(kind);
+            // Released sections are free after the next answer: no need to add sections.
+            let soon_free = free.saturating_add(self.count(kind, SectionUse::Released));
             placeable |= waiting[i] > 0 && free > 0;
-            need[i] = waiting[i].saturating_sub(free.saturating_add(self.requested[i]));
+            need[i] = waiting[i].saturating_sub(soon_free.saturating_add(self.requested[i]));
         }
         let reoffer = (placeable || answer_stale) && !self.awaiting_offer;
         if need == [0, 0] && !reoffer {
@@ -167,83 +189,6 @@ impl SinglePc {
             num_videos: need[1],
         })
     }
-}
-
-/// How the answer presents one receive-only section: the msid of the track it carries, or
-/// `None` for a section that carries nothing (answered `inactive`, without msid or SSRCs).
-pub type SectionPlan = HashMap<String, Option<(String, String)>>;
-
-/// Rewrites str0m's answer for the receive-only sections named in `plan`: a carrying section
-/// gets the track's msid (also on its `a=ssrc` lines), any other one is made `inactive` and
-/// loses its msid and SSRC lines. Sections not in `plan` (published tracks, data) are kept.
-pub fn rewrite_answer(sdp: &str, plan: &SectionPlan) -> String {
-    let mut out = String::with_capacity(sdp.len() + 256);
-    let mut section: Vec<&str> = Vec::new();
-    let mut in_media = false;
-    for line in sdp.split("\r\n").filter(|l| !l.is_empty()) {
-        if line.starts_with("m=") {
-            if in_media {
-                write_section(&mut out, &section, plan);
-            } else {
-                for l in &section {
-                    out.push_str(l);
-                    out.push_str("\r\n");
-                }
-            }
-            section.clear();
-            in_media = true;
-        }
-        section.push(line);
-    }
-    if in_media {
-        write_section(&mut out, &section, plan);
-    } else {
-        for l in &section {
-            out.push_str(l);
-            out.push_str("\r\n");
-        }
-    }
-    out
-}
-
-fn write_section(out: &mut String, lines: &[&str], plan: &SectionPlan) {
-    let mid = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("a=mid:"))
-        .map(str::trim);
-    let planned = mid.and_then(|m| plan.get(m));
-    for line in lines {
-        let rewritten = match planned {
-            None => Some((*line).to_owned()),
-            Some(Some((stream, track))) => Some(if line.starts_with("a=msid:") {
-                format!("a=msid:{stream} {track}")
-            } else if let Some(ssrc) = ssrc_with_msid(line) {
-                format!("a=ssrc:{ssrc} msid:{stream} {track}")
-            } else {
-                (*line).to_owned()
-            }),
-            Some(None) => {
-                if matches!(*line, "a=sendonly" | "a=sendrecv") {
-                    Some("a=inactive".to_owned())
-                } else if line.starts_with("a=msid:") || line.starts_with("a=ssrc") {
-                    None
-                } else {
-                    Some((*line).to_owned())
-                }
-            }
-        };
-        if let Some(l) = rewritten {
-            out.push_str(&l);
-            out.push_str("\r\n");
-        }
-    }
-}
-
-/// The SSRC of an `a=ssrc:<n> msid:…` line.
-fn ssrc_with_msid(line: &str) -> Option<&str> {
-    let rest = line.strip_prefix("a=ssrc:")?;
-    let (ssrc, attr) = rest.split_once(' ')?;
-    attr.starts_with("msid:").then_some(ssrc)
 }
 
 impl Engine {
@@ -308,14 +253,25 @@ impl Engine {
         };
         for &(dk, mid) in &placed {
             peer.mids.insert(mid, dk);
+            let numbering = p.neg.numbering.remove(&mid);
             if let Some(down) = self.downs.get_mut(dk) {
                 down.mid = Some(mid);
                 down.state = DownState::Live;
+                if let Some(numbering) = numbering {
+                    down.fwd.continue_numbering(numbering);
+                }
             }
         }
         self.mark_dirty(peer_key);
         let (plan, mid_to_track_id) = self.section_plan(participant);
-        let sdp = rewrite_answer(&answer.to_sdp_string(), &plan);
+        if let Some(single) = self
+            .participants
+            .get_mut(participant)
+            .and_then(|p| p.single_pc.as_mut())
+        {
+            single.answered();
+        }
+        let sdp = present_sections(&answer.to_sdp_string(), &plan);
         if let Some(p) = self.participants.get_mut(participant) {
             p.send(Resp::Answer(proto::SessionDescription {
                 r#type: "answer".into(),
@@ -399,7 +355,7 @@ impl Engine {
                         track.info.sid.clone(),
                     ))
                 }),
-                SectionUse::Free | SectionUse::Retired => None,
+                SectionUse::Free | SectionUse::Released | SectionUse::Retired => None,
             };
             if let Some((_, track)) = &carried {
                 mid_to_track_id.insert(s.mid.to_string(), track.clone());
@@ -509,20 +465,31 @@ mod tests {
     }
 
     #[test]
-    fn retired_sections_are_never_reused_and_stopped_ones_end_their_subscription() {
+    fn released_sections_are_free_after_an_answer_and_stopped_ones_end_their_subscription() {
         let mut pc = SinglePc::default();
         pc.learn_offer(&initial_offer());
-        let d = downs(4);
+        let d = downs(5);
         pc.place(&[(d[0], MediaKind::Audio), (d[1], MediaKind::Audio)]);
         pc.release(Mid::from("1"));
+        // Not handed straight to the next track: section 1 must be answered inactive first.
         let placed = pc.place(&[(d[2], MediaKind::Audio)]);
         assert_eq!(placed, vec![(d[2], Mid::from("3"))]);
+        // No section to add for a subscription that fits the released one.
+        let req = pc.requirement([1, 0], true).unwrap();
+        assert_eq!((req.num_audios, req.num_videos), (0, 0));
         // The client stops section 2 (its transceiver went inactive): that subscription ends.
         let mut offer = initial_offer();
         offer[2].receiving = false;
         assert_eq!(pc.learn_offer(&offer), vec![d[1]]);
         assert_eq!(pc.place(&[(d[3], MediaKind::Audio)]), vec![]);
-        assert_eq!(pc.sections[0].usage, SectionUse::Retired);
+        assert_eq!(pc.sections[0].usage, SectionUse::Released);
+        assert_eq!(pc.sections[1].usage, SectionUse::Retired);
+        // The answer presented section 1 inactive: it carries the next track; 2 never again.
+        pc.answered();
+        assert_eq!(
+            pc.place(&[(d[3], MediaKind::Audio), (d[4], MediaKind::Audio)]),
+            vec![(d[3], Mid::from("1"))]
+        );
         assert_eq!(pc.sections[1].usage, SectionUse::Retired);
         // Published (sending) sections are not receive sections.
         let mut offer = initial_offer();
@@ -854,45 +821,5 @@ a=rid:q send\r\na=rid:h send\r\na=rid:f send\r\na=simulcast:send q;h;f\r\n",
             }
             proptest::prop_assert!(e.participants.contains_key(speaker), "the speaker was lost");
         }
-    }
-
-    const ANSWER: &str = "v=0\r\no=- 1 2 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
-a=group:BUNDLE 0 1 2 3\r\na=msid-semantic: WMS\r\n\
-m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\na=mid:0\r\n\
-m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=sendonly\r\na=msid:rnd1 rnd2\r\na=rtcp-mux\r\n\
-a=rtpmap:111 opus/48000/2\r\na=ssrc:11 cname:c1\r\na=ssrc:11 msid:rnd1 rnd2\r\n\
-m=video 9 UDP/TLS/RTP/SAVPF 96 97\r\na=mid:2\r\na=sendonly\r\na=msid:rnd3 rnd4\r\n\
-a=rtpmap:96 VP8/90000\r\na=ssrc:21 cname:c2\r\na=ssrc:21 msid:rnd3 rnd4\r\n\
-a=ssrc:22 cname:c2\r\na=ssrc:22 msid:rnd3 rnd4\r\na=ssrc-group:FID 21 22\r\n\
-m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:3\r\na=recvonly\r\na=msid:rnd5 rnd6\r\n\
-a=rtpmap:111 opus/48000/2\r\n";
-
-    #[test]
-    fn the_answer_names_carried_tracks_and_silences_the_rest() {
-        let mut plan = SectionPlan::new();
-        plan.insert("1".into(), Some(("PA_pub|TR_AMx".into(), "TR_AMx".into())));
-        plan.insert("2".into(), None);
-        let out = rewrite_answer(ANSWER, &plan);
-        let sections = media_sections(&out);
-        assert_eq!(sections.len(), 4);
-        assert!(out.contains("a=mid:1\r\na=sendonly\r\na=msid:PA_pub|TR_AMx TR_AMx\r\n"));
-        assert!(out.contains("a=ssrc:11 msid:PA_pub|TR_AMx TR_AMx\r\n"));
-        assert!(out.contains("a=ssrc:11 cname:c1\r\n"));
-        assert!(!out.contains("rnd1") && !out.contains("rnd3"));
-        // Section 2 carries nothing: inactive, no msid, no SSRCs, codecs kept.
-        let video = out
-            .split("m=video")
-            .nth(1)
-            .unwrap()
-            .split("m=audio")
-            .next()
-            .unwrap();
-        assert!(video.contains("a=inactive\r\n") && !video.contains("sendonly"));
-        assert!(!video.contains("msid") && !video.contains("ssrc"));
-        assert!(video.contains("a=rtpmap:96 VP8/90000\r\n"));
-        // Sections outside the plan (a published track's) are left as they are.
-        assert!(out.contains("a=mid:3\r\na=recvonly\r\na=msid:rnd5 rnd6\r\n"));
-        assert!(out.starts_with("v=0\r\n") && out.contains("a=msid-semantic: WMS\r\n"));
-        assert!(out.ends_with("a=rtpmap:111 opus/48000/2\r\n"));
     }
 }

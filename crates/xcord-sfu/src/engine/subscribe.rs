@@ -1,6 +1,15 @@
 //! Subscriptions: one `DownTrack` per (subscriber, track), the subscriber connection's
 //! offer/answer cycle (one offer outstanding at a time; changes made meanwhile go into the next
 //! offer), and the subscriber's own choices (UpdateSubscription, UpdateTrackSettings).
+//!
+//! m-lines are reused (protocol v0; v1 in `single_pc`): an ended subscription's m-line goes
+//! `inactive` in the next offer and, once the client has answered that, carries the next new
+//! subscription of its kind, presented with the new track's msid (browsers announce a track
+//! again on a section that goes from inactive to receiving) and continuing the line's
+//! numbering. A subscriber's SDP therefore holds at most as many m-lines as it ever had
+//! simultaneous subscriptions, whatever the churn.
+
+use std::collections::HashMap;
 
 use livekit_protocol as proto;
 use proto::signal_response::Message as Resp;
@@ -8,7 +17,8 @@ use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, Reliability};
 use str0m::media::{Direction, MediaKind, Mid};
 
-use super::forward::DownForward;
+use super::forward::{DownForward, Rewriter};
+use super::sdp_rewrite::{SectionPlan, present_sections};
 use super::{DownKey, Engine, ParticipantKey, PeerKey, TrackKey};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,8 +52,25 @@ pub struct Negotiation {
     /// Something changed while an offer was outstanding.
     pub again: bool,
     pub channels_added: bool,
-    /// m-lines to stop in the next offer.
+    /// m-lines whose subscription ended: made inactive in the next offer (v0), or presented
+    /// inactive in the next answer (v1).
     pub stops: Vec<Mid>,
+    /// Inactive m-lines that can carry a new subscription (v0).
+    pub spare: Vec<SpareMid>,
+    /// The msid each reused m-line carries (v0): str0m keeps writing the one it was created
+    /// with, so every offer is rewritten with these.
+    pub msids: HashMap<Mid, (String, String)>,
+    /// The output numbering of ended subscriptions, by m-line: the next one continues it.
+    pub numbering: HashMap<Mid, Rewriter>,
+}
+
+/// An inactive m-line of the subscriber connection (v0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SpareMid {
+    pub mid: Mid,
+    pub kind: MediaKind,
+    /// The client has answered an offer showing the line inactive: it may carry a new track.
+    pub ready: bool,
 }
 
 impl Engine {
@@ -77,8 +104,9 @@ impl Engine {
         Some(dk)
     }
 
-    /// Removes a subscription everywhere and queues its m-line to be stopped; returns the
-    /// subscriber, whose connection needs renegotiating.
+    /// Removes a subscription everywhere and queues its m-line to be made inactive (keeping
+    /// its numbering for the next track there); returns the subscriber, whose connection needs
+    /// renegotiating.
     pub(super) fn detach_down(&mut self, dk: DownKey) -> Option<ParticipantKey> {
         let down = self.downs.remove(dk)?;
         if let Some(t) = self.tracks.get_mut(down.track) {
@@ -93,6 +121,7 @@ impl Engine {
         p.downs.retain(|d| *d != dk);
         if let Some(mid) = down.mid {
             p.neg.stops.push(mid);
+            p.neg.numbering.insert(mid, down.fwd.into_numbering());
         }
         Some(down.subscriber)
     }
@@ -135,6 +164,12 @@ impl Engine {
         let Some(peer) = self.peers.get_mut(peer_key) else {
             return;
         };
+        let ended: Vec<(Mid, MediaKind)> = p
+            .neg
+            .stops
+            .drain(..)
+            .filter_map(|mid| Some((mid, peer.rtc.media(mid)?.kind())))
+            .collect();
         let mut api = peer.rtc.sdp_api();
         if std::mem::take(&mut p.neg.ice_restart) {
             // Registered before the offer leaves: the client's checks may beat its answer.
@@ -157,26 +192,44 @@ impl Engine {
                 ..Default::default()
             }));
         }
-        for mid in p.neg.stops.drain(..) {
-            api.stop_media(mid);
+        for (mid, kind) in ended {
+            api.set_direction(mid, Direction::Inactive);
+            p.neg.spare.push(SpareMid {
+                mid,
+                kind,
+                ready: false,
+            });
         }
         let mut added = Vec::with_capacity(additions.len());
         for (dk, kind, stream_id, track_id) in additions {
-            let mid = api.add_media(
-                kind,
-                Direction::SendOnly,
-                Some(stream_id),
-                Some(track_id),
-                None,
-            );
+            let reusable = p.neg.spare.iter().position(|s| s.ready && s.kind == kind);
+            let mid = match reusable {
+                Some(i) => {
+                    let mid = p.neg.spare.remove(i).mid;
+                    api.set_direction(mid, Direction::SendOnly);
+                    p.neg.msids.insert(mid, (stream_id, track_id));
+                    mid
+                }
+                None => api.add_media(
+                    kind,
+                    Direction::SendOnly,
+                    Some(stream_id),
+                    Some(track_id),
+                    None,
+                ),
+            };
             added.push((dk, mid));
         }
         let applied = api.apply();
         for &(dk, mid) in &added {
             peer.mids.insert(mid, dk);
+            let numbering = p.neg.numbering.remove(&mid);
             if let Some(down) = self.downs.get_mut(dk) {
                 down.mid = Some(mid);
                 down.state = DownState::Offered;
+                if let Some(numbering) = numbering {
+                    down.fwd.continue_numbering(numbering);
+                }
             }
         }
         let Some((offer, pending)) = applied else {
@@ -185,7 +238,18 @@ impl Engine {
         p.neg.last_id += 1;
         let id = p.neg.last_id;
         p.neg.pending = Some((pending, id));
-        p.neg.pending_sdp = offer.to_sdp_string();
+        // Reused lines name their track; spare ones name none (str0m keeps writing the msid a
+        // line was created with, and two sections must not claim one track).
+        let mut plan: SectionPlan = p
+            .neg
+            .msids
+            .iter()
+            .map(|(mid, msid)| (mid.to_string(), Some(msid.clone())))
+            .collect();
+        for spare in &p.neg.spare {
+            plan.insert(spare.mid.to_string(), None);
+        }
+        p.neg.pending_sdp = present_sections(&offer.to_sdp_string(), &plan);
         p.send(Resp::Offer(proto::SessionDescription {
             r#type: "offer".into(),
             sdp: p.neg.pending_sdp.clone(),
@@ -232,6 +296,10 @@ impl Engine {
         if let Err(e) = peer.rtc.sdp_api().accept_answer(pending, answer) {
             tracing::warn!("subscriber answer refused: {e}");
             return;
+        }
+        // The client has seen every spare line inactive now.
+        for spare in &mut p.neg.spare {
+            spare.ready = true;
         }
         let downs = p.downs.clone();
         self.mark_dirty(peer_key);

@@ -3,5 +3,6 @@
 
 mod forwarding;
 mod resume;
+mod reuse;
 mod rooms;
 mod video;
