@@ -112,10 +112,12 @@ for (const [name, args] of [
       console.log(`${name}: m-sections at start ${JSON.stringify(start)}`);
       const seen = [firstSid];
       for (let i = 0; i < REPUBLISHES; i++) {
+        const t0 = Date.now();
         const sid = await withTimeout(pages['web-a'].evaluate(() => window.e2eRepublishMic()), 20000, 'republish');
         assert.ok(sid && !seen.includes(sid), `a new track sid each time: ${sid}`);
         seen.push(sid);
         await hears(pages['web-b'], sid, 30000);
+        console.log(`${name}: republish ${i + 1} heard after ${Date.now() - t0} ms`);
       }
       const end = await pages['web-b'].evaluate(() => window.e2eMediaSections());
       console.log(`${name}: m-sections after ${REPUBLISHES} new tracks ${JSON.stringify(end)}`);
