@@ -19,6 +19,8 @@ pub mod rooms;
 mod signal;
 mod time;
 mod twirp;
+#[cfg(any(test, feature = "fuzzing"))]
+mod twirp_fuzzing;
 pub mod webhook;
 
 use std::sync::Arc;

@@ -114,6 +114,18 @@ fn parse(msg: &Message) -> Option<Result<ClientOp, String>> {
     Some(raw.map_err(|e| e.to_string()).and_then(RawFrame::into_op))
 }
 
+/// Fuzzing entry (feature `fuzzing`; the socket-level property test is `tests/gateway_frames.rs`):
+/// one client frame, text when the bytes are UTF-8, binary otherwise, read as the gateway reads
+/// it. It may be refused, never panic.
+#[cfg(feature = "fuzzing")]
+pub fn fuzz_frame(data: &[u8]) {
+    let msg = match std::str::from_utf8(data) {
+        Ok(text) => Message::Text(text.into()),
+        Err(_) => Message::Binary(data.to_vec().into()),
+    };
+    let _ = parse(&msg);
+}
+
 /// The user of a live account session, with how long that session still lives.
 async fn user_of(state: &Services, token_hash: &str) -> Option<(User, Duration)> {
     let now = state.clock.now_ms();

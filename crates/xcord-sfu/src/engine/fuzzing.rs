@@ -10,6 +10,8 @@ use prost::Message as _;
 
 use super::testing::{engine, join};
 use super::{Engine, ParticipantKey};
+#[cfg(feature = "fuzzing")]
+pub use crate::twirp_fuzzing::twirp_request;
 
 /// Splits `data` into frames, each prefixed by its length (one byte).
 fn frames(mut data: &[u8]) -> impl Iterator<Item = &[u8]> {
