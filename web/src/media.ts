@@ -315,6 +315,11 @@ export class MediaController {
       return await f();
     } finally {
       this.pending--;
+      // the snapshots that came meanwhile were not applied: apply the newest now
+      const m = this.media;
+      if (this.pending === 0 && m && this.roomEpoch !== null && isActive(m) && this.isOwner()) {
+        void this.applyControls(m);
+      }
     }
   }
 
@@ -327,7 +332,10 @@ export class MediaController {
 
   setDeafen(deafened: boolean) {
     return this.control(async () => {
-      if (this.roomEpoch !== null) await this.deps.session.setDeafened(deafened);
+      if (this.roomEpoch !== null) {
+        await this.deps.session.setDeafened(deafened);
+        if (!deafened) await this.deps.session.setMuted(false);
+      }
       // the server mutes a deafened user (and, in a channel, updates the voice state)
       const answer = await this.run({ type: 'set_deafen', deafened });
       // undeafening unmutes, as it muted
