@@ -8,7 +8,8 @@
 // reload, shows a screen share as such, pops out where Document Picture-in-Picture exists, and
 // goes away when she comes back. axe-core checks each new view.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,6 +40,34 @@ const CHROMIUM_FLAGS = [
   `--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE ${HOST}`,
   '--autoplay-policy=no-user-gesture-required',
 ];
+
+/**
+ * A loud, steady 440 Hz tone as the fake microphone: Chromium's own fake device beeps too
+ * briefly to count as speech, and speaking is what this file checks.
+ */
+function toneWav() {
+  const rate = 48000;
+  const samples = rate * 2;
+  const buf = Buffer.alloc(44 + samples * 2);
+  buf.write('RIFF', 0);
+  buf.writeUInt32LE(36 + samples * 2, 4);
+  buf.write('WAVEfmt ', 8);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20); // PCM
+  buf.writeUInt16LE(1, 22); // mono
+  buf.writeUInt32LE(rate, 24);
+  buf.writeUInt32LE(rate * 2, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write('data', 36);
+  buf.writeUInt32LE(samples * 2, 40);
+  for (let i = 0; i < samples; i++) {
+    buf.writeInt16LE(Math.round(Math.sin((2 * Math.PI * 440 * i) / rate) * 16000), 44 + i * 2);
+  }
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'xcord-pip-')), 'tone.wav');
+  writeFileSync(file, buf);
+  return file;
+}
 
 const suffix = String(Date.now() % 1e8);
 const PEOPLE = {
@@ -85,7 +114,12 @@ before(async () => {
       port: 8031, // calls.test.mjs takes 7990, webclient.test.mjs 7950
     });
     await server.start();
-    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30000 });
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [...CHROMIUM_FLAGS, `--use-file-for-fake-audio-capture=${toneWav()}`],
+      timeout: 30000,
+    });
     for (const who of Object.keys(PEOPLE)) {
       contexts[who] = await browser.newContext();
       await newPage(who);
@@ -229,15 +263,21 @@ test("Bob's overlay window shows the channel, the count and who speaks, and mute
   await checkAxe(o, 'the overlay window');
   const mute = overlay.getByRole('button', { name: 'Mute', exact: true });
   assert.equal(await mute.getAttribute('aria-pressed'), 'false');
+  // Alice hears Bob's tone: her room says he speaks
+  const bobSpeaking = (v) => a.locator(`figure[aria-label="${PEOPLE.bob.name}"][data-speaking="${v}"]`);
+  await bobSpeaking(true).waitFor();
   await mute.click();
   await overlay.locator('button[aria-pressed="true"]', { hasText: 'Mute' }).waitFor();
   // the window with the media follows: Bob's microphone is muted, and Alice sees it
   await b.locator('button[aria-pressed="true"]', { hasText: 'Mute' }).waitFor();
   await a.locator(`figure[aria-label="${PEOPLE.bob.name}"][data-mic-muted="true"]`).waitFor();
+  // and she stops hearing him: his track sends silence, so he no longer speaks in her room
+  await bobSpeaking(false).waitFor();
   assert.equal(await o.evaluate(() => window.xcordSession.snapshot().status), 'idle', 'the overlay holds no room');
   assert.equal(await b.evaluate(() => window.xcordSession.snapshot().status), 'connected');
   await mute.click();
   await a.locator(`figure[aria-label="${PEOPLE.bob.name}"][data-mic-muted="false"]`).waitFor();
+  await bobSpeaking(true).waitFor();
   await overlay.getByRole('button', { name: 'Deafen', exact: true }).click();
   await b.locator('button[aria-pressed="true"]', { hasText: 'Deafen' }).waitFor();
   await overlay.getByRole('button', { name: 'Deafen', exact: true }).click();
