@@ -115,8 +115,9 @@ async fn sync_voice_state(
         return;
     }
     match voice::service::set_self_flags(services, user_id, self_mute, self_deaf).await {
-        // not in the channel's room yet: its join takes the flags from the session's controls
         Ok(_) => {}
+        // Not in the channel's room yet: nothing to update (the voice state created at the join
+        // reads the mute from the microphone track; a deafen from before the join is not carried).
         Err(e) if e.code() == ErrorCode::NotFound => {}
         Err(e) => tracing::warn!(user = %user_id, "voice state not updated: {e}"),
     }
