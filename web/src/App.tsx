@@ -1,5 +1,5 @@
 // The app: signed out, the sign-in page; signed in, the chrome (sidebar, current-call bar, the
-// incoming-call dialog) around the page the path names — home, a community or one of its
+// incoming-call dialog, the picture-in-picture window) around the page the path names — home, a community or one of its
 // channels, a direct conversation. Thin views: state comes from the gateway store, the session
 // model and the media controller (client.ts); data not in the store comes from the API.
 
@@ -13,6 +13,8 @@ import { CommunityPage } from './Community';
 import { DmPage } from './Dm';
 import { Home } from './Home';
 import { IncomingCallDialog } from './IncomingCall';
+import { Overlay } from './Overlay';
+import { PictureInPicture } from './Pip';
 import { prefetchLivekit } from './lk';
 import { currentPath, navigate, subscribePath } from './router';
 import { SignIn } from './SignIn';
@@ -64,6 +66,9 @@ export function App({ client }: { client: Client }) {
     navigate('/');
   };
 
+  // the overlay window: its own compact page, no chrome
+  if (path === '/overlay') return <Overlay client={client} />;
+
   const parts = path.split('/').filter(Boolean);
   let page: ReactNode;
   if (parts[0] === 'c' && parts[1]) {
@@ -92,6 +97,7 @@ export function App({ client }: { client: Client }) {
         <main>{page}</main>
       </div>
       <SessionBar client={client} path={path} />
+      <PictureInPicture client={client} path={path} />
       <IncomingCallDialog client={client} />
     </div>
   );

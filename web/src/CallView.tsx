@@ -8,6 +8,7 @@ import type { VideoTrack } from 'livekit-client';
 import type { Client } from './client';
 import type { MediaSession } from './api';
 import type { DeviceKind, Quality, SessionState } from './session';
+import { openOverlay } from './Overlay';
 import { Avatar, useGateway, useSession } from './ui';
 
 /** What a tile shows, whichever side it comes from. */
@@ -23,7 +24,7 @@ interface TileModel {
   isLocal: boolean;
 }
 
-function VideoOf({ track, label }: { track: VideoTrack; label?: string }) {
+export function VideoOf({ track, label }: { track: VideoTrack; label?: string }) {
   const ref = useRef<HTMLVideoElement>(null);
   useEffect(() => {
     const el = ref.current;
@@ -142,6 +143,7 @@ export function CallView({ client }: { client: Client }) {
   const owner = client.media.isOwner();
   const live = owner && state.status !== 'idle';
   const deafOf = (userId: string) =>
+    m.participants.some((p) => p.userId === userId && p.deafened) ||
     Object.values(g.voice)
       .flat()
       .some((v) => v.userId === userId && (v.selfDeaf || v.serverDeaf));
@@ -235,6 +237,9 @@ export function CallView({ client }: { client: Client }) {
         />
         <button type="button" className="leave" onClick={() => void client.media.leave()}>
           Leave
+        </button>
+        <button type="button" onClick={openOverlay}>
+          Open overlay
         </button>
       </div>
       {live && <DevicePicker client={client} state={state} />}

@@ -1,20 +1,15 @@
 // What surrounds every page once signed in: the sidebar (communities, direct messages), the
-// "Current call" bar shown away from the call's own page, and the media error line.
+// "Current call" bar shown away from the call's own page (where no picture-in-picture window
+// shows it), and the media error line.
 
 import { useSyncExternalStore } from 'react';
-import type { MediaSession } from './api';
 import type { Client } from './client';
-import { isActive, isOwner, sessionTitle } from './calls';
+import { isOwner, sessionTitle } from './calls';
+import { pipEnabled, sessionPath, showsPip } from './pip';
 import { otherParty } from './store';
-import { Avatar, Link, useGateway } from './ui';
 
-/** Where the session's page is: its DM or its channel. */
-export function sessionPath(m: MediaSession | null): string | null {
-  if (!m || !isActive(m)) return null;
-  if (m.context.conversationId) return `/dm/${m.context.conversationId}`;
-  if (m.context.communityId && m.context.channelId) return `/c/${m.context.communityId}/${m.context.channelId}`;
-  return null;
-}
+export { sessionPath };
+import { Avatar, Link, useGateway } from './ui';
 
 export function Sidebar({ client }: { client: Client }) {
   const g = useGateway(client);
@@ -52,7 +47,8 @@ export function SessionBar({ client, path }: { client: Client; path: string }) {
   const g = useGateway(client);
   const m = g.mediaSession;
   const where = sessionPath(m);
-  if (!m || !where || where === path) return null;
+  // where the picture-in-picture window shows the call, it is this bar too
+  if (!m || !where || where === path || showsPip(m, g.connectionId, path)) return null;
   const owner = isOwner(m, g.connectionId);
   return (
     <section aria-label="Current call" className="session-bar">
@@ -61,6 +57,11 @@ export function SessionBar({ client, path }: { client: Client; path: string }) {
       {!owner && (
         <button type="button" onClick={() => void client.media.claim()}>
           Move call here
+        </button>
+      )}
+      {owner && !pipEnabled(m) && (
+        <button type="button" onClick={() => void client.media.setPip({ ...m.pip, enabled: true })}>
+          Show picture in picture
         </button>
       )}
       <button type="button" className="leave" onClick={() => void client.media.leave()}>

@@ -1,4 +1,5 @@
-// A community: its channels (with who is in each voice channel, and who speaks), its members
+// A community: its channels (with who is in each voice channel, and who speaks: live in the
+// channel this window is in, from VOICE_SPEAKING in the others), its members
 // ("Message <name>" opens the DM), and the page of one channel (text chat, or Join and the
 // call); without a channel, creating channels and invites.
 
@@ -10,9 +11,9 @@ import { CallView } from './CallView';
 import { Chat, PAGE_SIZE } from './Chat';
 import { MediaError } from './Chrome';
 import type { Client } from './client';
-import { isActive, isOwner, speakingIds } from './calls';
+import { isActive, isOwner } from './calls';
 import { navigate } from './router';
-import { occupants } from './store';
+import { occupants, speakingIn } from './store';
 import type { GatewayState } from './store';
 import { Avatar, Link, errorText, useGateway, useSession } from './ui';
 
@@ -20,13 +21,13 @@ function ChannelList({ client, community, g }: { client: Client; community: Comm
   const state = useSession(client);
   const m = g.mediaSession;
   const live = isOwner(m, g.connectionId) && state.status !== 'idle' ? client.session.speakingIdentities() : null;
-  const speaking = speakingIds(m, live);
+
   return (
     <nav aria-label="Channels" className="channels">
       <ul>
         {community.channels.map((ch) => {
           const people = ch.kind === 'text' ? [] : occupants(g, ch);
-          const here = m?.context.channelId === ch.id;
+          const speaking = speakingIn(g, ch.id, live);
           return (
             <li key={ch.id} className={`channel ${ch.kind}`}>
               <span aria-hidden="true">{ch.kind === 'text' ? '#' : ch.kind === 'video' ? '📹' : '🔊'} </span>
@@ -34,7 +35,7 @@ function ChannelList({ client, community, g }: { client: Client; community: Comm
               {people.length > 0 && (
                 <ul aria-label={`In ${ch.name}`} className="occupants">
                   {people.map(({ state: v, user }) => {
-                    const talking = here && speaking.has(v.userId);
+                    const talking = speaking.has(v.userId);
                     return (
                       <li key={v.userId} data-speaking={talking} data-user-id={v.userId}>
                         <Avatar gradient={user?.avatarGradient ?? []} small />

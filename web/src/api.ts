@@ -83,6 +83,8 @@ export interface SessionParticipant {
   displayName: string;
   avatarGradient: string[];
   muted: boolean;
+  /** Their session is deafened (and so muted too). */
+  deafened?: boolean;
   speaking: boolean;
   camera: boolean;
   screenShare: boolean;
@@ -126,15 +128,16 @@ export interface Call {
 
 /** A media-session command without its id and epoch (the client adds them). */
 export type Command =
-  | { type: 'start_call'; conversationId: string; video: boolean }
-  | { type: 'accept_call'; callId: string }
+  | { type: 'start_call'; conversationId: string; video: boolean; connectionId?: string }
+  | { type: 'accept_call'; callId: string; connectionId?: string }
   | { type: 'decline_call'; callId: string }
-  | { type: 'join_channel'; channelId: string }
+  | { type: 'join_channel'; channelId: string; connectionId?: string }
   | { type: 'leave' }
   | { type: 'set_mute'; muted: boolean }
   | { type: 'set_deafen'; deafened: boolean }
   | { type: 'set_camera'; enabled: boolean }
   | { type: 'set_screen_share'; enabled: boolean }
+  | { type: 'set_pip'; enabled: boolean; x: number; y: number; width: number; height: number; minimized: boolean }
   | { type: 'claim_owner'; connectionId: string }
   | { type: 'report_connection'; connectionId: string; state: ConnectionState };
 

@@ -1,6 +1,6 @@
 // Pure rules of calls and the media session, derived from the server's snapshot: the countdown
-// of an incoming call, what the ringtone should play, who owns the media connection, who is
-// speaking. No timers and no DOM here, so they are unit-tested directly.
+// of an incoming call, what the ringtone should play, who owns the media connection, the
+// session's name. No timers and no DOM here, so they are unit-tested directly.
 
 import type { MediaSession } from './api';
 
@@ -33,12 +33,6 @@ export function ringMode(m: MediaSession | null, now: number): 'none' | 'ring' |
 /** Whether this window's gateway connection holds the media connection. */
 export function isOwner(m: MediaSession | null, connectionId: string | null): boolean {
   return !!connectionId && !!m?.owner && m.owner.connectionId === connectionId;
-}
-
-/** The user ids speaking: the live room's view when this window has one, else the snapshot's. */
-export function speakingIds(m: MediaSession | null, live: string[] | null): Set<string> {
-  if (live) return new Set(live);
-  return new Set((m?.participants ?? []).filter((p) => p.speaking).map((p) => p.userId));
 }
 
 /** The name a session is shown by: the other person of a call, or the channel. */

@@ -34,7 +34,7 @@ const media = new MediaController({
   session,
   command: api.command,
   siblings: browserSiblings(),
-  voiceFlags: api.voiceSelf,
+  holdsMedia: !overlay,
 });
 const ringtone = new Ringtone();
 follow(store, ringtone);

@@ -146,16 +146,15 @@ describe('MediaController', () => {
     expect(media.isOwner()).toBe(false);
   });
 
-  it('starting a call makes this window the owner when the server chose another one', async () => {
-    const { sent, media } = setup((cmd) =>
-      cmd.type === 'start_call'
-        ? snap({ version: 2, epoch: 2, type: 'dm-voice', owner: theirs })
-        : snap({ version: 3, epoch: 3, type: 'dm-voice', owner: mine }),
-    );
+  it('starting, accepting and joining name this window as the one that acted, and claim nothing', async () => {
+    const { sent, media } = setup(() => snap({ version: 2, epoch: 2, type: 'dm-voice', owner: mine }));
     await media.startCall('conv1', false);
+    await media.accept('call1');
+    await media.joinChannel('ch1', false);
     expect(sent.map((c) => [c.type, 'connectionId' in c ? c.connectionId : ''])).toEqual([
-      ['start_call', ''],
-      ['claim_owner', 'me'],
+      ['start_call', 'me'],
+      ['accept_call', 'me'],
+      ['join_channel', 'me'],
     ]);
   });
 
@@ -260,24 +259,16 @@ describe('MediaController', () => {
     expect(session.calls.filter((c) => c.startsWith('connect'))).toHaveLength(2);
   });
 
-  it('in a channel, mute and deafen also go to the voice state; in a call they do not', async () => {
-    for (const [type, expected] of [
-      ['server-voice', [{ selfMute: true, selfDeaf: true }]],
-      ['dm-voice', []],
-    ] as const) {
-      const store = new Store();
-      const session = new FakeSession();
-      const flags: unknown[] = [];
-      const media = new MediaController({
-        store,
-        session: session as unknown as CallSession,
-        command: async () => ({ result: {}, session: snap({ version: 2, type }) }),
-        voiceFlags: async (f) => flags.push(f),
-      });
-      store.ready({ sessionId: 'me', mediaSession: snap({ type, owner: theirs }) });
-      await media.setDeafen(true);
-      expect(flags).toEqual(expected);
-    }
+  it('deafen is one command (the server mutes too); undeafening unmutes', async () => {
+    const { sent, media } = setup(() => snap({ version: 2, epoch: 2, type: 'server-voice', owner: theirs }));
+    await media.setDeafen(true);
+    expect(sent.map((c) => c.type)).toEqual(['set_deafen']);
+    await media.setDeafen(false);
+    expect(sent.map((c) => [c.type, 'muted' in c ? c.muted : 'deafened' in c ? c.deafened : null])).toEqual([
+      ['set_deafen', true],
+      ['set_deafen', false],
+      ['set_mute', false],
+    ]);
   });
 
   it('controls that changed while the room was connecting are applied once it is connected', async () => {

@@ -5,11 +5,11 @@
 // reports its connection state. A window that stops being the owner (another claimed, the
 // session ended) disconnects its room. Views call its methods and read the store and the session.
 //
-// Two races between windows of one browser are handled here. The server elects the newest
-// main window as the owner of a new session, so the window where the person clicked claims it
-// right after; it first tells its sibling windows (BroadcastChannel `xcord-media`), and a
-// sibling that gets a ticket meanwhile holds it briefly instead of joining, then drops it when
-// the claim lands. And when an owner's room is dropped anyway (a late join of the same identity
+// Two races between windows of one browser are handled here. A start, accept or join names this
+// window's gateway connection, so the server makes it the owner; it first tells its sibling
+// windows (BroadcastChannel `xcord-media`), and a sibling that gets a ticket meanwhile (a claim
+// by hand, say) holds it briefly instead of joining, then drops it when the claim lands.
+// And when an owner's room is dropped anyway (a late join of the same identity
 // replaces it: DUPLICATE_IDENTITY), the owner joins again with its ticket, a few times.
 
 import type { Command, CommandAnswer, ConnectionState, MediaSession } from './api';
@@ -29,8 +29,11 @@ export interface MediaDeps {
   command(body: Command & { id: string; epoch?: number }): Promise<CommandAnswer>;
   newId?(): string;
   siblings?: SiblingChannel;
-  /** Tells the channel's voice state (PATCH /voice/@me) what the user muted or deafened. */
-  voiceFlags?(flags: { selfMute?: boolean; selfDeaf?: boolean }): Promise<unknown>;
+  /**
+   * False in a window that never holds media (the overlay): it sends commands only, and a
+   * ticket the server sends it anyway is left unused.
+   */
+  holdsMedia?: boolean;
   now?(): number;
   setTimer?(f: () => void, ms: number): void;
 }
@@ -140,6 +143,7 @@ export class MediaController {
     const ticket = store.snapshot().connect;
     if (ticket) {
       store.takeConnect();
+      if (this.deps.holdsMedia === false) return;
       const wait = this.siblingClaimUntil - this.now();
       if (wait > 0) {
         // a sibling window is taking the session: join only if it still is ours afterwards
@@ -252,17 +256,16 @@ export class MediaController {
   }
 
   /**
-   * Starts, accepts or joins, then makes this window the owner: the server elects the newest
-   * main window, but the media belongs where the person clicked.
+   * Starts, accepts or joins, naming this window's connection: the server makes the window where
+   * the person clicked the owner. Sibling windows are told first, so one that gets a ticket
+   * meanwhile holds it instead of joining.
    */
-  private async startHere(cmd: Command): Promise<CommandAnswer | null> {
+  private async startHere(
+    cmd: Extract<Command, { type: 'start_call' | 'accept_call' | 'join_channel' }>,
+  ): Promise<CommandAnswer | null> {
     const id = this.connectionId;
     if (id) this.deps.siblings?.post({ type: 'claiming', connectionId: id });
-    const answer = await this.run(cmd);
-    if (answer && id && answer.session.owner?.connectionId !== id && isActive(answer.session)) {
-      await this.run({ type: 'claim_owner', connectionId: id });
-    }
-    return answer;
+    return this.run(id ? { ...cmd, connectionId: id } : cmd);
   }
 
   startCall(conversationId: string, video: boolean) {
@@ -292,6 +295,11 @@ export class MediaController {
     return this.run({ type: 'leave' });
   }
 
+  /** Where the picture-in-picture window is, kept in the session (`set_pip`). */
+  setPip(pip: { enabled: boolean; x: number; y: number; width: number; height: number; minimized: boolean }) {
+    return this.run({ type: 'set_pip', ...pip });
+  }
+
   /** Moves the media connection to this window. */
   claim() {
     const id = this.connectionId;
@@ -307,29 +315,31 @@ export class MediaController {
       return await f();
     } finally {
       this.pending--;
+      // the snapshots that came meanwhile were not applied: apply the newest now
+      const m = this.media;
+      if (this.pending === 0 && m && this.roomEpoch !== null && isActive(m) && this.isOwner()) {
+        void this.applyControls(m);
+      }
     }
-  }
-
-  /** In a channel, the others see the flags in its voice states (a call has none). */
-  private voiceFlags(flags: { selfMute?: boolean; selfDeaf?: boolean }): void {
-    if (this.media?.type.startsWith('server-')) void this.deps.voiceFlags?.(flags).catch(() => undefined);
   }
 
   setMute(muted: boolean) {
     return this.control(async () => {
       if (this.roomEpoch !== null) await this.deps.session.setMuted(muted);
-      this.voiceFlags({ selfMute: muted });
       return this.run({ type: 'set_mute', muted });
     });
   }
 
   setDeafen(deafened: boolean) {
     return this.control(async () => {
-      if (this.roomEpoch !== null) await this.deps.session.setDeafened(deafened);
-      this.voiceFlags({ selfMute: deafened, selfDeaf: deafened });
-      await this.run({ type: 'set_deafen', deafened });
-      // deafened means muted too; undeafening unmutes
-      return this.run({ type: 'set_mute', muted: deafened });
+      if (this.roomEpoch !== null) {
+        await this.deps.session.setDeafened(deafened);
+        if (!deafened) await this.deps.session.setMuted(false);
+      }
+      // the server mutes a deafened user (and, in a channel, updates the voice state)
+      const answer = await this.run({ type: 'set_deafen', deafened });
+      // undeafening unmutes, as it muted
+      return deafened || !answer ? answer : this.run({ type: 'set_mute', muted: false });
     });
   }
 

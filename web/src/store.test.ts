@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import type { Channel, CommunityView, MediaSession, User } from './api';
-import { EMPTY, Store, occupants, reduceEvent, reduceReady, serverNow } from './store';
+import { EMPTY, Store, occupants, reduceEvent, reduceReady, serverNow, speakingIn } from './store';
 import type { VoiceState } from './store';
 
 const user = (id: string, name: string): User => ({
@@ -78,6 +78,25 @@ describe('reduceReady', () => {
 });
 
 describe('reduceEvent', () => {
+  it('VOICE_SPEAKING keeps who speaks per channel; nobody speaking forgets the channel', () => {
+    let s = reduceEvent(EMPTY, 'VOICE_SPEAKING', { channelId: 'ch1', userIds: ['u2', 'u1'] });
+    s = reduceEvent(s, 'VOICE_SPEAKING', { channelId: 'ch2', userIds: ['u3'] });
+    expect(s.speaking).toEqual({ ch1: ['u2', 'u1'], ch2: ['u3'] });
+    expect([...speakingIn(s, 'ch1', null)]).toEqual(['u2', 'u1']);
+    s = reduceEvent(s, 'VOICE_SPEAKING', { channelId: 'ch1', userIds: [] });
+    expect(s.speaking).toEqual({ ch2: ['u3'] });
+    expect(speakingIn(s, 'ch1', null).size).toBe(0);
+  });
+
+  it("in the channel this window's room is in, the live room's speakers win", () => {
+    const s = {
+      ...reduceEvent(EMPTY, 'VOICE_SPEAKING', { channelId: 'ch1', userIds: ['u2'] }),
+      mediaSession: { context: { channelId: 'ch1' } } as MediaSession,
+    };
+    expect([...speakingIn(s, 'ch1', ['u1'])]).toEqual(['u1']);
+    expect([...speakingIn(s, 'ch2', ['u1'])]).toEqual([]);
+  });
+
   it('a voice state update moves a user between channels; a leave removes them', () => {
     let s = ready();
     s = reduceEvent(s, 'VOICE_STATE_UPDATE', { ...vs('b', 'ch2', 30), previousChannelId: 'ch1' });

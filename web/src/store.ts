@@ -35,6 +35,8 @@ export interface GatewayState {
   communities: CommunityView[];
   /** Voice states by channel id, in join order. */
   voice: Record<string, VoiceState[]>;
+  /** Who speaks in each voice or video channel (VOICE_SPEAKING: user ids, loudest first). */
+  speaking: Record<string, string[]>;
   conversations: Conversation[];
   mediaSession: MediaSession | null;
   /** The last MEDIA_SESSION_CONNECT this connection got (cleared when it is used up). */
@@ -51,6 +53,7 @@ export const EMPTY: GatewayState = {
   connectionId: null,
   communities: [],
   voice: {},
+  speaking: {},
   conversations: [],
   mediaSession: null,
   connect: null,
@@ -115,6 +118,14 @@ export function reduceEvent(s: GatewayState, t: string, d: Record<string, unknow
         voice = { ...voice, [d.channelId]: list };
       }
       return { ...s, voice };
+    }
+    case 'VOICE_SPEAKING': {
+      const channelId = String(d.channelId);
+      const ids = Array.isArray(d.userIds) ? d.userIds.map(String) : [];
+      const speaking = { ...s.speaking };
+      if (ids.length) speaking[channelId] = ids;
+      else delete speaking[channelId];
+      return { ...s, speaking };
     }
     case 'COMMUNITY_CREATE': {
       const view = d as unknown as CommunityView;
@@ -203,6 +214,12 @@ export function occupants(s: GatewayState, channel: Channel): { state: VoiceStat
     state,
     user: community?.members.find((m) => m.user.id === state.userId)?.user ?? null,
   }));
+}
+
+/** Who speaks in a channel: the live room's view when this window is in it, else the server's. */
+export function speakingIn(s: GatewayState, channelId: string, live: string[] | null): Set<string> {
+  if (live && s.mediaSession?.context.channelId === channelId) return new Set(live);
+  return new Set(s.speaking[channelId] ?? []);
 }
 
 /** The other person of a direct conversation. */

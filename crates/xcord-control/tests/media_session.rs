@@ -102,7 +102,8 @@ async fn a_repeated_command_id_has_no_second_effect_and_a_stale_epoch_is_refused
 async fn mute_and_deafen_are_enforced_at_the_media_plane() {
     for db in common::backends().await {
         let h = serve(db, 3).await;
-        let (_a, b, mut b_main, _b_overlay, call) = in_a_call(&h).await;
+        let (a, b, mut b_main, _b_overlay, call) = in_a_call(&h).await;
+        let mut a_main = h.connect(&a, "main").await;
         h.plane.taken();
         let room = format!("dm_{call}");
         // Participants come from the media plane's events.
@@ -143,21 +144,54 @@ async fn mute_and_deafen_are_enforced_at_the_media_plane() {
         h.ok(&b, json!({"id": cid(), "type": "set_mute", "muted": false}))
             .await;
         assert_eq!(h.plane.taken(), vec![]);
-        // Deafen: the SFU stops forwarding the others' audio to B; undeafen restarts it.
-        h.ok(
-            &b,
-            json!({"id": cid(), "type": "set_deafen", "deafened": true}),
-        )
-        .await;
+        // Deafen: B is muted too, and the SFU stops forwarding the others' audio to B;
+        // undeafen restarts it.
+        let deafened = h
+            .ok(
+                &b,
+                json!({"id": cid(), "type": "set_deafen", "deafened": true}),
+            )
+            .await;
+        assert_eq!(deafened["session"]["controls"]["muted"], true);
         assert_eq!(
             h.plane.taken(),
-            vec![PlaneCall::Subscriptions {
-                room: room.clone(),
-                identity: b.id.clone(),
-                tracks: vec!["TR_mic_peer".into()],
-                subscribe: false
-            }]
+            vec![
+                PlaneCall::Mute {
+                    room: room.clone(),
+                    identity: b.id.clone(),
+                    track: format!("TR_mic_{}", b.id)
+                },
+                PlaneCall::Subscriptions {
+                    room: room.clone(),
+                    identity: b.id.clone(),
+                    tracks: vec!["TR_mic_peer".into()],
+                    subscribe: false
+                }
+            ]
         );
+        // Both see B deafened among the session's participants.
+        let deaf_of = |s: &Value| -> Vec<(String, bool)> {
+            s["participants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| {
+                    (
+                        p["displayName"].as_str().unwrap().to_owned(),
+                        p["deafened"].as_bool().unwrap(),
+                    )
+                })
+                .collect()
+        };
+        let expected = vec![("alice".to_owned(), false), ("bob".to_owned(), true)];
+        assert_eq!(deaf_of(&deafened["session"]), expected);
+        assert_eq!(deaf_of(&h.session(&b).await), expected);
+        assert_eq!(deaf_of(&h.session(&a).await), expected);
+        // A is told at once (a new snapshot, though nothing of A's session changed)
+        event_where(&mut a_main, "MEDIA_SESSION_UPDATE", |s| {
+            deaf_of(s) == expected
+        })
+        .await;
         h.ok(
             &b,
             json!({"id": cid(), "type": "set_deafen", "deafened": false}),
@@ -424,4 +458,167 @@ async fn bad_commands_get_precise_errors() {
             common::call(&h.app, "GET", "/api/v1/users/@me/media-session", None, None).await;
         assert_eq!(s.as_u16(), 401);
     }
+}
+
+#[tokio::test]
+async fn the_connection_that_acted_owns_the_new_session() {
+    for db in common::backends().await {
+        let h = serve(db, 3).await;
+        let a = h.user("alice").await;
+        let b = h.user("bob").await;
+        let conv = h.conversation(&a, &b).await;
+        // two main windows each: the newer would win the election, the older one clicks
+        let mut a_older = h.connect(&a, "main").await;
+        let _a_newer = h.connect(&a, "main").await;
+        let mut b_older = h.connect(&b, "main").await;
+        let b_newer = h.connect(&b, "main").await;
+        let started = h
+            .ok(
+                &a,
+                json!({"id": cid(), "type": "start_call", "conversationId": conv, "connectionId": a_older.id}),
+            )
+            .await;
+        assert_eq!(
+            started["session"]["owner"]["connectionId"],
+            a_older.id.as_str()
+        );
+        let connect = event(&mut a_older, "MEDIA_SESSION_CONNECT").await;
+        assert_eq!(connect["epoch"], started["session"]["epoch"]);
+        let call = started["result"]["call"]["id"].as_str().unwrap().to_owned();
+        let accepted = h
+            .ok(
+                &b,
+                json!({"id": cid(), "type": "accept_call", "callId": call, "connectionId": b_older.id}),
+            )
+            .await;
+        assert_eq!(
+            accepted["session"]["owner"]["connectionId"],
+            b_older.id.as_str()
+        );
+        event(&mut b_older, "MEDIA_SESSION_CONNECT").await;
+
+        // joining a channel names its connection too; one that is not live falls back to
+        // the usual election (the newest main window)
+        let (s, community) = common::call(
+            &h.app,
+            "POST",
+            "/api/v1/communities",
+            Some(&b.token),
+            Some(json!({"name": "C"})),
+        )
+        .await;
+        assert_eq!(s.as_u16(), 201, "{community}");
+        let (s, channel) = common::call(
+            &h.app,
+            "POST",
+            &format!(
+                "/api/v1/communities/{}/channels",
+                community["id"].as_str().unwrap()
+            ),
+            Some(&b.token),
+            Some(json!({"name": "lounge", "kind": "voice"})),
+        )
+        .await;
+        assert_eq!(s.as_u16(), 201, "{channel}");
+        let channel_id = channel["id"].as_str().unwrap().to_owned();
+        let joined = h
+            .ok(
+                &b,
+                json!({"id": cid(), "type": "join_channel", "channelId": channel_id, "connectionId": b_older.id}),
+            )
+            .await;
+        assert_eq!(
+            joined["session"]["owner"]["connectionId"],
+            b_older.id.as_str()
+        );
+        let joined = h
+            .ok(
+                &b,
+                json!({"id": cid(), "type": "join_channel", "channelId": channel_id, "connectionId": "not-a-connection"}),
+            )
+            .await;
+        assert_eq!(
+            joined["session"]["owner"]["connectionId"],
+            b_newer.id.as_str()
+        );
+    }
+}
+
+#[tokio::test]
+async fn in_a_channel_session_mute_and_deafen_update_the_voice_state() {
+    for db in common::backends().await {
+        let h = serve(db, 3).await;
+        let b = h.user("bob").await;
+        let _b_main = h.connect(&b, "main").await;
+        let (_, community) = common::call(
+            &h.app,
+            "POST",
+            "/api/v1/communities",
+            Some(&b.token),
+            Some(json!({"name": "C"})),
+        )
+        .await;
+        let (_, channel) = common::call(
+            &h.app,
+            "POST",
+            &format!(
+                "/api/v1/communities/{}/channels",
+                community["id"].as_str().unwrap()
+            ),
+            Some(&b.token),
+            Some(json!({"name": "lounge", "kind": "voice"})),
+        )
+        .await;
+        let channel_id = channel["id"].as_str().unwrap().to_owned();
+        h.ok(
+            &b,
+            json!({"id": cid(), "type": "join_channel", "channelId": channel_id}),
+        )
+        .await;
+        h.joined(&format!("vc_{channel_id}"), &b.id).await;
+        let flags = || self_flags(&h, &b, &channel_id);
+        assert_eq!(flags().await, (false, false));
+        h.ok(&b, json!({"id": cid(), "type": "set_mute", "muted": true}))
+            .await;
+        assert_eq!(flags().await, (true, false));
+        h.ok(&b, json!({"id": cid(), "type": "set_mute", "muted": false}))
+            .await;
+        assert_eq!(flags().await, (false, false));
+        // deafening mutes too; undeafening leaves the mute until it is lifted
+        h.ok(
+            &b,
+            json!({"id": cid(), "type": "set_deafen", "deafened": true}),
+        )
+        .await;
+        assert_eq!(flags().await, (true, true));
+        h.ok(
+            &b,
+            json!({"id": cid(), "type": "set_deafen", "deafened": false}),
+        )
+        .await;
+        assert_eq!(flags().await, (true, false));
+    }
+}
+
+/// The user's (selfMute, selfDeaf) in the channel's voice states.
+async fn self_flags(h: &Harness, user: &User, channel_id: &str) -> (bool, bool) {
+    let (s, states) = common::call(
+        &h.app,
+        "GET",
+        &format!("/api/v1/channels/{channel_id}/voice"),
+        Some(&user.token),
+        None,
+    )
+    .await;
+    assert_eq!(s.as_u16(), 200, "{states}");
+    let me = states
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["userId"] == user.id.as_str())
+        .expect("in the channel");
+    (
+        me["selfMute"].as_bool().unwrap(),
+        me["selfDeaf"].as_bool().unwrap(),
+    )
 }

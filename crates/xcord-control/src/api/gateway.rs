@@ -54,7 +54,9 @@ Every frame is `{"op": OP, "d": DATA}`; event frames also have `t` (type) and `s
   (Conversation), `DM_MESSAGE_CREATE` (DmMessage), `VOICE_STATE_UPDATE` (VoiceState with
   `previousChannelId`; a user who left has `channelId: null`, `previousChannelId` and
   `participantSid`), `VOICE_MOVE` (MediaTicket: the client was moved and connects to the new
-  room with it).
+  room with it), `VOICE_SPEAKING` `{channelId, userIds}` (who speaks in a voice or video
+  channel, loudest first, to everyone who sees it; at most one per channel per 250 ms, the
+  last change always sent).
 - `{"op":"heartbeat_ack"}` — the answer to each `heartbeat`.
 - `{"op":"error","d":{"code":…,"message":…}}` — then the server closes the socket. Codes:
   `timeout` (no `identify` or `resume` within 10 s of opening, whatever else was sent),

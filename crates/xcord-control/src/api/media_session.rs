@@ -49,9 +49,11 @@ enum CommandType {
 }
 
 /// A media-session command: `id`, `type`, the optional `epoch`, and the fields its type takes
-/// (any other field is refused): `start_call {conversationId, video}`, `accept_call {callId}`,
-/// `decline_call {callId}`, `join_channel {channelId}`, `leave`, `set_mute {muted}`,
-/// `set_deafen {deafened}`, `set_camera {enabled}`, `set_screen_share {enabled}`,
+/// (any other field is refused): `start_call {conversationId, video, connectionId?}`,
+/// `accept_call {callId, connectionId?}`, `decline_call {callId}`,
+/// `join_channel {channelId, connectionId?}` (`connectionId`: the gateway connection that acted,
+/// which then owns the new session), `leave`, `set_mute {muted}`,
+/// `set_deafen {deafened}` (deafening mutes too), `set_camera {enabled}`, `set_screen_share {enabled}`,
 /// `set_pip {enabled, x, y, width, height, minimized}`, `claim_owner {connectionId}`,
 /// `report_connection {connectionId, state}`.
 #[derive(ToSchema)]

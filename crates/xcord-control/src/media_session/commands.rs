@@ -64,6 +64,7 @@ pub async fn run(services: &Services, user: &User, command: CommandRequest) -> R
         return Ok(first);
     }
     fence(unit.session(&user.id).await?, epoch).map_err(refused)?;
+    let flags = voice_flags(&command);
     let outcome = execute(services, &mut unit, user, command, epoch).await;
     let result = match outcome {
         Ok(result) => result,
@@ -73,15 +74,53 @@ pub async fn run(services: &Services, user: &User, command: CommandRequest) -> R
             return Err(e);
         }
     };
-    let session = render(services, unit.session(&user.id).await?).await?;
-    let answer = json!({"result": result, "session": session});
+    let session = unit.session(&user.id).await?.clone();
+    let rendered = render(services, &session).await?;
+    let answer = json!({"result": result, "session": rendered});
     unit.commit(Some(Answer {
         user_id: &user.id,
         command_id: &id,
         answer: &answer,
     }))
     .await?;
+    if let Some((self_mute, self_deaf)) = flags {
+        sync_voice_state(services, &user.id, &session, self_mute, self_deaf).await;
+    }
     Ok(answer)
+}
+
+/// The voice-state flags a mute or deafen command sets (`None`: leave as is); deafening mutes.
+fn voice_flags(command: &CommandRequest) -> Option<(Option<bool>, Option<bool>)> {
+    match command {
+        CommandRequest::SetMute { muted, .. } => Some((Some(*muted), None)),
+        CommandRequest::SetDeafen { deafened, .. } => {
+            Some((deafened.then_some(true), Some(*deafened)))
+        }
+        _ => None,
+    }
+}
+
+/// In a channel, the others see the session's mute and deafen in its voice state.
+async fn sync_voice_state(
+    services: &Services,
+    user_id: &str,
+    session: &super::model::Session,
+    self_mute: Option<bool>,
+    self_deaf: Option<bool>,
+) {
+    if !matches!(
+        session.session_type,
+        SessionType::ServerVoice | SessionType::ServerVideo
+    ) {
+        return;
+    }
+    match voice::service::set_self_flags(services, user_id, self_mute, self_deaf).await {
+        Ok(_) => {}
+        // Not in the channel's room yet: nothing to update (the voice state created at the join
+        // reads the mute from the microphone track; a deafen from before the join is not carried).
+        Err(e) if e.code() == ErrorCode::NotFound => {}
+        Err(e) => tracing::warn!(user = %user_id, "voice state not updated: {e}"),
+    }
 }
 
 async fn execute(
@@ -96,10 +135,17 @@ async fn execute(
         CommandRequest::StartCall {
             conversation_id,
             video,
+            connection_id,
             ..
-        } => return start_call(services, unit, user, &conversation_id, video).await,
-        CommandRequest::AcceptCall { call_id, .. } => {
-            return accept_call(services, unit, user, &call_id).await;
+        } => {
+            return start_call(services, unit, user, &conversation_id, video, connection_id).await;
+        }
+        CommandRequest::AcceptCall {
+            call_id,
+            connection_id,
+            ..
+        } => {
+            return accept_call(services, unit, user, &call_id, connection_id).await;
         }
         CommandRequest::DeclineCall { call_id, .. } => {
             let verdict = unit
@@ -114,14 +160,31 @@ async fn execute(
             let call = unit.call(&call_id).await?.map(CallView::from);
             return Ok(json!({ "call": call }));
         }
-        CommandRequest::JoinChannel { channel_id, .. } => {
-            return join_channel(services, unit, user, &channel_id).await;
+        CommandRequest::JoinChannel {
+            channel_id,
+            connection_id,
+            ..
+        } => {
+            return join_channel(services, unit, user, &channel_id, connection_id).await;
         }
         CommandRequest::Leave { .. } => Input::End {
             reason: "hangup".into(),
         },
         CommandRequest::SetMute { muted, .. } => control(Control::SetMute(muted)),
-        CommandRequest::SetDeafen { deafened, .. } => control(Control::SetDeafen(deafened)),
+        CommandRequest::SetDeafen { deafened, .. } => {
+            unit.feed(&user.id, control(Control::SetDeafen(deafened)))
+                .await?
+                .map_err(refused)?;
+            // the others in the room show who is deafened: a new snapshot for them
+            if let Some(room) = unit.session(&user.id).await?.room.clone() {
+                for other in store::users_in_room(&services.db, &room).await? {
+                    if other != user.id {
+                        let _ = unit.feed(&other, Input::Touch).await?;
+                    }
+                }
+            }
+            return Ok(json!({}));
+        }
         CommandRequest::SetCamera { enabled, .. } => control(Control::SetCamera(enabled)),
         CommandRequest::SetScreenShare { enabled, .. } => control(Control::SetScreenShare(enabled)),
         CommandRequest::SetPip {
@@ -167,6 +230,7 @@ async fn start_call(
     user: &User,
     conversation_id: &str,
     video: bool,
+    prefer: Option<String>,
 ) -> Result<Value> {
     let conversation = conversations::service::get(services, &user.id, conversation_id).await?;
     let callee = conversation
@@ -214,6 +278,7 @@ async fn start_call(
             ..Context::default()
         },
         room: room_of_call(&call.id),
+        prefer,
     };
     unit.feed(&user.id, start).await?.map_err(refused)?;
     let view = unit.call(&call.id).await?.map(CallView::from);
@@ -225,6 +290,7 @@ async fn accept_call(
     unit: &mut Unit<'_>,
     user: &User,
     call_id: &str,
+    prefer: Option<String>,
 ) -> Result<Value> {
     let verdict = unit
         .feed_call(
@@ -265,6 +331,7 @@ async fn accept_call(
                 ..Context::default()
             },
             room: room_of_call(&call.id),
+            prefer,
         };
         unit.feed(&user.id, start).await?.map_err(refused)?;
     }
@@ -277,6 +344,7 @@ async fn join_channel(
     unit: &mut Unit<'_>,
     user: &User,
     channel_id: &str,
+    prefer: Option<String>,
 ) -> Result<Value> {
     // Voice's own join checks (membership, ban, CONNECT, user limit) decide.
     let ticket = voice::service::join(services, user, channel_id).await?;
@@ -303,6 +371,7 @@ async fn join_channel(
             ..Context::default()
         },
         room: ticket.room,
+        prefer,
     };
     unit.feed(&user.id, start).await?.map_err(refused)?;
     Ok(json!({}))

@@ -1,5 +1,5 @@
 //! What the controls any of the user's connections sends do to the session: mute and deafen
-//! (enforced at the SFU through effects while the session has a room), camera, screen share and
+//! (deafen mutes too; enforced at the SFU through effects while the session has a room), camera, screen share and
 //! picture-in-picture (relayed to the owner through the snapshot), claiming ownership, and the
 //! owner's report of its media connection. Part of the pure machine (`machine::decide` fences
 //! the epoch first).
@@ -40,6 +40,10 @@ pub(super) fn apply(
             s.controls.muted = muted;
         }
         Control::SetDeafen(deafened) => {
+            // Deafened means muted too (undeafening leaves the microphone as it is).
+            if deafened {
+                apply(s, Control::SetMute(true), fx)?;
+            }
             if deafened != s.controls.deafened
                 && let Some(room) = &s.room
             {

@@ -38,6 +38,9 @@ pub enum Input {
         session_type: SessionType,
         context: Context,
         room: String,
+        /// The connection that acted (the command's `connectionId`): it owns the new session
+        /// when it is one of the user's live connections; otherwise the usual election decides.
+        prefer: Option<String>,
     },
     /// The session ends (left, its call ended).
     End { reason: String },
@@ -186,7 +189,13 @@ fn expire(s: &mut Session, now: i64, effects: &mut Vec<Effect>) {
 
 /// Hands ownership to the preferred live connection (a new epoch) and tells it to connect.
 fn elect(s: &mut Session, now: i64, effects: &mut Vec<Effect>) {
-    let chosen = preferred(&s.connections).map(|c| Owner {
+    elect_preferring(s, None, now, effects);
+}
+
+/// Like [`elect`], but `prefer` (a live connection of the user) wins over the usual ranking.
+fn elect_preferring(s: &mut Session, prefer: Option<&str>, now: i64, effects: &mut Vec<Effect>) {
+    let named = prefer.and_then(|id| s.connections.iter().find(|c| c.id == id));
+    let chosen = named.or_else(|| preferred(&s.connections)).map(|c| Owner {
         connection_id: c.id.clone(),
         kind: c.kind,
     });
@@ -272,6 +281,7 @@ fn apply(s: &mut Session, input: Input, now: i64, fx: &mut Vec<Effect>) -> Resul
             session_type,
             context,
             room,
+            prefer,
         } => {
             let previous = s.session_type;
             if s.is_active() {
@@ -292,7 +302,7 @@ fn apply(s: &mut Session, input: Input, now: i64, fx: &mut Vec<Effect>) -> Resul
             s.owner = None;
             s.epoch += 1;
             s.unattended_since = Some(now);
-            elect(s, now, fx);
+            elect_preferring(s, prefer.as_deref(), now, fx);
         }
         Input::End { reason } => {
             if s.is_active() {

@@ -32,6 +32,7 @@ fn call_start() -> Input {
             ..Context::default()
         },
         room: "dm_c1".into(),
+        prefer: None,
     }
 }
 
@@ -231,6 +232,7 @@ fn starting_a_session_replaces_the_old_one() {
                 ..Context::default()
             },
             room: "vc_ch".into(),
+            prefer: None,
         },
         T0 + 50,
     );
@@ -409,13 +411,20 @@ fn deafen_and_unmute_are_effects_only_when_they_change_something() {
         control: c,
     };
     let d = step(&s, ctl(Control::SetDeafen(true)), T0 + 5);
+    // deafening an unmuted user mutes them too
     assert_eq!(
         d.effects,
-        vec![Effect::Deafen {
-            room: "dm_c1".into(),
-            deafened: true
-        }]
+        vec![
+            Effect::MuteMicrophone {
+                room: "dm_c1".into()
+            },
+            Effect::Deafen {
+                room: "dm_c1".into(),
+                deafened: true
+            }
+        ]
     );
+    assert!(d.session.controls.muted && d.session.controls.deafened);
     assert!(
         step(&d.session, ctl(Control::SetDeafen(true)), T0 + 6)
             .effects
@@ -427,4 +436,71 @@ fn deafen_and_unmute_are_effects_only_when_they_change_something() {
     assert!(unmuted.effects.is_empty());
     assert!(!unmuted.session.controls.muted);
     assert!(unmuted.session.version > muted.version);
+}
+
+#[test]
+fn undeafening_leaves_the_microphone_muted_until_unmuted() {
+    let s = bob_in_a_call();
+    let ctl = |c: Control| Input::Control {
+        epoch: None,
+        control: c,
+    };
+    let deaf = step(&s, ctl(Control::SetDeafen(true)), T0 + 5).session;
+    let d = step(&deaf, ctl(Control::SetDeafen(false)), T0 + 6);
+    assert!(!d.session.controls.deafened);
+    assert!(d.session.controls.muted);
+    assert_eq!(
+        d.effects,
+        vec![Effect::Deafen {
+            room: "dm_c1".into(),
+            deafened: false
+        }]
+    );
+    // an already muted user is not muted at the SFU again
+    let muted = step(&s, ctl(Control::SetMute(true)), T0 + 5).session;
+    let d = step(&muted, ctl(Control::SetDeafen(true)), T0 + 6);
+    assert_eq!(
+        d.effects,
+        vec![Effect::Deafen {
+            room: "dm_c1".into(),
+            deafened: true
+        }]
+    );
+}
+
+#[test]
+fn a_start_names_the_connection_that_acted_and_it_owns_the_session() {
+    // two main windows: the newest would win the election, but the older one clicked
+    let s = Session::idle("bob");
+    let s = open(&s, "older", ConnectionKind::Main, T0);
+    let s = open(&s, "newer", ConnectionKind::Main, T0 + 1);
+    let s = open(&s, "overlay", ConnectionKind::Overlay, T0 + 2);
+    let start = |prefer: Option<&str>| Input::Start {
+        session_type: SessionType::DmVoice,
+        context: Context::default(),
+        room: "dm_c1".into(),
+        prefer: prefer.map(str::to_owned),
+    };
+    let d = step(&s, start(Some("older")), T0 + 3);
+    assert_eq!(owner_id(&d.session), Some("older"));
+    assert_eq!(
+        d.effects,
+        vec![Effect::Connect {
+            connection_id: "older".into(),
+            room: "dm_c1".into(),
+            epoch: d.session.epoch
+        }]
+    );
+    // even an overlay, when it is the one that acted
+    let d = step(&s, start(Some("overlay")), T0 + 3);
+    assert_eq!(owner_id(&d.session), Some("overlay"));
+    // without one, or naming a connection that is not live, the election decides
+    assert_eq!(
+        owner_id(&step(&s, start(None), T0 + 3).session),
+        Some("newer")
+    );
+    assert_eq!(
+        owner_id(&step(&s, start(Some("gone")), T0 + 3).session),
+        Some("newer")
+    );
 }

@@ -164,6 +164,8 @@ pub struct Participant {
     pub display_name: String,
     pub avatar_gradient: [String; 2],
     pub muted: bool,
+    /// Whether their session is deafened (deafened also means muted).
+    pub deafened: bool,
     pub speaking: bool,
     pub camera: bool,
     pub screen_share: bool,

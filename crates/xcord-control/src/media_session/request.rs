@@ -25,6 +25,10 @@ pub enum CommandRequest {
         conversation_id: String,
         #[serde(default)]
         video: bool,
+        /// The caller's gateway connection that acted (Ready's `sessionId`): it becomes the
+        /// owner of the new session when it is live (otherwise the usual election decides).
+        #[serde(default)]
+        connection_id: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     AcceptCall {
@@ -32,6 +36,10 @@ pub enum CommandRequest {
         epoch: Option<i64>,
         #[schema(value_type = Id)]
         call_id: String,
+        /// The caller's gateway connection that acted (Ready's `sessionId`): it becomes the
+        /// owner of the new session when it is live (otherwise the usual election decides).
+        #[serde(default)]
+        connection_id: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     DeclineCall {
@@ -46,6 +54,10 @@ pub enum CommandRequest {
         epoch: Option<i64>,
         #[schema(value_type = Id)]
         channel_id: String,
+        /// The caller's gateway connection that acted (Ready's `sessionId`): it becomes the
+        /// owner of the new session when it is live (otherwise the usual election decides).
+        #[serde(default)]
+        connection_id: Option<String>,
     },
     Leave {
         id: String,

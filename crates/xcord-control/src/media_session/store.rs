@@ -88,6 +88,22 @@ pub async fn users_in_room(db: &Db, room: &str) -> Result<Vec<String>, sqlx::Err
     rows.iter().map(|r| r.try_get("user_id")).collect()
 }
 
+/// Users whose session is in `room` and deafened.
+pub async fn deafened_in_room(db: &Db, room: &str) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT state FROM media_sessions WHERE room = $1")
+        .bind(room)
+        .fetch_all(&db.pool)
+        .await?;
+    let mut deafened = Vec::new();
+    for r in &rows {
+        let s = decode(&r.try_get::<String, _>("state")?)?;
+        if s.controls.deafened {
+            deafened.push(s.user_id);
+        }
+    }
+    Ok(deafened)
+}
+
 /// The first answer given to the command `command_id` of `user_id`.
 pub async fn answer(
     db: &Db,
@@ -225,6 +241,7 @@ pub async fn participants(
                 display_name: r.try_get("display_name")?,
                 avatar_gradient: [r.try_get("avatar_from")?, r.try_get("avatar_to")?],
                 muted: get_bool(r, "muted")?,
+                deafened: false,
                 speaking: false,
                 camera: get_bool(r, "camera")?,
                 screen_share: get_bool(r, "screen_share")?,

@@ -320,7 +320,14 @@ pub async fn render(services: &Services, session: &Session) -> Result<Snapshot> 
     let participants = match &session.room {
         Some(room) => {
             let mut ps = store::participants(&services.db, room, &session.user_id).await?;
+            let deafened = store::deafened_in_room(&services.db, room).await?;
             for p in &mut ps {
+                // the user's own flag as this change leaves it (the stored one may be older)
+                p.deafened = if p.user_id == session.user_id {
+                    session.controls.deafened
+                } else {
+                    deafened.contains(&p.user_id)
+                };
                 p.speaking = services
                     .media_sessions
                     .speaking
