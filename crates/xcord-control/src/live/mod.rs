@@ -147,11 +147,14 @@ pub struct LiveSession {
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
     /// Why it ended: `host_ended`, `cancelled` (ended before it started), `max_duration`, or
-    /// (`failed`) `host_never_connected`.
+    /// (`failed`) `host_never_connected`, `host_connection_lost` or `media_room_closed`.
     pub end_reason: Option<String>,
     /// When the host's media connection was first seen.
     #[serde(skip)]
     pub host_connected_at: Option<i64>,
+    /// When the host's last media connection was lost while live (`None`: connected, or never).
+    #[serde(skip)]
+    pub host_lost_at: Option<i64>,
     #[serde(skip)]
     pub created_at: i64,
     #[serde(skip)]

@@ -117,6 +117,7 @@ pub async fn create(services: &Services, user: &User, new: NewLive) -> Result<Li
         ended_at: None,
         end_reason: None,
         host_connected_at: None,
+        host_lost_at: None,
         created_at: services.clock.now_ms(),
         version: 1,
     };
@@ -254,6 +255,25 @@ pub async fn change(
         })?;
         if store_change(services, &s, &mut next).await? {
             return Ok(next);
+        }
+    }
+}
+
+/// The media plane lost session `id`'s room: a live session fails (`media_room_closed`),
+/// which tells everyone watching and refunds by the refund rule; any other state is left as
+/// it is (a room closing after the end, say).
+pub async fn media_failed(services: &Services, id: &str) -> Result<()> {
+    loop {
+        let Some(s) = store::get(&services.db, id).await? else {
+            return Ok(());
+        };
+        let mut next = machine::apply(&s, LiveInput::MediaFailed, services.clock.now_ms())
+            .map_err(|e| Error::internal(format!("a media failure was refused: {e}")))?;
+        if next.state == LiveState::Failed && s.state == LiveState::Live {
+            tracing::warn!(session = %id, reason = ?next.end_reason, "live session failed");
+        }
+        if store_change(services, &s, &mut next).await? {
+            return Ok(());
         }
     }
 }
