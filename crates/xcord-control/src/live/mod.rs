@@ -3,7 +3,8 @@
 //! ended or failed, a pure machine in [`machine`], ended by itself by the [`timers`] task), who
 //! may join in which role ([`access`], also pure), the media tokens and live permissions of
 //! each role ([`token`]), who is in the room and the audience counts from media events
-//! ([`presence`]), the stage ([`stage`]), moderation ([`moderation`]), chat ([`chat`]), creator
+//! ([`presence`]), the stage ([`stage`]), moderation ([`moderation`]) and who may act on whom
+//! ([`ranks`]), chat ([`chat`]), creator
 //! subscriptions ([`subscriptions`]), pay-per-view purchases paid from the caller's wallet
 //! (`crate::wallet`), the gateway events ([`events`]) and the sessions' SQL ([`store`]). Each
 //! session is the media room `live_<id>`.
@@ -14,6 +15,7 @@ pub mod events;
 pub mod machine;
 pub mod moderation;
 pub mod presence;
+pub mod ranks;
 pub mod service;
 pub mod stage;
 pub mod store;
