@@ -248,9 +248,8 @@ function LiveChat({ model, snap }: { model: LiveModel; snap: LiveSnapshot }) {
 /** What a refused viewer can do about it: buy (with the wallet), top up, subscribe. */
 function WayIn({ model, snap, dev }: { model: LiveModel; snap: LiveSnapshot; dev: boolean }) {
   const s = snap.session;
-  const code = snap.error?.code;
   if (!s) return null;
-  if (code === 'payment_required' || code === 'insufficient_funds') {
+  if (snap.need === 'purchase') {
     return (
       <section aria-label="Buy this session" className="purchase">
         <p>
@@ -267,7 +266,7 @@ function WayIn({ model, snap, dev }: { model: LiveModel; snap: LiveSnapshot; dev
       </section>
     );
   }
-  if (code === 'subscription_required') {
+  if (snap.need === 'subscription') {
     return (
       <section aria-label="Subscribe" className="purchase">
         <p>Your balance: {snap.balance ?? '…'} coins.</p>
@@ -291,13 +290,12 @@ export function LivePage({ model, sessionId }: { model: LiveModel; sessionId: st
   // leaving the page leaves the room
   useEffect(() => () => void model.close(), [model]);
   useEffect(() => {
-    const c = snap.error?.code;
-    if (c === 'payment_required' || c === 'insufficient_funds' || c === 'subscription_required') {
+    if (snap.need) {
       void model.refreshWallet();
-      // a development server lets one top up: ask it (a refusal says it is not one)
+      // only a development server accepts a top-up (others refuse it, which the page says)
       setDev(true);
     }
-  }, [model, snap.error?.code]);
+  }, [model, snap.need]);
 
   const s = snap.session;
   if (!s || snap.id !== sessionId) {

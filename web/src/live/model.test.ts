@@ -120,11 +120,13 @@ describe('LiveModel', () => {
     expect(model.snapshot().balance).toBe(10);
     await model.topUp(100);
     expect(model.snapshot().balance).toBe(110);
+    expect(model.snapshot().need).toBe('purchase');
     await model.purchase();
     expect(log).toEqual(['purchase key1', 'purchase key2']);
     expect(model.snapshot().error).toBeNull();
     expect(model.snapshot().balance).toBe(85);
     expect(model.snapshot().role).toBe('listener');
+    expect(model.snapshot().need).toBeNull();
     expect(media.calls).toEqual(['connect live_s1 camera=false muted=true']);
   });
 

@@ -26,6 +26,8 @@ export interface LiveSnapshot extends LiveView {
   balance: number | null;
   /** Display names of the users the page shows. */
   names: Record<string, string>;
+  /** What the caller needs before joining, from the last refusal (cleared once joined). */
+  need: 'purchase' | 'subscription' | null;
 }
 
 const EMPTY: LiveSnapshot = {
@@ -39,6 +41,7 @@ const EMPTY: LiveSnapshot = {
   error: null,
   balance: null,
   names: {},
+  need: null,
 };
 
 export interface LiveDeps {
@@ -83,7 +86,14 @@ export class LiveModel {
   }
 
   private fail(e: unknown): void {
-    this.set({ error: refusal(e), joining: false });
+    const error = refusal(e);
+    const need =
+      error.code === 'payment_required' || error.code === 'insufficient_funds'
+        ? 'purchase'
+        : error.code === 'subscription_required'
+          ? 'subscription'
+          : this.state.need;
+    this.set({ error, need, joining: false });
   }
 
   private onEvent(t: string, d: Record<string, unknown>): void {
@@ -180,7 +190,7 @@ export class LiveModel {
         camera,
         muted: !publishes(ticket.role),
       });
-      this.set({ joining: false });
+      this.set({ joining: false, need: null });
       await this.loadRoomData();
     } catch (e) {
       this.set({ role: null });
@@ -234,7 +244,7 @@ export class LiveModel {
           this.purchaseKey = null;
           await this.refreshWallet();
         }
-        this.set({ error: r });
+        this.fail(e);
         return;
       }
     }

@@ -230,10 +230,10 @@ test('Alice becomes a creator and goes live with video; Bob finds her in the dir
   assert.deepEqual(identities, [true], "the viewer is not in the host's room list");
   assert.equal(await b.getByRole('button', { name: 'Raise hand' }).count(), 1, 'a viewer may ask for the stage');
 
-  await b.getByLabel('Chat message').fill('hello from the audience');
+  await b.getByLabel('Chat message', { exact: true }).fill('hello from the audience');
   await b.getByRole('button', { name: 'Send', exact: true }).click();
   await a.getByRole('log', { name: 'Live chat messages' }).getByText('hello from the audience').waitFor();
-  await a.getByLabel('Chat message').fill('welcome, Bob');
+  await a.getByLabel('Chat message', { exact: true }).fill('welcome, Bob');
   await a.getByRole('button', { name: 'Send', exact: true }).click();
   await b.getByRole('log', { name: 'Live chat messages' }).getByText('welcome, Bob').waitFor();
   // the host deletes Bob's message: it disappears for him too
@@ -296,7 +296,7 @@ test('an audio room: Carol listens, raises her hand, is invited, accepts and is 
   await inboundGrows(c, 'carol hears alice');
   await audienceCount(a, '1 listening');
   const listeners = a.getByRole('list', { name: 'Listeners' });
-  await listeners.getByText(PEOPLE.carol.name).waitFor();
+  await listeners.getByRole('listitem').filter({ hasText: PEOPLE.carol.name }).waitFor();
   await checkAxe(c, 'the audio room as a listener');
 
   const hand = c.getByRole('button', { name: 'Raise hand' });
@@ -304,7 +304,7 @@ test('an audio room: Carol listens, raises her hand, is invited, accepts and is 
   await hand.click();
   await c.locator('button[aria-pressed="true"]', { hasText: 'Raise hand' }).waitFor();
   const hands = a.getByRole('list', { name: 'Raised hands' });
-  await hands.getByText(PEOPLE.carol.name).waitFor();
+  await hands.getByRole('listitem').filter({ hasText: PEOPLE.carol.name }).waitFor();
   await checkAxe(a, 'the audio room as host, with a raised hand');
   // the hand alone grants nothing: Carol's microphone is still off
   assert.equal(await c.evaluate(() => window.xcordLive.media.snapshot().muted), true);
