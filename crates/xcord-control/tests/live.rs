@@ -698,6 +698,16 @@ async fn a_media_plane_failure_fails_the_session_tells_viewers_and_refunds() {
         live_support::joined(&h.services, &lost_room, &host.id, "PA_host1").await;
         live_support::joined(&h.services, &lost_room, &viewer.id, "PA_viewer1").await;
         live_update(&mut viewer_conn, &lost_room, |d| d["viewerCount"] == 1).await;
+        // As the media plane reports it: everyone leaves first, then the room finishes; those
+        // who were in it are told all the same.
+        live_support::left(&h.services, &lost_room, &viewer.id, "PA_viewer1").await;
+        live_support::left(&h.services, &lost_room, &host.id, "PA_host1").await;
+        assert_eq!(
+            live_support::counts(&h.app, &host.token, &lost_room)
+                .await
+                .0,
+            0
+        );
         live_support::media(
             &h.services,
             "room_finished",

@@ -318,6 +318,16 @@ pub async fn present(db: &Db, session_id: &str) -> Result<Vec<String>> {
     .await?)
 }
 
+/// Every user who was ever connected to the session's room (whoever must hear of its end).
+pub async fn seen(db: &Db, session_id: &str) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT user_id FROM live_participants WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_all(&db.pool)
+            .await?,
+    )
+}
+
 /// Whether `user_id` is connected to the session's room now.
 pub async fn is_present(db: &Db, session_id: &str, user_id: &str) -> Result<bool> {
     let n: i64 = sqlx::query_scalar(

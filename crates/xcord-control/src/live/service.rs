@@ -172,8 +172,17 @@ async fn after_change(services: &Services, current: &LiveSession, next: &mut Liv
         services.live.wake_timers();
     }
     if over(next) && !over(current) {
-        // Those watching hear of the end before the room closes around them.
-        events::live_update(services, next).await;
+        // Those watching hear of the end before the room closes around them; so does everyone
+        // who was in the room (a room lost by the media plane drops its participants before
+        // the session hears of it, and they must still be told why).
+        let seen = presence::seen(&services.db, &next.id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(session = %next.id, "live participants unreadable: {e}");
+                Vec::new()
+            });
+        let seen: Vec<&str> = seen.iter().map(String::as_str).collect();
+        events::publish(services, next, &seen, events::LIVE_UPDATE, &*next).await;
         close_room(services, next).await;
         next.viewer_count = 0;
         return;

@@ -5,7 +5,9 @@
 // they chat; a pay-per-view session refuses Bob until he buys it, which first fails for want of
 // coins, then succeeds after a development top-up; in an audio room Carol listens, raises her
 // hand, Alice invites her, she accepts and is heard (Alice receives her audio) and seen on
-// stage as a speaker, and Alice moves her back to the audience. axe-core checks each view for
+// stage as a speaker, and Alice moves her back to the audience; when the media plane loses a
+// live room (deleted under it through RoomService), the session fails and the viewer's page
+// says why and leaves the room. axe-core checks each view for
 // serious or critical violations. Elements are found by role and accessible name.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -14,7 +16,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test as nodeTest } from 'node:test';
 import { chromium } from 'playwright-core';
-import { sleep } from '../lk.mjs';
+import { RoomServiceClient } from 'livekit-server-sdk';
+import { API_KEY, API_SECRET, sleep } from '../lk.mjs';
 import { HOST, XcordServer } from '../xcord-server.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -337,4 +340,24 @@ test('an audio room: Carol listens, raises her hand, is invited, accepts and is 
   await speakers.getByRole('group', { name: PEOPLE.carol.name }).waitFor({ state: 'detached' });
   await a.getByRole('button', { name: 'End session' }).click();
   await c.getByText('This session has ended: the host ended it.').waitFor();
+});
+
+test('the media plane loses the room while live: the session fails, and the viewer is told why', async () => {
+  const a = pages.alice;
+  const b = pages.bob;
+  const showPath = await createSession('Fragile show', 'video_live', 'public');
+  await goLive(false);
+  await b.goto(`${server.httpUrl}${showPath}`);
+  await b.getByRole('button', { name: 'Watch', exact: true }).click();
+  await videoPlays(b, `Broadcast of ${PEOPLE.alice.name}`);
+  const id = showPath.split('/').pop();
+  const svc = new RoomServiceClient(server.httpUrl, API_KEY, API_SECRET);
+  await svc.deleteRoom(`live_${id}`);
+  const why = 'This session failed: the media server closed its room.';
+  await b.getByRole('alert').filter({ hasText: why }).waitFor();
+  await a.getByRole('alert').filter({ hasText: why }).waitFor();
+  await b.waitForFunction(() => window.xcordLive.media.snapshot().status === 'idle');
+  const s = await apiCall(b, 'GET', `/live/${id}`);
+  assert.deepEqual([s.body.state, s.body.endReason], ['failed', 'media_room_closed']);
+  await checkAxe(b, 'a failed session');
 });
