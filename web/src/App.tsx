@@ -15,6 +15,8 @@ import { Home } from './Home';
 import { IncomingCallDialog } from './IncomingCall';
 import { Overlay } from './Overlay';
 import { PictureInPicture } from './Pip';
+import { LiveDirectory } from './live/LiveDirectory';
+import { LivePage } from './live/LivePage';
 import { prefetchLivekit } from './lk';
 import { currentPath, navigate, subscribePath } from './router';
 import { SignIn } from './SignIn';
@@ -75,6 +77,8 @@ export function App({ client }: { client: Client }) {
     page = <CommunityPage key={parts[1]} client={client} communityId={parts[1]} channelId={parts[2] ?? null} />;
   } else if (parts[0] === 'dm' && parts[1]) {
     page = <DmPage key={parts[1]} client={client} conversationId={parts[1]} />;
+  } else if (parts[0] === 'live') {
+    page = parts[1] ? <LivePage model={client.live} sessionId={parts[1]} /> : <LiveDirectory />;
   } else if (parts[0] === 'invite' && parts[1]) {
     page = <Home client={client} initialInvite={decodeURIComponent(parts[1])} />;
   } else {
@@ -84,6 +88,7 @@ export function App({ client }: { client: Client }) {
     <div className="app">
       <header>
         <Link to="/">xcord</Link>
+        <Link to="/live">Live</Link>
         <span className="me">
           <Avatar gradient={user.avatarGradient} small />
           {user.displayName}

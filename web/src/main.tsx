@@ -9,6 +9,8 @@ import { Ringtone, follow } from './ringtone';
 import { CallSession, browserAudio } from './session';
 import { Store } from './store';
 import { loadLivekit } from './lk';
+import { liveApi } from './live/api';
+import { LiveModel } from './live/model';
 import './style.css';
 
 // One of each for the page's lifetime, created outside React.
@@ -38,13 +40,27 @@ const media = new MediaController({
 });
 const ringtone = new Ringtone();
 follow(store, ringtone);
-const client: Client = { store, gateway, session, media, ringtone };
+// Live sessions have a room of their own (README "Live broadcasts and audio rooms").
+const live = new LiveModel({
+  api: liveApi,
+  store,
+  media: new CallSession({
+    ticket: () => Promise.reject(new Error('a live room is joined with its ticket')),
+    newRoom: async () => {
+      const { Room } = await loadLivekit();
+      return new Room({ adaptiveStream: true, dynacast: true });
+    },
+    playAudio: browserAudio,
+  }),
+});
+const client: Client = { store, gateway, session, media, ringtone, live };
 
 // Reachable from the console and the browser e2e (e.g. `xcordSession.inboundAudioBytes()`).
-Object.assign(window, { xcordSession: session, xcordClient: client });
+Object.assign(window, { xcordSession: session, xcordClient: client, xcordLive: live });
 window.addEventListener('pagehide', () => {
   gateway.stop();
   void session.disconnect();
+  void live.media.disconnect();
 });
 
 const root = document.getElementById('root');

@@ -230,6 +230,7 @@ export function otherParty(conv: Conversation, me: string): User {
 export class Store {
   private state: GatewayState = EMPTY;
   private listeners = new Set<() => void>();
+  private eventListeners = new Set<(t: string, d: Record<string, unknown>) => void>();
 
   subscribe = (l: () => void): (() => void) => {
     this.listeners.add(l);
@@ -250,7 +251,14 @@ export class Store {
 
   event(t: string, d: Record<string, unknown>): void {
     this.set(reduceEvent(this.state, t, d));
+    for (const l of this.eventListeners) l(t, d);
   }
+
+  /** Every gateway event as it arrives (for models with state of their own: live sessions). */
+  listenEvents = (l: (t: string, d: Record<string, unknown>) => void): (() => void) => {
+    this.eventListeners.add(l);
+    return () => this.eventListeners.delete(l);
+  };
 
   /** A command's answer carries the session snapshot too. */
   mediaSession(m: MediaSession): void {

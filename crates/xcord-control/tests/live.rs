@@ -23,6 +23,7 @@ use tower::ServiceExt;
 use xcord_control::app::Services;
 use xcord_control::clock::Clock;
 use xcord_control::db::Db;
+use xcord_control::live::machine::HOST_RECONNECT_GRACE_MS;
 use xcord_control::media::MediaAccess;
 
 struct Live {
@@ -676,6 +677,139 @@ async fn sessions_end_by_themselves_and_fail_without_their_host() {
         h.advance(std::time::Duration::from_millis(1));
         let d = live_update(&mut host_conn, &never, |d| d["state"] == "failed").await;
         assert_eq!(d["endReason"], "host_never_connected");
+    }
+}
+
+#[tokio::test]
+async fn a_media_plane_failure_fails_the_session_tells_viewers_and_refunds() {
+    for db in backends().await {
+        let h = served(db).await;
+        let host = h.user("host").await;
+        live_support::make_creator(&h.app, &host.token, None).await;
+        let viewer = h.user("viewer").await;
+        live_support::fund(&h.app, &viewer.id, 100).await;
+        let mut viewer_conn = h.connect(&viewer, "main").await;
+        let paid = json!({"kind": "video_live", "title": "Paid", "access": "pay_per_view", "priceCoins": 10});
+
+        // The room disappears while live (its node died, or it was closed under the session).
+        let lost_room = live_support::live(&h.app, &host.token, paid.clone()).await;
+        let (status, p) = buy(&h.app, &viewer.token, &lost_room, "k-room").await;
+        assert_eq!(status, StatusCode::CREATED, "{p}");
+        live_support::joined(&h.services, &lost_room, &host.id, "PA_host1").await;
+        live_support::joined(&h.services, &lost_room, &viewer.id, "PA_viewer1").await;
+        live_update(&mut viewer_conn, &lost_room, |d| d["viewerCount"] == 1).await;
+        // As the media plane reports it: everyone leaves first, then the room finishes; those
+        // who were in it are told all the same.
+        live_support::left(&h.services, &lost_room, &viewer.id, "PA_viewer1").await;
+        live_support::left(&h.services, &lost_room, &host.id, "PA_host1").await;
+        assert_eq!(
+            live_support::counts(&h.app, &host.token, &lost_room)
+                .await
+                .0,
+            0
+        );
+        live_support::media(
+            &h.services,
+            "room_finished",
+            &lost_room,
+            &host.id,
+            "PA_host1",
+        )
+        .await;
+        let d = live_update(&mut viewer_conn, &lost_room, |d| d["state"] == "failed").await;
+        assert_eq!(d["endReason"], "media_room_closed");
+        assert_eq!(d["endedAt"], h.services.clock.now_ms());
+        assert_eq!(
+            balance(&h.app, &viewer.token).await,
+            100,
+            "refunded in full"
+        );
+        assert_eq!(
+            live_support::counts(&h.app, &host.token, &lost_room)
+                .await
+                .0,
+            0
+        );
+        let (status, e) = live_support::join(&h.app, &viewer.token, &lost_room).await;
+        assert_eq!(
+            (status, e["code"].as_str()),
+            (StatusCode::CONFLICT, Some("not_live"))
+        );
+
+        // The host's connection is lost: back within the grace, nothing happens; gone for the
+        // whole grace, the session fails at that instant.
+        let lost_host = live_support::live(&h.app, &host.token, paid).await;
+        let (status, _) = buy(&h.app, &viewer.token, &lost_host, "k-host").await;
+        assert_eq!(status, StatusCode::CREATED);
+        live_support::joined(&h.services, &lost_host, &host.id, "PA_host2").await;
+        live_support::joined(&h.services, &lost_host, &viewer.id, "PA_viewer2").await;
+        live_update(&mut viewer_conn, &lost_host, |d| d["viewerCount"] == 1).await;
+        // A reconnect that replaces the connection (new sid first): never lost.
+        live_support::joined(&h.services, &lost_host, &host.id, "PA_host3").await;
+        live_support::left(&h.services, &lost_host, &host.id, "PA_host2").await;
+        h.advance(std::time::Duration::from_millis(
+            HOST_RECONNECT_GRACE_MS as u64 + 1,
+        ));
+        assert_eq!(
+            live_support::get(&h.app, &host.token, &lost_host).await["state"],
+            "live"
+        );
+        // Lost, and back after 30 s: the clock starts again at the next loss.
+        live_support::left(&h.services, &lost_host, &host.id, "PA_host3").await;
+        h.advance(std::time::Duration::from_secs(30));
+        live_support::joined(&h.services, &lost_host, &host.id, "PA_host4").await;
+        h.advance(std::time::Duration::from_secs(45));
+        assert_eq!(
+            live_support::get(&h.app, &host.token, &lost_host).await["state"],
+            "live"
+        );
+        live_support::left(&h.services, &lost_host, &host.id, "PA_host4").await;
+        let lost_at = h.services.clock.now_ms();
+        h.advance(std::time::Duration::from_millis(
+            HOST_RECONNECT_GRACE_MS as u64 - 1,
+        ));
+        assert_eq!(
+            live_support::get(&h.app, &host.token, &lost_host).await["state"],
+            "live"
+        );
+        h.plane.taken();
+        // Nobody reads it: the timer fails it, and the viewer still in the room hears it.
+        h.advance(std::time::Duration::from_millis(1));
+        let d = live_update(&mut viewer_conn, &lost_host, |d| d["state"] == "failed").await;
+        assert_eq!(d["endReason"], "host_connection_lost");
+        assert_eq!(d["endedAt"], lost_at + HOST_RECONNECT_GRACE_MS);
+        assert!(h.plane.taken().contains(&PlaneCall::DeleteRoom {
+            room: format!("live_{lost_host}")
+        }));
+        assert_eq!(
+            balance(&h.app, &viewer.token).await,
+            100,
+            "refunded in full"
+        );
+        let (_, wallet) = call(&h.app, "GET", "/api/v1/wallet", Some(&viewer.token), None).await;
+        let refunds = wallet["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["reason"] == "refund")
+            .count();
+        assert_eq!(refunds, 2, "one refund per failed session");
+
+        // A room closing after the host ended the session is no failure.
+        let ended = live_support::live(
+            &h.app,
+            &host.token,
+            json!({"kind": "audio_room", "title": "Done", "access": "public"}),
+        )
+        .await;
+        live_support::joined(&h.services, &ended, &host.id, "PA_host5").await;
+        post(&h.app, &host.token, &format!("/api/v1/live/{ended}/end")).await;
+        live_support::media(&h.services, "room_finished", &ended, &host.id, "PA_host5").await;
+        let s = live_support::get(&h.app, &host.token, &ended).await;
+        assert_eq!(
+            (s["state"].as_str(), s["endReason"].as_str()),
+            (Some("ended"), Some("host_ended"))
+        );
     }
 }
 

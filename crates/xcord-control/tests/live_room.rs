@@ -514,3 +514,173 @@ async fn chat_is_ordered_limited_and_deletions_reach_everyone() {
         assert_eq!(status, StatusCode::PAYMENT_REQUIRED);
     }
 }
+
+#[tokio::test]
+async fn co_hosts_act_only_on_roles_below_their_own() {
+    for db in backends().await {
+        let h = media_support::serve(db, 3).await;
+        let host = h.user("host").await;
+        live_support::make_creator(&h.app, &host.token, None).await;
+        let (c1, c2, viewer) = (
+            h.user("cohost1").await,
+            h.user("cohost2").await,
+            h.user("viewer").await,
+        );
+        let id = live_support::live(
+            &h.app,
+            &host.token,
+            json!({"kind": "video_live", "title": "Panel", "access": "public"}),
+        )
+        .await;
+        live_support::joined(&h.services, &id, &host.id, "PA_host").await;
+        let path = |s: &str| format!("/api/v1/live/{id}/{s}");
+        for (u, sid) in [(&c1, "PA_c1"), (&c2, "PA_c2"), (&viewer, "PA_v")] {
+            live_support::joined(&h.services, &id, &u.id, sid).await;
+        }
+        for u in [&c1, &c2] {
+            let (status, s) = post(
+                &h,
+                &host.token,
+                &path(&format!("stage/{}/invite", u.id)),
+                None,
+            )
+            .await;
+            assert_eq!(status, StatusCode::OK, "{s}");
+            let (status, s) = post(&h, &u.token, &path("stage/invite/accept"), None).await;
+            assert_eq!(status, StatusCode::OK, "{s}");
+        }
+        // The host writes a message, a co-host too.
+        let (_, host_msg) = post(
+            &h,
+            &host.token,
+            &path("messages"),
+            Some(json!({"content": "welcome"})),
+        )
+        .await;
+        let (_, c2_msg) = post(
+            &h,
+            &c2.token,
+            &path("messages"),
+            Some(json!({"content": "hi all"})),
+        )
+        .await;
+        h.plane.taken();
+        // A co-host on another co-host: every action refused, nothing done at the media plane.
+        let refused = [
+            ("POST", path(&format!("participants/{}/kick", c2.id))),
+            ("POST", path(&format!("participants/{}/mute", c2.id))),
+            ("PUT", path(&format!("bans/{}", c2.id))),
+            ("DELETE", path(&format!("stage/{}", c2.id))),
+            (
+                "DELETE",
+                path(&format!("messages/{}", c2_msg["id"].as_str().unwrap())),
+            ),
+            (
+                "DELETE",
+                path(&format!("messages/{}", host_msg["id"].as_str().unwrap())),
+            ),
+        ];
+        for (method, p) in &refused {
+            let (status, e) = call(&h.app, method, p, Some(&c1.token), None).await;
+            assert_eq!(
+                (status, e["code"].as_str()),
+                (StatusCode::FORBIDDEN, Some("forbidden")),
+                "{method} {p}: {e}"
+            );
+        }
+        assert!(
+            h.plane.taken().is_empty(),
+            "nothing reached the media plane"
+        );
+        // On the host: refused too (the host is never a target).
+        let (status, _) = post(
+            &h,
+            &c1.token,
+            &path(&format!("participants/{}/kick", host.id)),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (_, log) = call(
+            &h.app,
+            "GET",
+            &path("moderation-log"),
+            Some(&host.token),
+            None,
+        )
+        .await;
+        assert_eq!(log, json!([]), "refusals are not logged as actions");
+        // A co-host on the audience: allowed.
+        let (status, e) = post(
+            &h,
+            &c1.token,
+            &path(&format!("participants/{}/mute", viewer.id)),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{e}");
+        let (status, e) = post(
+            &h,
+            &c1.token,
+            &path(&format!("participants/{}/kick", viewer.id)),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{e}");
+        // The host on a co-host: allowed (off the stage, then out).
+        let (status, s) = call(
+            &h.app,
+            "DELETE",
+            &path(&format!("stage/{}", c2.id)),
+            Some(&host.token),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{s}");
+        // Back in the audience, c2 is below c1 now.
+        let (status, e) = post(
+            &h,
+            &c1.token,
+            &path(&format!("participants/{}/kick", c2.id)),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{e}");
+        let (status, e) = post(
+            &h,
+            &host.token,
+            &path(&format!("participants/{}/kick", c1.id)),
+            None,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{e}");
+        let (_, log) = call(
+            &h.app,
+            "GET",
+            &path("moderation-log"),
+            Some(&host.token),
+            None,
+        )
+        .await;
+        let actions: Vec<(String, String)> = log
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["action"].as_str().unwrap().to_owned(),
+                    e["actorId"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            actions,
+            vec![
+                ("mute".to_owned(), c1.id.clone()),
+                ("kick".to_owned(), c1.id.clone()),
+                ("kick".to_owned(), c1.id.clone()),
+                ("kick".to_owned(), host.id.clone()),
+            ]
+        );
+    }
+}

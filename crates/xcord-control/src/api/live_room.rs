@@ -24,6 +24,7 @@ use crate::live::stage::{self, Stage};
 
 pub fn routes() -> OpenApiRouter<Arc<Services>> {
     OpenApiRouter::default()
+        .routes(routes!(read_stage))
         .routes(routes!(raise_hand, lower_hand))
         .routes(routes!(invite))
         .routes(routes!(accept))
@@ -61,6 +62,29 @@ impl<S: Send + Sync> FromRequest<S> for Reason {
             .map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))?;
         Ok(Self(body.reason))
     }
+}
+
+/// The stage
+///
+/// Hands, invitations and roles, as `STAGE_UPDATE` sends them, plus `audience`: the audience
+/// members in the room (in an audio room for everyone who may listen; in a live video for the
+/// host and co-hosts only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/live/{id}/stage",
+    operation_id = "getLiveStage",
+    tag = "live",
+    params(LiveSessionId),
+    responses(
+        (status = 200, description = "The stage.", body = Stage),
+        (status = 401, response = Unauthorized),
+        (status = 402, description = "Pay-per-view, not bought (`payment_required`).", body = ErrorBody),
+        (status = 403, description = "Banned (`banned`) or for subscribers (`subscription_required`).", body = ErrorBody),
+        (status = 404, response = NotFound),
+    ),
+)]
+async fn read_stage(state: State, session: Session, Path(id): Path<String>) -> Result<Json<Stage>> {
+    Ok(Json(stage::read(&state, &session.user, &id).await?))
 }
 
 /// Raise one's hand

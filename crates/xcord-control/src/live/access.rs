@@ -115,6 +115,7 @@ mod tests {
             ended_at: None,
             end_reason: None,
             host_connected_at: None,
+            host_lost_at: None,
             created_at: 0,
             version: 1,
         }

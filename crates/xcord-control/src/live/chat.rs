@@ -150,6 +150,9 @@ pub async fn delete(
             "only its author, the host or a co-host may delete a message",
         ));
     }
+    if author != user.id {
+        moderation::check_rank(services, &s, &user.id, &author).await?;
+    }
     let done = sqlx::query(
         "UPDATE live_messages SET deleted_at = $1 WHERE id = $2 AND deleted_at IS NULL",
     )

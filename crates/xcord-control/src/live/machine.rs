@@ -3,6 +3,11 @@
 //! or why the input is refused. No I/O, no clock reads. Time is applied before the input: a
 //! live session past its `maxDurationSeconds` has ended (`max_duration`) before a later start
 //! or end is considered.
+//!
+//! Media-plane failures make a live session `failed`: its host never connected within
+//! [`HOST_CONNECT_GRACE_MS`] of the start (`host_never_connected`), its host's media connection
+//! was lost and did not come back within [`HOST_RECONNECT_GRACE_MS`] (`host_connection_lost`),
+//! or its media room disappeared while live ([`LiveInput::MediaFailed`]: `media_room_closed`).
 
 use super::{LiveSession, LiveState};
 
@@ -15,6 +20,8 @@ pub enum LiveInput {
     End,
     /// Time passed.
     Tick,
+    /// The media plane lost the session's room while live (it closed or its node is gone).
+    MediaFailed,
 }
 
 /// Why an input was refused.
@@ -30,8 +37,13 @@ pub enum Refusal {
 /// host never connects by then fails (`host_never_connected`).
 pub const HOST_CONNECT_GRACE_MS: i64 = 60_000;
 
+/// How long a live session waits for its host's media connection to come back after it was
+/// lost; then it fails (`host_connection_lost`). Longer than a client's reconnect attempts.
+pub const HOST_RECONNECT_GRACE_MS: i64 = 60_000;
+
 /// What ends a live session by itself, and when: its maximum duration, or the host's grace
-/// period when the host never connected (the earlier; the maximum duration on a tie).
+/// period when the host never connected or lost their connection (the earlier; the maximum
+/// duration on a tie).
 fn timeout(s: &LiveSession) -> Option<(i64, LiveState, &'static str)> {
     let started = match (s.state, s.started_at) {
         (LiveState::Live, Some(started)) => started,
@@ -44,13 +56,19 @@ fn timeout(s: &LiveSession) -> Option<(i64, LiveState, &'static str)> {
             "max_duration",
         )
     });
-    let grace = s.host_connected_at.is_none().then(|| {
-        (
+    let grace = match (s.host_connected_at, s.host_lost_at) {
+        (None, _) => Some((
             started.saturating_add(HOST_CONNECT_GRACE_MS),
             LiveState::Failed,
             "host_never_connected",
-        )
-    });
+        )),
+        (Some(_), Some(lost)) => Some((
+            lost.max(started).saturating_add(HOST_RECONNECT_GRACE_MS),
+            LiveState::Failed,
+            "host_connection_lost",
+        )),
+        (Some(_), None) => None,
+    };
     match (max, grace) {
         (Some(m), Some(g)) if g.0 < m.0 => Some(g),
         (Some(m), _) => Some(m),
@@ -91,6 +109,11 @@ pub fn apply(s: &LiveSession, input: LiveInput, now: i64) -> Result<LiveSession,
         (LiveInput::Start | LiveInput::End, LiveState::Ended | LiveState::Failed) => {
             Err(Refusal::Over)
         }
+        (LiveInput::MediaFailed, LiveState::Live) => {
+            Ok(end(&s, LiveState::Failed, "media_room_closed", now))
+        }
+        // A room closing before the start or after the end is no failure of the session.
+        (LiveInput::MediaFailed, _) => Ok(s),
     }
 }
 
@@ -116,6 +139,7 @@ mod tests {
             ended_at: None,
             end_reason: None,
             host_connected_at: Some(0),
+            host_lost_at: None,
             created_at: 0,
             version: 1,
         }
@@ -178,5 +202,61 @@ mod tests {
             ..live
         };
         assert_eq!(deadline(&connected), Some(1_000 + 3_600_000));
+    }
+
+    #[test]
+    fn a_host_who_loses_the_connection_fails_the_session_unless_back_in_time() {
+        let live = apply(&scheduled(Some(3600)), LiveInput::Start, 1_000).unwrap();
+        assert_eq!(deadline(&live), Some(1_000 + 3_600_000));
+        let lost = LiveSession {
+            host_lost_at: Some(10_000),
+            ..live.clone()
+        };
+        assert_eq!(deadline(&lost), Some(10_000 + HOST_RECONNECT_GRACE_MS));
+        let just_before = 10_000 + HOST_RECONNECT_GRACE_MS - 1;
+        assert_eq!(apply(&lost, LiveInput::Tick, just_before).unwrap(), lost);
+        let failed = apply(&lost, LiveInput::Tick, just_before + 1).unwrap();
+        assert_eq!(failed.state, LiveState::Failed);
+        assert_eq!(failed.end_reason.as_deref(), Some("host_connection_lost"));
+        assert_eq!(failed.ended_at, Some(10_000 + HOST_RECONNECT_GRACE_MS));
+        // Time first: ending after the grace finds it failed already.
+        assert_eq!(
+            apply(&lost, LiveInput::End, just_before + 5),
+            Err(Refusal::Over)
+        );
+        // The maximum duration still wins when it comes first.
+        let short = LiveSession {
+            max_duration_seconds: Some(20),
+            ..lost
+        };
+        assert_eq!(deadline(&short), Some(21_000));
+        assert_eq!(
+            apply(&short, LiveInput::Tick, 21_000)
+                .unwrap()
+                .end_reason
+                .as_deref(),
+            Some("max_duration")
+        );
+    }
+
+    #[test]
+    fn a_media_room_lost_while_live_fails_the_session() {
+        let live = apply(&scheduled(None), LiveInput::Start, 1_000).unwrap();
+        let failed = apply(&live, LiveInput::MediaFailed, 5_000).unwrap();
+        assert_eq!(failed.state, LiveState::Failed);
+        assert_eq!(failed.end_reason.as_deref(), Some("media_room_closed"));
+        assert_eq!(failed.ended_at, Some(5_000));
+        // Before the start or after the end it changes nothing.
+        let scheduled = scheduled(None);
+        assert_eq!(
+            apply(&scheduled, LiveInput::MediaFailed, 5_000).unwrap(),
+            scheduled
+        );
+        let ended = apply(&live, LiveInput::End, 2_000).unwrap();
+        assert_eq!(apply(&ended, LiveInput::MediaFailed, 5_000).unwrap(), ended);
+        assert_eq!(
+            apply(&failed, LiveInput::MediaFailed, 6_000).unwrap(),
+            failed
+        );
     }
 }

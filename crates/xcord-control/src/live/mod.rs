@@ -3,7 +3,8 @@
 //! ended or failed, a pure machine in [`machine`], ended by itself by the [`timers`] task), who
 //! may join in which role ([`access`], also pure), the media tokens and live permissions of
 //! each role ([`token`]), who is in the room and the audience counts from media events
-//! ([`presence`]), the stage ([`stage`]), moderation ([`moderation`]), chat ([`chat`]), creator
+//! ([`presence`]), the stage ([`stage`]), moderation ([`moderation`]) and who may act on whom
+//! ([`ranks`]), chat ([`chat`]), creator
 //! subscriptions ([`subscriptions`]), pay-per-view purchases paid from the caller's wallet
 //! (`crate::wallet`), the gateway events ([`events`]) and the sessions' SQL ([`store`]). Each
 //! session is the media room `live_<id>`.
@@ -14,6 +15,7 @@ pub mod events;
 pub mod machine;
 pub mod moderation;
 pub mod presence;
+pub mod ranks;
 pub mod service;
 pub mod stage;
 pub mod store;
@@ -147,11 +149,14 @@ pub struct LiveSession {
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
     /// Why it ended: `host_ended`, `cancelled` (ended before it started), `max_duration`, or
-    /// (`failed`) `host_never_connected`.
+    /// (`failed`) `host_never_connected`, `host_connection_lost` or `media_room_closed`.
     pub end_reason: Option<String>,
     /// When the host's media connection was first seen.
     #[serde(skip)]
     pub host_connected_at: Option<i64>,
+    /// When the host's last media connection was lost while live (`None`: connected, or never).
+    #[serde(skip)]
+    pub host_lost_at: Option<i64>,
     #[serde(skip)]
     pub created_at: i64,
     #[serde(skip)]

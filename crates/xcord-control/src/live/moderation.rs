@@ -1,4 +1,5 @@
-//! Moderation of a live session by its host or a co-host, each action at once and in the
+//! Moderation of a live session by its host or a co-host (only on roles below their own: see
+//! `super::ranks`), each action at once and in the
 //! session's moderation log (actor, target, optional reason, time): kick (removed from the room;
 //! they may join again), ban (removed, the tokens issued to them refused where the media plane
 //! can, and no new tokens for any of the host's sessions), mute (their published microphone
@@ -9,7 +10,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use utoipa::ToSchema;
 
-use super::{LiveSession, presence, room_of, service, stage};
+use super::{LiveSession, presence, ranks, room_of, service, stage};
 use crate::accounts::User;
 use crate::app::Services;
 use crate::db::{Db, new_id};
@@ -121,7 +122,30 @@ pub async fn moderated(services: &Services, actor: &User, id: &str) -> Result<Li
     Ok(s)
 }
 
-/// Session `id` and `target` if `actor` may act on them (never on the host, nor themselves).
+/// Refuses `actor` acting on `target` unless their role outranks the target's (see
+/// [`super::ranks`]): a co-host never acts on another co-host or the host.
+pub async fn check_rank(
+    services: &Services,
+    s: &LiveSession,
+    actor: &str,
+    target: &str,
+) -> Result<()> {
+    let (a, t) = (
+        stage::role_of(&services.db, s, actor).await?,
+        stage::role_of(&services.db, s, target).await?,
+    );
+    if !ranks::may_act_on(a, t) {
+        return Err(Error::forbidden(format!(
+            "a {} may not act on a {} (host > co_host > speaker > audience)",
+            a.as_str(),
+            t.as_str()
+        )));
+    }
+    Ok(())
+}
+
+/// Session `id` and `target` if `actor` may act on them (never on the host, nor themselves,
+/// and only on roles below their own).
 async fn against(services: &Services, actor: &User, id: &str, target: &str) -> Result<LiveSession> {
     let s = moderated(services, actor, id).await?;
     if target == s.host_id || target == actor.id {
@@ -129,6 +153,7 @@ async fn against(services: &Services, actor: &User, id: &str, target: &str) -> R
             "neither the host nor oneself can be the target",
         ));
     }
+    check_rank(services, &s, &actor.id, target).await?;
     Ok(s)
 }
 

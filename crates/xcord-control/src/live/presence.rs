@@ -5,7 +5,9 @@
 //! `maxViewers` on SQLite or PostgreSQL; one who finds no place, a banned user, or anyone joining
 //! an ended session is removed from the room. A user's new connection replacing an old one
 //! (a rejoin) keeps its place. The host's first connection is recorded (a live session whose
-//! host never connects fails). Every change of the counts is a `LIVE_UPDATE`.
+//! host never connects fails), and so is the loss of their last one (a live session whose host
+//! does not come back in time fails); a room that closes while live fails its session. Every
+//! change of the counts is a `LIVE_UPDATE`.
 //!
 //! Voice claims each event in the inbox; this listener is idempotent by state instead (a
 //! repeated `participant_joined` finds its sid recorded, a repeated `participant_left` finds it
@@ -16,7 +18,7 @@ use livekit_protocol as proto;
 use sqlx::Row;
 use xcord_sfu::events::names;
 
-use super::{LiveRole, LiveSession, LiveState, access, events, moderation, stage, store};
+use super::{LiveRole, LiveSession, LiveState, access, events, moderation, service, stage, store};
 use crate::app::Services;
 use crate::db::Db;
 use crate::error::Result;
@@ -50,12 +52,17 @@ async fn apply(services: &Services, event: &MediaEvent) -> Result<()> {
             joined(services, session_id, p).await
         }
         (names::PARTICIPANT_LEFT | names::PARTICIPANT_CONNECTION_ABORTED, Some(p)) => {
-            if left(&services.db, &p.sid, "left", services.clock.now_ms()).await? {
+            let now = services.clock.now_ms();
+            if left(&services.db, &p.sid, "left", now).await? {
+                host_maybe_lost(services, session_id, &p.identity, now).await?;
                 announce(services, session_id).await;
             }
             Ok(())
         }
         (names::ROOM_FINISHED, _) => {
+            // A room that closes while its session is live is a media-plane failure; the
+            // session fails (and tells those present) before they are marked as left.
+            service::media_failed(services, session_id).await?;
             if all_left(&services.db, session_id, services.clock.now_ms()).await? {
                 announce(services, session_id).await;
             }
@@ -89,6 +96,26 @@ pub async fn remove(services: &Services, session_id: &str, identity: &str) {
             tracing::warn!(session = %session_id, user = %identity, "could not remove a live participant: {e}")
         }
     }
+}
+
+/// The host's connection `identity` left: when no other connection of the host is in the
+/// room, the loss is recorded (the session fails unless they are back within the grace).
+async fn host_maybe_lost(
+    services: &Services,
+    session_id: &str,
+    identity: &str,
+    now: i64,
+) -> Result<()> {
+    let Some(s) = store::get(&services.db, session_id).await? else {
+        return Ok(());
+    };
+    if identity != s.host_id || is_present(&services.db, session_id, identity).await? {
+        return Ok(());
+    }
+    if store::host_lost(&services.db, session_id, now).await? {
+        services.live.wake_timers();
+    }
+    Ok(())
 }
 
 /// Why a joining participant may not stay.
@@ -289,6 +316,16 @@ pub async fn present(db: &Db, session_id: &str) -> Result<Vec<String>> {
     .bind(session_id)
     .fetch_all(&db.pool)
     .await?)
+}
+
+/// Every user who was ever connected to the session's room (whoever must hear of its end).
+pub async fn seen(db: &Db, session_id: &str) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT user_id FROM live_participants WHERE session_id = $1")
+            .bind(session_id)
+            .fetch_all(&db.pool)
+            .await?,
+    )
 }
 
 /// Whether `user_id` is connected to the session's room now.

@@ -117,6 +117,7 @@ pub async fn create(services: &Services, user: &User, new: NewLive) -> Result<Li
         ended_at: None,
         end_reason: None,
         host_connected_at: None,
+        host_lost_at: None,
         created_at: services.clock.now_ms(),
         version: 1,
     };
@@ -171,8 +172,17 @@ async fn after_change(services: &Services, current: &LiveSession, next: &mut Liv
         services.live.wake_timers();
     }
     if over(next) && !over(current) {
-        // Those watching hear of the end before the room closes around them.
-        events::live_update(services, next).await;
+        // Those watching hear of the end before the room closes around them; so does everyone
+        // who was in the room (a room lost by the media plane drops its participants before
+        // the session hears of it, and they must still be told why).
+        let seen = presence::seen(&services.db, &next.id)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(session = %next.id, "live participants unreadable: {e}");
+                Vec::new()
+            });
+        let seen: Vec<&str> = seen.iter().map(String::as_str).collect();
+        events::publish(services, next, &seen, events::LIVE_UPDATE, &*next).await;
         close_room(services, next).await;
         next.viewer_count = 0;
         return;
@@ -254,6 +264,25 @@ pub async fn change(
         })?;
         if store_change(services, &s, &mut next).await? {
             return Ok(next);
+        }
+    }
+}
+
+/// The media plane lost session `id`'s room: a live session fails (`media_room_closed`),
+/// which tells everyone watching and refunds by the refund rule; any other state is left as
+/// it is (a room closing after the end, say).
+pub async fn media_failed(services: &Services, id: &str) -> Result<()> {
+    loop {
+        let Some(s) = store::get(&services.db, id).await? else {
+            return Ok(());
+        };
+        let mut next = machine::apply(&s, LiveInput::MediaFailed, services.clock.now_ms())
+            .map_err(|e| Error::internal(format!("a media failure was refused: {e}")))?;
+        if next.state == LiveState::Failed && s.state == LiveState::Live {
+            tracing::warn!(session = %id, reason = ?next.end_reason, "live session failed");
+        }
+        if store_change(services, &s, &mut next).await? {
+            return Ok(());
         }
     }
 }

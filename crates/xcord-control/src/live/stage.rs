@@ -61,6 +61,12 @@ pub struct Stage {
     pub invites: Vec<Invite>,
     /// The host first, then everyone invited who accepted.
     pub roles: Vec<OnStage>,
+    /// The audience members in the room (user ids), only in a read of the stage
+    /// (`GET /api/v1/live/{id}/stage`): in an audio room for everyone who may listen, in a live
+    /// video for the host and co-hosts only (viewers stay hidden from each other).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<crate::schema::Id>>)]
+    pub audience: Option<Vec<String>>,
 }
 
 /// The stage role of a session's kind.
@@ -105,6 +111,7 @@ pub async fn stage(db: &Db, s: &LiveSession) -> Result<Stage> {
             user_id: s.host_id.clone(),
             role: LiveRole::Host,
         }],
+        audience: None,
     };
     for row in rows {
         let user_id: String = row.try_get("user_id")?;
@@ -130,6 +137,19 @@ pub async fn stage(db: &Db, s: &LiveSession) -> Result<Stage> {
         }
     }
     stage.hands.sort_by_key(|h| h.raised_at);
+    Ok(stage)
+}
+
+/// The stage of session `id` as `user` may see it (whoever may watch it), with the audience
+/// in the room where they may see it.
+pub async fn read(services: &Services, user: &User, id: &str) -> Result<Stage> {
+    let s = service::entitled(services, user, id).await?;
+    let mut stage = stage(&services.db, &s).await?;
+    if s.kind == LiveKind::AudioRoom || is_manager(&services.db, &s, &user.id).await? {
+        let mut audience = presence::present(&services.db, &s.id).await?;
+        audience.retain(|u| !stage.roles.iter().any(|r| &r.user_id == u));
+        stage.audience = Some(audience);
+    }
     Ok(stage)
 }
 
@@ -276,6 +296,9 @@ pub async fn remove(services: &Services, actor: &User, id: &str, target: &str) -
     }
     if target == s.host_id {
         return Err(Error::invalid("the host cannot leave the stage"));
+    }
+    if actor.id != target {
+        super::moderation::check_rank(services, &s, &actor.id, target).await?;
     }
     clear(services, &s, target).await?;
     announce(services, &s).await

@@ -11,7 +11,7 @@ use crate::db::Db;
 
 const COLUMNS: &str = "id, host_id, kind, title, access, price_coins, state, max_viewers, \
     max_duration_seconds, viewer_count, peak_viewers, created_at, started_at, ended_at, \
-    end_reason, version, host_connected_at";
+    end_reason, version, host_connected_at, host_lost_at";
 
 fn bad(column: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("live_sessions.{column}: unknown value {value:?}").into())
@@ -39,13 +39,14 @@ fn session_from_row(row: &AnyRow) -> Result<LiveSession, sqlx::Error> {
         end_reason: row.try_get("end_reason")?,
         version: row.try_get("version")?,
         host_connected_at: row.try_get("host_connected_at")?,
+        host_lost_at: row.try_get("host_lost_at")?,
     })
 }
 
 pub async fn insert(db: &Db, s: &LiveSession) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO live_sessions ({COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     ))
     .bind(&s.id)
     .bind(&s.host_id)
@@ -64,6 +65,7 @@ pub async fn insert(db: &Db, s: &LiveSession) -> Result<(), sqlx::Error> {
     .bind(s.end_reason.as_deref())
     .bind(s.version)
     .bind(s.host_connected_at)
+    .bind(s.host_lost_at)
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -201,21 +203,34 @@ pub async fn has_purchase(db: &Db, session_id: &str, buyer_id: &str) -> Result<b
     Ok(found > 0)
 }
 
-/// The live sessions due to end or fail by `now` (their deadline: see `machine::deadline`).
-pub async fn due(db: &Db, now: i64, grace_ms: i64) -> Result<Vec<String>, sqlx::Error> {
+/// The live sessions due to end or fail by `now` (their deadline: see `machine::deadline`):
+/// `grace_ms` after the start without the host, `lost_grace_ms` after the host was lost.
+pub async fn due(
+    db: &Db,
+    now: i64,
+    grace_ms: i64,
+    lost_grace_ms: i64,
+) -> Result<Vec<String>, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT id FROM live_sessions WHERE state = 'live' AND ( \
          (max_duration_seconds IS NOT NULL AND started_at + max_duration_seconds * 1000 <= $1) \
-         OR (host_connected_at IS NULL AND started_at + $2 <= $1))",
+         OR (host_connected_at IS NULL AND started_at + $2 <= $1) \
+         OR (host_connected_at IS NOT NULL AND host_lost_at IS NOT NULL \
+             AND host_lost_at + $3 <= $1))",
     )
     .bind(now)
     .bind(grace_ms)
+    .bind(lost_grace_ms)
     .fetch_all(&db.pool)
     .await
 }
 
 /// The earliest instant a live session ends or fails by itself.
-pub async fn earliest_deadline(db: &Db, grace_ms: i64) -> Result<Option<i64>, sqlx::Error> {
+pub async fn earliest_deadline(
+    db: &Db,
+    grace_ms: i64,
+    lost_grace_ms: i64,
+) -> Result<Option<i64>, sqlx::Error> {
     let max: Option<i64> = sqlx::query_scalar(
         "SELECT MIN(started_at + max_duration_seconds * 1000) FROM live_sessions \
          WHERE state = 'live' AND max_duration_seconds IS NOT NULL",
@@ -227,15 +242,42 @@ pub async fn earliest_deadline(db: &Db, grace_ms: i64) -> Result<Option<i64>, sq
     )
     .fetch_one(&db.pool)
     .await?;
-    Ok(max.into_iter().chain(grace.map(|g| g + grace_ms)).min())
+    let lost: Option<i64> = sqlx::query_scalar(
+        "SELECT MIN(host_lost_at) FROM live_sessions WHERE state = 'live' \
+         AND host_connected_at IS NOT NULL AND host_lost_at IS NOT NULL",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    Ok(max
+        .into_iter()
+        .chain(grace.map(|g| g + grace_ms))
+        .chain(lost.map(|l| l + lost_grace_ms))
+        .min())
 }
 
-/// Records the host's first media connection (a change of the session: its version moves, so
-/// a timer that judged the session without it must read it again).
+/// Records the host's media connection: the first one (`host_connected_at`), and any one after
+/// a loss (`host_lost_at` cleared). A change of the session: its version moves, so a timer that
+/// judged the session without it must read it again. True when something changed.
 pub async fn host_connected(db: &Db, session_id: &str, now: i64) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE live_sessions SET host_connected_at = $1, version = version + 1 \
-         WHERE id = $2 AND host_connected_at IS NULL",
+        "UPDATE live_sessions SET host_connected_at = COALESCE(host_connected_at, $1), \
+         host_lost_at = NULL, version = version + 1 \
+         WHERE id = $2 AND (host_connected_at IS NULL OR host_lost_at IS NOT NULL)",
+    )
+    .bind(now)
+    .bind(session_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records that the host's last media connection was lost while live (once, until they are
+/// back); true when it was recorded now.
+pub async fn host_lost(db: &Db, session_id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE live_sessions SET host_lost_at = $1, version = version + 1 \
+         WHERE id = $2 AND state = 'live' AND host_connected_at IS NOT NULL \
+         AND host_lost_at IS NULL",
     )
     .bind(now)
     .bind(session_id)
