@@ -51,6 +51,17 @@ pub struct Live {
     pub rx_packets: AtomicU64,
     pub rx_bytes: AtomicU64,
     pub tx_packets: AtomicU64,
+    /// Signalled whenever `joined`, `publishing`, `complete` or `failed` moves (the run waits
+    /// on it for everyone to settle).
+    pub settled: tokio::sync::Notify,
+}
+
+impl Live {
+    /// Adds one to a settle counter and wakes the run.
+    pub fn bump(&self, counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.settled.notify_one();
+    }
 }
 
 /// What one participant does.
@@ -152,7 +163,7 @@ pub async fn run(spec: Spec, live: Arc<Live>, phase: watch::Receiver<Phase>) -> 
         phase: Phase::Run,
     };
     if let Err(e) = p.drive(phase).await {
-        p.live.failed.fetch_add(1, Ordering::Relaxed);
+        p.live.bump(&p.live.failed);
         p.out.error = Some(e.to_string());
     }
     if let Some(a) = p.audio.take() {
@@ -211,7 +222,7 @@ impl Participant {
         .await
         .map_err(|_| LoadError::Timeout("JoinResponse"))??;
         self.out.join_response = Some(self.start.elapsed());
-        self.live.joined.fetch_add(1, Ordering::Relaxed);
+        self.live.bump(&self.live.joined);
         let ping_every = match join.ping_interval {
             n if n > 0 => Duration::from_secs(u64::from(n.unsigned_abs())),
             _ => DEFAULT_PING,
@@ -487,7 +498,7 @@ impl Participant {
             }
         }
         self.media_on = true;
-        self.live.publishing.fetch_add(1, Ordering::Relaxed);
+        self.live.bump(&self.live.publishing);
     }
 
     fn drain_publisher(&mut self, now: Instant) -> Result<(), LoadError> {
@@ -587,7 +598,7 @@ fn record_rx(
     track.layers.entry(t.layer).or_default().record(t.seq);
     if new_track && out.tracks.len() == out.expected_tracks && out.all_media.is_none() {
         out.all_media = Some(now.saturating_duration_since(start));
-        live.complete.fetch_add(1, Ordering::Relaxed);
+        live.bump(&live.complete);
     }
 }
 

@@ -163,15 +163,15 @@ impl SocketTally {
     }
 }
 
+/// Whose feedback (sent by us: true), on which m-line and simulcast layer.
+type FeedbackKey = (bool, str0m::media::Mid, Option<str0m::media::Rid>);
+
 /// One peer connection's RTCP feedback counts as str0m last reported them (cumulative per
 /// m-line and simulcast layer), so each statistics event adds only what is new.
 #[derive(Default)]
 pub(crate) struct RtcpTally {
     /// (sent by us, m-line, layer) → [nacks, plis, firs] reported so far.
-    seen: Vec<(
-        (bool, str0m::media::Mid, Option<str0m::media::Rid>),
-        [u64; 3],
-    )>,
+    seen: Vec<(FeedbackKey, [u64; 3])>,
 }
 
 impl RtcpTally {
@@ -185,11 +185,7 @@ impl RtcpTally {
         self.observe((true, s.mid, s.rid), [s.nacks, s.plis, s.firs]);
     }
 
-    fn observe(
-        &mut self,
-        key: (bool, str0m::media::Mid, Option<str0m::media::Rid>),
-        now: [u64; 3],
-    ) {
+    fn observe(&mut self, key: FeedbackKey, now: [u64; 3]) {
         let before = match self.seen.iter_mut().find(|(k, _)| *k == key) {
             Some((_, counts)) => std::mem::replace(counts, now),
             None => {

@@ -1175,6 +1175,7 @@ mod tests {
         let values = |name: &str| match name {
             "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" | "XCORD_NO_SIGNAL_V1" => "true",
             "XCORD_BIND" => "127.0.0.1:1",
+            "XCORD_METRICS_BIND" => "127.0.0.1:2",
             "XCORD_NODE_IP" => "10.0.0.1",
             "XCORD_UDP_PORT"
             | "XCORD_RING_TIMEOUT"
@@ -1195,6 +1196,8 @@ mod tests {
         let s = parse(&[]).unwrap().resolve_with(layer).unwrap();
         assert!(s.dev && !s.auto_create && !s.signal_v1 && s.livekit.is_some());
         assert_eq!(s.web_dir, PathBuf::from("x"));
+        assert_eq!(s.metrics_bind, Some("127.0.0.1:2".parse().unwrap()));
+        assert_eq!(s.metrics_token.as_ref().map(|t| t.expose()), Some("x"));
     }
 
     #[test]
