@@ -15,7 +15,12 @@ pub struct MetricsSource {
 impl MetricsSource {
     /// One scrape.
     pub async fn sample(&self) -> Result<ProcSample, LoadError> {
-        let client = reqwest::Client::new();
+        // reqwest is built without a bundled TLS provider in this workspace (idempotent).
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(5))
+            .build()
+            .map_err(|e| LoadError::Metrics(e.to_string()))?;
         let mut request = client.get(&self.url);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);
