@@ -378,15 +378,13 @@ impl Participant {
                     }
                 }
             }
-            Resp::MediaSectionsRequirement(r) => {
-                if self.subscriber.is_some() {
-                    if self.sub_pending.is_some() {
-                        let [a, v] = self.sections_wanted.get_or_insert([0, 0]);
-                        *a += r.num_audios;
-                        *v += r.num_videos;
-                    } else {
-                        return self.subscriber_offer(r.num_audios, r.num_videos).map(Some);
-                    }
+            Resp::MediaSectionsRequirement(r) if self.subscriber.is_some() => {
+                if self.sub_pending.is_some() {
+                    let [a, v] = self.sections_wanted.get_or_insert([0, 0]);
+                    *a += r.num_audios;
+                    *v += r.num_videos;
+                } else {
+                    return self.subscriber_offer(r.num_audios, r.num_videos).map(Some);
                 }
             }
             Resp::Offer(sd) => {
