@@ -34,6 +34,7 @@ pub mod limits;
 pub mod live;
 pub mod media;
 pub mod media_session;
+pub mod metrics;
 pub mod ratelimit;
 pub mod realtime;
 pub mod schema;

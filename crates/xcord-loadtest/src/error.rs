@@ -18,6 +18,8 @@ pub enum LoadError {
     Url(String),
     #[error("signal closed: {0}")]
     Closed(String),
+    #[error("server metrics: {0}")]
+    Metrics(String),
     #[error("timed out: {0}")]
     Timeout(&'static str),
 }

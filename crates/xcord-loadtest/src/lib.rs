@@ -20,6 +20,7 @@ pub mod peer;
 pub mod procstat;
 pub mod report;
 pub mod run;
+pub mod server_metrics;
 pub mod signal;
 pub mod stats;
 
@@ -97,6 +98,13 @@ pub struct RunArgs {
     /// per participant.
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// The server's Prometheus `/metrics` URL: its CPU and memory are read there when
+    /// `--server-pid` is not given (e.g. `http://host:7880/metrics`).
+    #[arg(long, value_name = "URL")]
+    pub server_metrics: Option<String>,
+    /// Bearer token for `--server-metrics` (the server's `--metrics-token`).
+    #[arg(long, env = "XCORD_METRICS_TOKEN", hide_env_values = true)]
+    pub server_metrics_token: Option<String>,
     /// Signal protocol.
     #[arg(long, value_enum, default_value = "v0")]
     pub protocol: Protocol,

@@ -51,6 +51,17 @@ pub struct Live {
     pub rx_packets: AtomicU64,
     pub rx_bytes: AtomicU64,
     pub tx_packets: AtomicU64,
+    /// Signalled whenever `joined`, `publishing`, `complete` or `failed` moves (the run waits
+    /// on it for everyone to settle).
+    pub settled: tokio::sync::Notify,
+}
+
+impl Live {
+    /// Adds one to a settle counter and wakes the run.
+    pub fn bump(&self, counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.settled.notify_one();
+    }
 }
 
 /// What one participant does.
@@ -143,6 +154,9 @@ pub async fn run(spec: Spec, live: Arc<Live>, phase: watch::Receiver<Phase>) -> 
         publisher: None,
         subscriber: None,
         pending_offer: None,
+        sub_pending: None,
+        sections_wanted: None,
+        offer_id: 0,
         mids: Vec::new(),
         published: 0,
         to_publish: 0,
@@ -152,7 +166,7 @@ pub async fn run(spec: Spec, live: Arc<Live>, phase: watch::Receiver<Phase>) -> 
         phase: Phase::Run,
     };
     if let Err(e) = p.drive(phase).await {
-        p.live.failed.fetch_add(1, Ordering::Relaxed);
+        p.live.bump(&p.live.failed);
         p.out.error = Some(e.to_string());
     }
     if let Some(a) = p.audio.take() {
@@ -174,6 +188,13 @@ struct Participant {
     publisher: Option<Peer>,
     subscriber: Option<Peer>,
     pending_offer: Option<SdpPendingOffer>,
+    /// v1 subscriber: the offer of receive-only sections awaiting its answer.
+    sub_pending: Option<SdpPendingOffer>,
+    /// v1 subscriber: sections the server asked for while an offer was out ([audio, video]),
+    /// and whether it asked for a re-offer.
+    sections_wanted: Option<[u32; 2]>,
+    /// Id of this client's latest offer.
+    offer_id: u32,
     /// The publisher's send m-lines.
     mids: Vec<(Mid, MediaKind)>,
     published: usize,
@@ -186,6 +207,8 @@ struct Participant {
 
 impl Participant {
     async fn drive(&mut self, mut phase: watch::Receiver<Phase>) -> Result<(), LoadError> {
+        let v1 = self.spec.protocol == Protocol::V1;
+        let join_request = if v1 { Some(self.v1_join()?) } else { None };
         let mut signal = tokio::time::timeout(
             JOIN_TIMEOUT,
             SignalClient::connect(
@@ -193,6 +216,7 @@ impl Participant {
                 &self.spec.token,
                 self.spec.subscribe,
                 self.spec.protocol,
+                join_request,
             ),
         )
         .await
@@ -211,50 +235,18 @@ impl Participant {
         .await
         .map_err(|_| LoadError::Timeout("JoinResponse"))??;
         self.out.join_response = Some(self.start.elapsed());
-        self.live.joined.fetch_add(1, Ordering::Relaxed);
+        self.live.bump(&self.live.joined);
         let ping_every = match join.ping_interval {
             n if n > 0 => Duration::from_secs(u64::from(n.unsigned_abs())),
             _ => DEFAULT_PING,
         };
         let mut next_ping = Instant::now() + ping_every;
 
-        if let Some(publish) = self.spec.publish {
+        if let (Some(publish), false) = (self.spec.publish, v1) {
             self.publisher = Some(Peer::new(self.spec.local_ip, Instant::now())?);
             self.to_publish = 1 + usize::from(publish.video.is_some());
-            signal
-                .send(Req::AddTrack(proto::AddTrackRequest {
-                    cid: format!("audio-{}", publish.audio_track),
-                    name: "microphone".into(),
-                    r#type: proto::TrackType::Audio as i32,
-                    source: proto::TrackSource::Microphone as i32,
-                    ..Default::default()
-                }))
-                .await?;
-            if let Some((track, layers)) = publish.video {
-                let layers = LAYERS
-                    .iter()
-                    .take(usize::from(layers))
-                    .map(|l| proto::VideoLayer {
-                        quality: l.quality as i32,
-                        width: l.width,
-                        height: l.height,
-                        bitrate: l.kbps * 1000,
-                        ..Default::default()
-                    })
-                    .collect::<Vec<_>>();
-                let top = LAYERS[layers.len().clamp(1, LAYERS.len()) - 1];
-                signal
-                    .send(Req::AddTrack(proto::AddTrackRequest {
-                        cid: format!("video-{track}"),
-                        name: "camera".into(),
-                        r#type: proto::TrackType::Video as i32,
-                        source: proto::TrackSource::Camera as i32,
-                        width: top.width,
-                        height: top.height,
-                        layers,
-                        ..Default::default()
-                    }))
-                    .await?;
+            for request in add_track_requests(publish) {
+                signal.send(Req::AddTrack(request)).await?;
             }
         }
 
@@ -363,7 +355,8 @@ impl Participant {
         match msg {
             Resp::TrackPublished(_) => {
                 self.published += 1;
-                if self.published == self.to_publish {
+                // v1 offered its tracks with the join request already.
+                if self.published == self.to_publish && self.spec.protocol == Protocol::V0 {
                     return self.publisher_offer().map(Some);
                 }
             }
@@ -375,6 +368,23 @@ impl Participant {
                 {
                     peer.rtc.sdp_api().accept_answer(pending, answer)?;
                     self.drain_publisher(Instant::now())?;
+                } else if let (Some(peer), Some(pending)) =
+                    (self.subscriber.as_mut(), self.sub_pending.take())
+                {
+                    peer.rtc.sdp_api().accept_answer(pending, answer)?;
+                    self.drain_subscriber(Instant::now())?;
+                    if let Some([audio, video]) = self.sections_wanted.take() {
+                        return self.subscriber_offer(audio, video).map(Some);
+                    }
+                }
+            }
+            Resp::MediaSectionsRequirement(r) if self.subscriber.is_some() => {
+                if self.sub_pending.is_some() {
+                    let [a, v] = self.sections_wanted.get_or_insert([0, 0]);
+                    *a += r.num_audios;
+                    *v += r.num_videos;
+                } else {
+                    return self.subscriber_offer(r.num_audios, r.num_videos).map(Some);
                 }
             }
             Resp::Offer(sd) => {
@@ -396,7 +406,10 @@ impl Participant {
                 })));
             }
             Resp::Trickle(t) => {
-                let target = if t.target == proto::SignalTarget::Subscriber as i32 {
+                // v1 has one peer connection (every trickle says PUBLISHER).
+                let target = if self.spec.protocol == Protocol::V1 {
+                    self.publisher.as_mut().or(self.subscriber.as_mut())
+                } else if t.target == proto::SignalTarget::Subscriber as i32 {
                     self.subscriber.as_mut()
                 } else {
                     self.publisher.as_mut()
@@ -452,10 +465,63 @@ impl Participant {
             .apply()
             .ok_or_else(|| LoadError::Sdp("nothing to offer".into()))?;
         self.pending_offer = Some(pending);
+        self.offer_id += 1;
         Ok(Req::Offer(proto::SessionDescription {
             r#type: "offer".into(),
             sdp: offer.to_sdp_string(),
-            id: 1,
+            id: self.offer_id,
+            ..Default::default()
+        }))
+    }
+
+    /// Protocol v1: makes the one peer connection and the join request that carries its first
+    /// offer (a publisher's send-only m-lines with its AddTrack requests, or a subscriber's
+    /// receive-only sections: 3 audio and 3 video, as the SDKs start with).
+    fn v1_join(&mut self) -> Result<proto::JoinRequest, LoadError> {
+        let (offer, add_tracks) = match self.spec.publish {
+            Some(publish) => {
+                self.publisher = Some(Peer::new(self.spec.local_ip, Instant::now())?);
+                self.to_publish = 1 + usize::from(publish.video.is_some());
+                (self.publisher_offer()?, add_track_requests(publish))
+            }
+            None => {
+                self.subscriber = Some(Peer::new(self.spec.local_ip, Instant::now())?);
+                (self.subscriber_offer(3, 3)?, Vec::new())
+            }
+        };
+        let Req::Offer(offer) = offer else {
+            return Err(LoadError::Sdp("no first offer".into()));
+        };
+        Ok(crate::signal::join_request(
+            self.spec.subscribe,
+            add_tracks,
+            offer,
+        ))
+    }
+
+    /// Protocol v1 subscriber: adds receive-only sections and offers them. The server asks for
+    /// a bare re-offer with zero counts; str0m only offers changes, so one audio section is
+    /// added then.
+    fn subscriber_offer(&mut self, audio: u32, video: u32) -> Result<Req, LoadError> {
+        let Some(peer) = self.subscriber.as_mut() else {
+            return Err(LoadError::Sdp("no subscriber".into()));
+        };
+        let audio = if audio + video == 0 { 1 } else { audio };
+        let mut api = peer.rtc.sdp_api();
+        for (kind, n) in [(MediaKind::Audio, audio), (MediaKind::Video, video)] {
+            for _ in 0..n {
+                api.add_media(kind, Direction::RecvOnly, None, None, None);
+            }
+        }
+        let (offer, pending) = api
+            .apply()
+            .ok_or_else(|| LoadError::Sdp("nothing to offer".into()))?;
+        self.sub_pending = Some(pending);
+        self.offer_id += 1;
+        Ok(Req::Offer(proto::SessionDescription {
+            r#type: "offer".into(),
+            sdp: offer.to_sdp_string(),
+            id: self.offer_id,
             ..Default::default()
         }))
     }
@@ -487,7 +553,7 @@ impl Participant {
             }
         }
         self.media_on = true;
-        self.live.publishing.fetch_add(1, Ordering::Relaxed);
+        self.live.bump(&self.live.publishing);
     }
 
     fn drain_publisher(&mut self, now: Instant) -> Result<(), LoadError> {
@@ -544,6 +610,43 @@ impl Participant {
     }
 }
 
+/// The AddTrack requests of a publisher: its Opus track and, with video, its VP8 track with
+/// one layer per simulcast encoding.
+fn add_track_requests(publish: Publish) -> Vec<proto::AddTrackRequest> {
+    let mut requests = vec![proto::AddTrackRequest {
+        cid: format!("audio-{}", publish.audio_track),
+        name: "microphone".into(),
+        r#type: proto::TrackType::Audio as i32,
+        source: proto::TrackSource::Microphone as i32,
+        ..Default::default()
+    }];
+    if let Some((track, layers)) = publish.video {
+        let layers = LAYERS
+            .iter()
+            .take(usize::from(layers))
+            .map(|l| proto::VideoLayer {
+                quality: l.quality as i32,
+                width: l.width,
+                height: l.height,
+                bitrate: l.kbps * 1000,
+                ..Default::default()
+            })
+            .collect::<Vec<_>>();
+        let top = LAYERS[layers.len().clamp(1, LAYERS.len()) - 1];
+        requests.push(proto::AddTrackRequest {
+            cid: format!("video-{track}"),
+            name: "camera".into(),
+            r#type: proto::TrackType::Video as i32,
+            source: proto::TrackSource::Camera as i32,
+            width: top.width,
+            height: top.height,
+            layers,
+            ..Default::default()
+        });
+    }
+    requests
+}
+
 fn record_rx(
     out: &mut Outcome,
     live: &Live,
@@ -587,7 +690,7 @@ fn record_rx(
     track.layers.entry(t.layer).or_default().record(t.seq);
     if new_track && out.tracks.len() == out.expected_tracks && out.all_media.is_none() {
         out.all_media = Some(now.saturating_duration_since(start));
-        live.complete.fetch_add(1, Ordering::Relaxed);
+        live.bump(&live.complete);
     }
 }
 

@@ -91,10 +91,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, LoadError> {
     let publishers = args.publishers * rooms;
     let subscribers = args.subscribers * rooms;
 
-    let server_before = args
-        .server_pid
-        .map(|pid| procstat::sample(Some(pid)))
-        .transpose()?;
+    let server_before = server_sample(args).await?;
     let rcvbuf_before = procstat::udp_rcvbuf_errors().ok();
     let server_drops_before = args
         .server_pid
@@ -133,14 +130,18 @@ pub async fn run(args: &RunArgs) -> Result<Report, LoadError> {
         if failed > 0 && joined + failed >= total && failed + publishing + complete >= total {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Woken by every join, failure, first publish and completed subscriber (a permit
+        // stored while this loop was checking is not lost).
+        if tokio::time::timeout_at(settle_deadline.into(), live.settled.notified())
+            .await
+            .is_err()
+        {
+            break;
+        }
     }
 
     // the measurement window
-    let server_start = args
-        .server_pid
-        .map(|pid| procstat::sample(Some(pid)))
-        .transpose()?;
+    let server_start = server_sample(args).await?;
     let self_start = procstat::sample(None)?;
     let rx_start = live.rx_packets.load(Ordering::Relaxed);
     let bytes_start = live.rx_bytes.load(Ordering::Relaxed);
@@ -149,10 +150,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, LoadError> {
     let seconds = t_start.elapsed().as_secs_f64();
     let rx = live.rx_packets.load(Ordering::Relaxed) - rx_start;
     let rx_bytes = live.rx_bytes.load(Ordering::Relaxed) - bytes_start;
-    let server_end = args
-        .server_pid
-        .map(|pid| procstat::sample(Some(pid)))
-        .transpose()?;
+    let server_end = server_sample(args).await?;
     let self_end = procstat::sample(None)?;
 
     let _ = phase_tx.send(Phase::StopMedia);
@@ -240,6 +238,24 @@ pub async fn run(args: &RunArgs) -> Result<Report, LoadError> {
         server_udp_drops,
         subscribers: summary.subscribers,
     })
+}
+
+/// The server's CPU and memory now: from `/proc` with `--server-pid`, else from its
+/// `/metrics` with `--server-metrics`, else nothing.
+async fn server_sample(args: &RunArgs) -> Result<Option<ProcSample>, LoadError> {
+    if let Some(pid) = args.server_pid {
+        return Ok(Some(procstat::sample(Some(pid))?));
+    }
+    match &args.server_metrics {
+        Some(url) => {
+            let source = crate::server_metrics::MetricsSource {
+                url: url.clone(),
+                token: args.server_metrics_token.clone(),
+            };
+            Ok(Some(source.sample().await?))
+        }
+        None => Ok(None),
+    }
 }
 
 /// One line a second on stderr while the run goes.

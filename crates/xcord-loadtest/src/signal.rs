@@ -1,8 +1,9 @@
 //! The LiveKit signal WebSocket as a client: binary protobuf `SignalRequest`s out,
 //! `SignalResponse`s in, the access token in an `Authorization: Bearer` header as the native SDKs
 //! send it. Protocol v0 is `/rtc` with two peer connections (this client offers the publisher
-//! connection and answers the server's subscriber offers). [`Protocol`] names the version so a
-//! single-connection v1 (`/rtc/v1`) can be added beside it.
+//! connection and answers the server's subscriber offers). Protocol v1 is `/rtc/v1` with one peer
+//! connection that this client always offers: the join request (with the first offer and the
+//! AddTrack requests) travels in the URL as `join_request=<base64url(WrappedJoinRequest)>`.
 
 use futures_util::{SinkExt, StreamExt};
 use livekit_api::access_token::{AccessToken, VideoGrants};
@@ -23,6 +24,8 @@ use crate::error::LoadError;
 pub enum Protocol {
     /// `/rtc`, a publisher and a subscriber peer connection.
     V0,
+    /// `/rtc/v1`, one peer connection; the join request (with the first offer) in the URL.
+    V1,
 }
 
 /// Client protocol number sent as `protocol=` (what current SDKs send on v0).
@@ -69,6 +72,40 @@ pub fn ws_base(url: &str) -> Result<String, LoadError> {
     Ok(format!("{scheme}://{rest}"))
 }
 
+/// The `join_request` query value: URL-safe base64 (padded) of an uncompressed
+/// `WrappedJoinRequest`.
+pub fn join_request_param(join: &proto::JoinRequest) -> String {
+    use base64::Engine as _;
+    let wrapped = proto::WrappedJoinRequest {
+        compression: proto::wrapped_join_request::Compression::None as i32,
+        join_request: join.encode_to_vec(),
+    };
+    base64::engine::general_purpose::URL_SAFE.encode(wrapped.encode_to_vec())
+}
+
+/// A v1 join request: client info, auto-subscribe, the AddTrack requests and the first offer.
+pub fn join_request(
+    auto_subscribe: bool,
+    add_tracks: Vec<proto::AddTrackRequest>,
+    offer: proto::SessionDescription,
+) -> proto::JoinRequest {
+    proto::JoinRequest {
+        client_info: Some(proto::ClientInfo {
+            sdk: proto::client_info::Sdk::Rust as i32,
+            version: "0.0.0".into(),
+            protocol: CLIENT_PROTOCOL as i32,
+            ..Default::default()
+        }),
+        connection_settings: Some(proto::ConnectionSettings {
+            auto_subscribe,
+            ..Default::default()
+        }),
+        add_track_requests: add_tracks,
+        publisher_offer: Some(offer),
+        ..Default::default()
+    }
+}
+
 pub struct SignalClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
@@ -79,14 +116,18 @@ impl SignalClient {
         token: &str,
         auto_subscribe: bool,
         protocol: Protocol,
+        join: Option<proto::JoinRequest>,
     ) -> Result<Self, LoadError> {
-        let path = match protocol {
-            Protocol::V0 => "/rtc",
+        let url = match protocol {
+            Protocol::V0 => format!(
+                "{base}/rtc?auto_subscribe={}&sdk=rust&version=0.0.0&protocol={CLIENT_PROTOCOL}",
+                u8::from(auto_subscribe)
+            ),
+            Protocol::V1 => {
+                let join = join.ok_or(LoadError::Sdp("v1 needs a join request".into()))?;
+                format!("{base}/rtc/v1?join_request={}", join_request_param(&join))
+            }
         };
-        let url = format!(
-            "{base}{path}?auto_subscribe={}&sdk=rust&version=0.0.0&protocol={CLIENT_PROTOCOL}",
-            u8::from(auto_subscribe)
-        );
         let mut request = url.into_client_request()?;
         let bearer = HeaderValue::from_str(&format!("Bearer {token}"))
             .map_err(|e| LoadError::Token(e.to_string()))?;
@@ -145,6 +186,28 @@ mod tests {
         assert_eq!(ws_base("wss://x.example").unwrap(), "wss://x.example");
         assert!(ws_base("ftp://x").is_err());
         assert!(ws_base("nothing").is_err());
+    }
+
+    #[test]
+    fn join_requests_round_trip_through_the_url_value() {
+        use base64::Engine as _;
+        let offer = proto::SessionDescription {
+            r#type: "offer".into(),
+            sdp: "v=0".into(),
+            id: 1,
+            ..Default::default()
+        };
+        let join = join_request(true, Vec::new(), offer);
+        let value = join_request_param(&join);
+        assert!(!value.contains('+') && !value.contains('/'));
+        let bytes = base64::engine::general_purpose::URL_SAFE
+            .decode(value)
+            .unwrap();
+        let wrapped = proto::WrappedJoinRequest::decode(bytes.as_slice()).unwrap();
+        assert_eq!(wrapped.compression, 0);
+        let back = proto::JoinRequest::decode(wrapped.join_request.as_slice()).unwrap();
+        assert_eq!(back, join);
+        assert!(back.connection_settings.unwrap().auto_subscribe);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub use engine::fuzzing;
 pub mod events;
 pub mod gate;
 pub mod ids;
+pub mod metrics;
 pub mod rooms;
 mod signal;
 mod time;

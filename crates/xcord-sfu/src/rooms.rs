@@ -34,6 +34,11 @@ impl RoomService {
         self.run(move |e| Ok(e.admin_list_rooms(&names))).await
     }
 
+    /// Rooms, participants and tracks now (for the metrics gauges).
+    pub async fn census(&self) -> Result<crate::metrics::Census> {
+        self.run(|e| Ok(e.census())).await
+    }
+
     pub async fn room_exists(&self, name: String) -> Result<bool> {
         self.run(move |e| Ok(e.room_exists(&name))).await
     }

@@ -49,8 +49,9 @@ pub fn ensure_tls_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// What a (URL, room) worker is given: the event (for logs) and its serialized body.
-type Delivery = (Event, bytes::Bytes);
+/// What a (URL, room) worker is given: the event (for logs), its serialized body and when it
+/// was queued (for the delivery-lag metric).
+type Delivery = (Event, bytes::Bytes, std::time::Instant);
 
 /// The webhook delivery tasks of one SFU: a dispatcher reading the event bus and, under it, one
 /// worker per (URL, room) posting that room's events in order.
@@ -156,9 +157,12 @@ impl Dispatcher {
             .as_ref()
             .map(|r| r.name.clone())
             .unwrap_or_default();
+        let queued = std::time::Instant::now();
+        let depth = metrics::gauge!(crate::metrics::WEBHOOK_QUEUE);
         for (i, url) in self.cfg.urls.iter().enumerate() {
             let key = (i, room.clone());
-            let item = (event.clone(), body.clone());
+            let item = (event.clone(), body.clone(), queued);
+            depth.increment(1.0);
             let item = match self.workers.get(&key) {
                 Some(worker) => match worker.send(item) {
                     Ok(()) => continue,
@@ -190,12 +194,20 @@ async fn deliver_in_order(
     cfg: WebhookConfig,
     mut queue: mpsc::UnboundedReceiver<Delivery>,
 ) {
-    while let Ok(Some((event, body))) = tokio::time::timeout(WORKER_IDLE, queue.recv()).await {
+    let depth = metrics::gauge!(crate::metrics::WEBHOOK_QUEUE);
+    let lag = metrics::histogram!(crate::metrics::WEBHOOK_LAG);
+    while let Ok(Some((event, body, queued))) =
+        tokio::time::timeout(WORKER_IDLE, queue.recv()).await
+    {
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=MAX_ATTEMPTS {
             match post(&client, &url, &cfg, &body).await {
-                Ok(()) => break,
+                Ok(()) => {
+                    lag.record(queued.elapsed().as_secs_f64());
+                    break;
+                }
                 Err(e) if attempt == MAX_ATTEMPTS => {
+                    metrics::counter!(crate::metrics::WEBHOOKS_DROPPED).increment(1);
                     tracing::warn!(%url, event = %event.event, id = %event.id, "webhook dropped after {attempt} attempts: {e}");
                 }
                 Err(e) => {
@@ -205,6 +217,7 @@ async fn deliver_in_order(
                 }
             }
         }
+        depth.decrement(1.0);
     }
 }
 

@@ -55,6 +55,8 @@ const SETTING_KEYS: &[&str] = &[
     "ring_timeout",
     "max_incoming_calls",
     "web_dir",
+    "metrics_bind",
+    "metrics_token",
 ];
 
 /// `XCORD_*` variables read outside the settings merge.
@@ -225,6 +227,16 @@ pub struct ServerArgs {
     #[arg(long, value_name = "DIR")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub web_dir: Option<PathBuf>,
+    /// Also serve Prometheus metrics at `/metrics` on this separate listener, without
+    /// authentication (bind it to a private address) [env: XCORD_METRICS_BIND].
+    #[arg(long, value_name = "ADDR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_bind: Option<SocketAddr>,
+    /// Bearer token that opens `/metrics` on the main HTTP port (without it, and without
+    /// `--dev`, `/metrics` there answers 403) [env: XCORD_METRICS_TOKEN].
+    #[arg(long, value_name = "TOKEN")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_token: Option<Secret>,
 }
 
 /// The merged layers, keyed as in the TOML file; absent keys take the defaults.
@@ -257,6 +269,8 @@ struct Layered {
     ring_timeout: u64,
     max_incoming_calls: usize,
     web_dir: PathBuf,
+    metrics_bind: Option<SocketAddr>,
+    metrics_token: Option<Secret>,
 }
 
 impl Default for Layered {
@@ -285,6 +299,8 @@ impl Default for Layered {
             ring_timeout: 30,
             max_incoming_calls: 3,
             web_dir: PathBuf::from("web/dist"),
+            metrics_bind: None,
+            metrics_token: None,
         }
     }
 }
@@ -316,6 +332,10 @@ pub struct Settings {
     pub max_incoming_calls: usize,
     /// The built web client's directory.
     pub web_dir: PathBuf,
+    /// A separate, unauthenticated listener for `/metrics`.
+    pub metrics_bind: Option<SocketAddr>,
+    /// The bearer token for `/metrics` on the main port.
+    pub metrics_token: Option<Secret>,
 }
 
 /// The environment layer: the known `XCORD_*` variables as text (figment's lossy extraction turns
@@ -502,6 +522,8 @@ impl Layered {
             ring_timeout: std::time::Duration::from_secs(self.ring_timeout),
             max_incoming_calls: self.max_incoming_calls,
             web_dir: self.web_dir,
+            metrics_bind: self.metrics_bind,
+            metrics_token: self.metrics_token,
         })
     }
 }
@@ -1153,6 +1175,7 @@ mod tests {
         let values = |name: &str| match name {
             "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" | "XCORD_NO_SIGNAL_V1" => "true",
             "XCORD_BIND" => "127.0.0.1:1",
+            "XCORD_METRICS_BIND" => "127.0.0.1:2",
             "XCORD_NODE_IP" => "10.0.0.1",
             "XCORD_UDP_PORT"
             | "XCORD_RING_TIMEOUT"
@@ -1173,6 +1196,8 @@ mod tests {
         let s = parse(&[]).unwrap().resolve_with(layer).unwrap();
         assert!(s.dev && !s.auto_create && !s.signal_v1 && s.livekit.is_some());
         assert_eq!(s.web_dir, PathBuf::from("x"));
+        assert_eq!(s.metrics_bind, Some("127.0.0.1:2".parse().unwrap()));
+        assert_eq!(s.metrics_token.as_ref().map(|t| t.expose()), Some("x"));
     }
 
     #[test]

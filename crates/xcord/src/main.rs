@@ -4,6 +4,7 @@ mod cli;
 mod http;
 mod keys;
 mod logging;
+mod metrics;
 mod secret;
 mod web;
 
@@ -44,6 +45,7 @@ fn main() -> anyhow::Result<()> {
         Command::Loadtest(cmd) => std::process::exit(xcord_loadtest::main(cmd)?),
     };
     let settings = args.resolve()?;
+    let metrics_handle = metrics::install().context("installing the metrics recorder")?;
     // Keys are for the embedded SFU; `serve --livekit-url` uses the remote plane's own.
     let embedded_sfu = role == "media" || settings.livekit.is_none();
     let keys = keys::resolve(
@@ -78,7 +80,7 @@ fn main() -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let tasks = Tasks::new();
-        let mut embedded = None;
+        let mut embedded: Option<Sfu> = None;
         let db = if role == "serve" {
             keys::create_private_dir(&settings.data_dir)?;
             let url = settings
@@ -166,6 +168,25 @@ fn main() -> anyhow::Result<()> {
                 tracing::warn!(dir = %settings.web_dir.display(), "no web client built there (make run builds it); / answers only the health check");
             }
             app = web::serve(app, settings.web_dir.clone());
+        }
+        let scrape = metrics::Metrics::new(metrics_handle, embedded.as_ref().map(Sfu::rooms));
+        let access = match (&settings.metrics_token, settings.dev) {
+            (Some(token), _) => metrics::Access::Token(token.expose().into()),
+            (None, true) => metrics::Access::Open,
+            (None, false) => metrics::Access::Closed,
+        };
+        app = app.merge(metrics::router(scrape.clone(), access));
+        if let Some(addr) = settings.metrics_bind {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding --metrics-bind {addr}"))?;
+            tracing::info!(%addr, "metrics listening");
+            let router = metrics::router(scrape, metrics::Access::Open);
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::warn!("metrics listener: {e}");
+                }
+            });
         }
         let listener = tokio::net::TcpListener::bind(settings.bind)
             .await

@@ -1,8 +1,9 @@
-"""`xcord loadtest` against `xcord media`: 2 publishers × 4 subscribers of synthetic Opus (and,
-in the second test, VP8 simulcast) on the clean veth link of the test namespace. Every
+"""`xcord loadtest` against `xcord media`, over signal protocol v0 and v1: 2 publishers × 4
+subscribers of synthetic Opus (and, in the second test, VP8 simulcast) on the clean veth link
+of the test namespace. Every
 subscriber must receive every published track with no loss at all (by the sequence number the
 generator embeds in each payload), and the report must carry real join and forwarding latency
-figures and, with --server-pid, the server's CPU per forwarded packet."""
+figures and, with --server-pid (or the server's /metrics), the server's CPU per forwarded packet."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import json
 import os
 import subprocess
 
+import pytest
+
 from xcord_server import HOST, XCORD_BIN, XcordServer
 
 PUBLISHERS = 2
@@ -18,8 +21,10 @@ SUBSCRIBERS = 4
 DURATION = 4
 
 
-async def run_loadtest(server: XcordServer, *extra: str) -> dict:
+async def run_loadtest(server: XcordServer, *extra: str, server_cost: list[str] | None = None) -> dict:
     assert server.proc is not None
+    if server_cost is None:
+        server_cost = ["--server-pid", str(server.proc.pid)]
     cmd = [
         XCORD_BIN, "loadtest",
         "--url", server.url,
@@ -30,7 +35,7 @@ async def run_loadtest(server: XcordServer, *extra: str) -> dict:
         "--duration", str(DURATION),
         "--join-rate", "20",
         "--local-ip", HOST.rsplit(".", 1)[0] + ".2",
-        "--server-pid", str(server.proc.pid),
+        *server_cost,
         "--json",
         *extra,
     ]
@@ -80,18 +85,21 @@ def check_clean_delivery(report: dict, tracks_per_publisher: int) -> None:
     assert server is not None and server["us_per_packet"] is not None and server["us_per_packet"] > 0, server
 
 
-async def test_audio_room_delivers_everything():
-    async with XcordServer("loadtest") as server:
-        report = await run_loadtest(server)
+@pytest.mark.parametrize("protocol", ["v0", "v1"])
+async def test_audio_room_delivers_everything(protocol):
+    async with XcordServer(f"loadtest-{protocol}") as server:
+        report = await run_loadtest(server, "--protocol", protocol)
+    assert report["config"]["protocol"] == protocol
     check_clean_delivery(report, tracks_per_publisher=1)
     assert report["video_latency_ms"]["count"] == 0
     # 2 publishers × 4 subscribers × 50 packets/s
     assert 300 <= report["window"]["forwarded_pps"] <= 500, report["window"]
 
 
-async def test_simulcast_video_room_delivers_everything():
-    async with XcordServer("loadtest-video") as server:
-        report = await run_loadtest(server, "--video", "3")
+@pytest.mark.parametrize("protocol", ["v0", "v1"])
+async def test_simulcast_video_room_delivers_everything(protocol):
+    async with XcordServer(f"loadtest-video-{protocol}") as server:
+        report = await run_loadtest(server, "--video", "3", "--protocol", protocol)
     check_clean_delivery(report, tracks_per_publisher=2)
     video = report["video_latency_ms"]
     assert video["count"] > 0 and 0 < video["p50_ms"] <= video["p99_ms"] < 1000, video
@@ -99,3 +107,15 @@ async def test_simulcast_video_room_delivers_everything():
     for s in report["subscribers"]:
         assert s["video_layers"] == [2] * PUBLISHERS, s
     assert report["sent"]["keyframes"] > 0
+
+
+async def test_server_cost_read_from_metrics():
+    """Without --server-pid the server's CPU and memory come from its /metrics (with its token)."""
+    async with XcordServer("loadtest-metrics", ["--metrics-token", "lt-token"]) as server:
+        report = await run_loadtest(
+            server,
+            server_cost=["--server-metrics", f"{server.http_url}/metrics", "--server-metrics-token", "lt-token"],
+        )
+    check_clean_delivery(report, tracks_per_publisher=1)
+    assert report["config"]["server_pid"] is None
+    assert report["server"]["rss_after_mb"] > 1, report["server"]

@@ -71,8 +71,11 @@ class XcordServer:
 
     def start(self) -> None:
         OUT_DIR.mkdir(parents=True, exist_ok=True)
-        self._datadir = tempfile.mkdtemp(prefix=f"xcord-e2e-{self.name}.")
-        self._log = open(self.log_path, "wb")
+        # A restart (after kill) keeps the data directory, the ports and the log.
+        if self._datadir is None:
+            self._datadir = tempfile.mkdtemp(prefix=f"xcord-e2e-{self.name}.")
+        if self._log is None:
+            self._log = open(self.log_path, "ab" if self.proc is not None else "wb")
         cmd = [
             XCORD_BIN, *self.command,
             "--bind", f"{HOST}:{self.port}",
@@ -126,6 +129,16 @@ class XcordServer:
             shutil.rmtree(self._datadir, ignore_errors=True)
             self._datadir = None
         return rc
+
+    def kill(self) -> None:
+        """SIGKILL by PID (a crash): the data directory, ports and log stay for `start()`."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    @property
+    def data_dir(self) -> Optional[str]:
+        return self._datadir
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

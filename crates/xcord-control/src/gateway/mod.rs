@@ -148,6 +148,7 @@ fn frame_len(msg: &Message) -> usize {
 /// Speaks the gateway protocol on an upgraded socket until it closes; `ticket` is its place
 /// among its address's sockets (given back when this returns).
 pub async fn serve(state: Arc<Services>, socket: WebSocket, mut ticket: admission::Ticket) {
+    let _open = crate::metrics::GaugeGuard::new(crate::metrics::GATEWAY_CONNECTIONS);
     let (mut sink, mut stream) = socket.split();
     let hello =
         json!({"op": "hello", "d": {"heartbeatInterval": HEARTBEAT_INTERVAL.as_millis() as u64}});

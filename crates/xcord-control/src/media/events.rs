@@ -51,7 +51,16 @@ impl EventHandler {
             },
             None => None,
         };
+        let queued = metrics::gauge!(crate::metrics::MEDIA_EVENTS_QUEUED);
+        let lag = metrics::histogram!(crate::metrics::MEDIA_EVENT_LAG);
         while let Some(event) = events.recv().await {
+            queued.set(events.len() as f64);
+            let now_s = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            if event.created_at > 0 {
+                lag.record(now_s.saturating_sub(event.created_at).max(0) as f64);
+            }
             tracing::info!(
                 event = %event.event,
                 id = %event.id,

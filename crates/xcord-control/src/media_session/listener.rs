@@ -28,7 +28,14 @@ pub struct MediaSessionListener;
 impl MediaEventListener for MediaSessionListener {
     async fn on_media_event(&self, services: &Services, event: &MediaEvent) {
         if let Err(e) = apply(services, event).await {
-            tracing::warn!(id = %event.id, "media event not applied to media sessions: {e}");
+            tracing::warn!(
+                id = %event.id,
+                event = %event.event,
+                room = event.room.as_ref().map_or("", |r| r.name.as_str()),
+                participant = event.participant.as_ref().map_or("", |p| p.sid.as_str()),
+                user = event.participant.as_ref().map_or("", |p| p.identity.as_str()),
+                "media event not applied to media sessions: {e}"
+            );
         }
     }
 }

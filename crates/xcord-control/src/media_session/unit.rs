@@ -304,7 +304,9 @@ impl<'a> Unit<'a> {
                     }
                 }
                 Ok(None) => {}
-                Err(e) => tracing::warn!("a call's system message is unreadable: {e}"),
+                Err(e) => {
+                    tracing::warn!(dm_message = %id, "a call's system message is unreadable: {e}")
+                }
             }
         }
         for (user, effect) in self.effects {

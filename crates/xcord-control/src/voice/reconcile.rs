@@ -72,6 +72,9 @@ pub async fn pass(
         }
         tx.commit().await?;
     }
+    if !removed.is_empty() {
+        metrics::counter!(crate::metrics::RECONCILER_REPAIRS).increment(removed.len() as u64);
+    }
     announce(state, &removed).await;
     Ok(missing)
 }

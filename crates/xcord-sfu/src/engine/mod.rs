@@ -7,6 +7,7 @@
 //! deadline (a heap of each peer's own next timeout, never a poll of every peer).
 
 mod admin;
+mod census;
 mod data;
 mod dispatch;
 mod forward;

@@ -49,6 +49,8 @@ pub struct Peer {
     pub connected: bool,
     /// Bytes received from the client as of the last statistics (for connection quality).
     pub bytes_rx: u64,
+    /// RTCP feedback counted so far (for the NACK/PLI/FIR metrics).
+    pub rtcp: crate::metrics::RtcpTally,
 }
 
 impl Engine {
@@ -82,6 +84,7 @@ impl Engine {
             retired_mids: Vec::new(),
             connected: false,
             bytes_rx: 0,
+            rtcp: Default::default(),
         });
         self.by_ufrag.insert(ufrag, peer_key);
         peer_key
@@ -209,6 +212,16 @@ impl Engine {
             Event::ChannelClose(id) => self.on_channel_close(peer_key, id),
             Event::Connected => self.on_peer_connected(peer_key),
             Event::PeerStats(stats) => self.on_peer_stats(peer_key, &stats),
+            Event::MediaEgressStats(s) => {
+                if let Some(peer) = self.peers.get_mut(peer_key) {
+                    peer.rtcp.egress(&s);
+                }
+            }
+            Event::MediaIngressStats(s) => {
+                if let Some(peer) = self.peers.get_mut(peer_key) {
+                    peer.rtcp.ingress(&s);
+                }
+            }
             Event::IceConnectionStateChange(IceConnectionState::Disconnected) => {
                 tracing::debug!("peer ICE disconnected");
             }
@@ -256,7 +269,9 @@ impl Engine {
         tracing::debug!(participant = %p.sid, ?role, "peer connected");
         if role == primary && p.state != proto::participant_info::State::Active {
             p.state = proto::participant_info::State::Active;
-            tracing::info!(participant = %p.sid, elapsed_ms = self.now.saturating_duration_since(p.joined).as_millis() as u64, "participant active");
+            let elapsed = self.now.saturating_duration_since(p.joined);
+            crate::metrics::record_join_latency(elapsed);
+            tracing::info!(room = %p.room, participant = %p.sid, identity = %p.identity, elapsed_ms = elapsed.as_millis() as u64, "participant active");
             let room = p.room.clone();
             self.broadcast_participant(participant);
             let info = self

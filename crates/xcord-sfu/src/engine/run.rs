@@ -74,7 +74,9 @@ pub fn spawn(cfg: Arc<SfuConfig>, events: EventBus) -> std::io::Result<EngineHan
 
 async fn run(mut engine: Engine, mut udp: UdpIo, mut commands: mpsc::Receiver<Command>) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
+    let mut tally = crate::metrics::SocketTally::new();
     loop {
+        let mut first_read = None;
         let deadline = engine.next_deadline();
         tokio::select! {
             readable = udp.readable() => {
@@ -82,7 +84,7 @@ async fn run(mut engine: Engine, mut udp: UdpIo, mut commands: mpsc::Receiver<Co
                     tracing::error!("media socket failed: {e}");
                     return;
                 }
-                read_datagrams(&mut engine, &mut udp, &mut buf);
+                first_read = read_datagrams(&mut engine, &mut udp, &mut buf, &mut tally);
             }
             cmd = commands.recv() => {
                 let Some(cmd) = cmd else { return };
@@ -98,26 +100,39 @@ async fn run(mut engine: Engine, mut udp: UdpIo, mut commands: mpsc::Receiver<Co
         }
         engine.flush(Instant::now());
         while let Some(t) = engine.poll_transmit() {
-            if let Err(e) = udp.send(&t.contents, t.source, t.destination) {
-                tracing::debug!(dest = %t.destination, "media send: {e}");
+            match udp.send(&t.contents, t.source, t.destination) {
+                Ok(()) => tally.sent(t.contents.len()),
+                Err(e) => tracing::debug!(dest = %t.destination, "media send: {e}"),
             }
         }
+        tally.flush(first_read.map(|t: Instant| t.elapsed()));
     }
 }
 
-fn read_datagrams(engine: &mut Engine, udp: &mut UdpIo, buf: &mut [u8]) {
+/// Reads up to a batch of datagrams into the engine; returns when the first was read.
+fn read_datagrams(
+    engine: &mut Engine,
+    udp: &mut UdpIo,
+    buf: &mut [u8],
+    tally: &mut crate::metrics::SocketTally,
+) -> Option<Instant> {
+    let mut first = None;
     for _ in 0..RECV_BATCH {
         match udp.try_recv(buf) {
             Ok(r) => {
+                let now = Instant::now();
+                first.get_or_insert(now);
+                tally.received(r.len);
                 if let Some(data) = buf.get(..r.len) {
-                    engine.handle_datagram(Instant::now(), r.source, r.destination, data);
+                    engine.handle_datagram(now, r.source, r.destination, data);
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return first,
             Err(e) => {
                 // ICMP errors surface here on Linux; they concern one peer, not the socket.
                 tracing::debug!("media recv: {e}");
             }
         }
     }
+    first
 }

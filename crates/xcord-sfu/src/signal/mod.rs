@@ -27,6 +27,7 @@ use crate::gate::GateSlot;
 /// offers of tens of KiB; without a cap the WebSocket layer would buffer up to 64 MiB.
 pub const MAX_SIGNAL_MESSAGE: usize = 1024 * 1024;
 pub use params::ConnectParams;
+pub use v1::JOINS_TOTAL;
 
 #[derive(Clone)]
 struct SignalState {
