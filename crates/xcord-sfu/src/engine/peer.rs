@@ -120,6 +120,7 @@ impl Engine {
     pub(super) fn on_datagram(
         &mut self,
         now: Instant,
+        proto: Protocol,
         source: SocketAddr,
         destination: SocketAddr,
         data: &[u8],
@@ -152,7 +153,7 @@ impl Engine {
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
                 destination,
                 contents,
