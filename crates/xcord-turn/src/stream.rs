@@ -41,9 +41,10 @@ impl StreamDecoder {
             return Ok(None);
         };
         let body = usize::from(u16::from_be_bytes([hi, lo]));
-        let (len, padded) = match first >> 6 {
-            0 => (STUN_HEADER + body, STUN_HEADER + body),
-            1 => (CHANNEL_HEADER + body, CHANNEL_HEADER + body.div_ceil(4) * 4),
+        let (len, padded) = match first {
+            0x00..=0x3f => (STUN_HEADER + body, STUN_HEADER + body),
+            // Channel numbers are 0x4000 to 0x4FFF (RFC 8656 §12).
+            0x40..=0x4f => (CHANNEL_HEADER + body, CHANNEL_HEADER + body.div_ceil(4) * 4),
             _ => return Err(StreamError::NotTurn(first)),
         };
         if padded > self.max {
@@ -122,8 +123,8 @@ mod tests {
             Err(StreamError::TooLong { len: 120, max: 100 })
         );
         let mut d = StreamDecoder::new(100);
-        d.extend(b"GET / HTTP/1.1\r\n");
-        assert_eq!(d.next_message(), Err(StreamError::NotTurn(b'G')));
+        d.extend(b"POST / HTTP/1.1\r\n");
+        assert_eq!(d.next_message(), Err(StreamError::NotTurn(b'P')));
         let mut d = StreamDecoder::new(100);
         d.extend(&[0x80, 0, 0, 4]);
         assert_eq!(d.next_message(), Err(StreamError::NotTurn(0x80)));

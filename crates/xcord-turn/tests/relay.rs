@@ -10,6 +10,7 @@ use tokio::net::UdpSocket;
 use turn_client_proto::api::{TurnConfig as ClientConfig, TurnEvent, TurnPollRet, TurnRecvRet};
 use turn_client_proto::prelude::*;
 use turn_client_proto::stun::agent::Transmit;
+use turn_client_proto::stun::auth::Feature;
 use turn_client_proto::types::{Instant, TransportType, TurnCredentials};
 use turn_client_proto::udp::TurnClientUdp;
 use xcord_turn::credentials::unix_now;
@@ -31,7 +32,10 @@ impl Client {
             .await
             .unwrap();
         let local = socket.local_addr().unwrap();
-        let config = ClientConfig::new(TurnCredentials::new(username, password));
+        let mut config = ClientConfig::new(TurnCredentials::new(username, password));
+        // Browsers send USERNAME; the server needs it to derive the password (a USERHASH
+        // cannot be mapped back to an expiry and name).
+        config.set_anonymous_username(Feature::Disabled);
         Self {
             turn: TurnClientUdp::allocate(local, server, config),
             socket,
