@@ -262,3 +262,104 @@ async fn serve(stream: TcpStream, id: u64, remote: SocketAddr, events: mpsc::Sen
     }
     let _ = events.send(TcpEvent::Closed { id, remote }).await;
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    async fn next(tcp: &mut TcpIo) -> TcpFrame {
+        tokio::time::timeout(Duration::from_secs(5), tcp.recv())
+            .await
+            .expect("a frame within 5 s")
+            .expect("listener running")
+    }
+
+    async fn read_frame(stream: &mut TcpStream) -> Vec<u8> {
+        let mut len = [0u8; 2];
+        stream.read_exact(&mut len).await.unwrap();
+        let mut body = vec![0u8; usize::from(u16::from_be_bytes(len))];
+        stream.read_exact(&mut body).await.unwrap();
+        body
+    }
+
+    #[tokio::test]
+    async fn frames_go_both_ways_and_a_bad_frame_closes_only_its_connection() {
+        let mut tcp = TcpIo::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let listen = tcp.local_addr();
+        let mut a = TcpStream::connect(listen).await.unwrap();
+        let mut b = TcpStream::connect(listen).await.unwrap();
+
+        // A frame split over two writes arrives whole, addressed as the engine needs it.
+        let wire = framing::encode(b"binding request").unwrap();
+        a.write_all(&wire[..5]).await.unwrap();
+        a.flush().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        a.write_all(&wire[5..]).await.unwrap();
+        let f = next(&mut tcp).await;
+        assert_eq!(&f.data[..], b"binding request");
+        assert_eq!(
+            (f.source, f.destination),
+            (a.local_addr().unwrap(), listen)
+        );
+
+        // B announces a frame longer than any datagram: B is closed.
+        b.write_all(&u16::MAX.to_be_bytes()).await.unwrap();
+        let mut buf = [0u8; 1];
+        let closed = tokio::time::timeout(Duration::from_secs(5), b.read(&mut buf)).await;
+        assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "B still open");
+
+        // A is untouched: two merged frames in, one frame out.
+        let mut two = framing::encode(b"one").unwrap();
+        two.extend(framing::encode(b"two").unwrap());
+        a.write_all(&two).await.unwrap();
+        assert_eq!(&next(&mut tcp).await.data[..], b"one");
+        assert_eq!(&next(&mut tcp).await.data[..], b"two");
+        tcp.send(b"answer", a.local_addr().unwrap());
+        assert_eq!(read_frame(&mut a).await, b"answer");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_does_not_read_loses_frames_and_stalls_nobody() {
+        let mut tcp = TcpIo::bind(SocketAddr::from(([127, 0, 0, 1], 0))).unwrap();
+        let listen = tcp.local_addr();
+        let mut slow = TcpStream::connect(listen).await.unwrap();
+        let mut fast = TcpStream::connect(listen).await.unwrap();
+        for s in [&mut slow, &mut fast] {
+            s.write_all(&framing::encode(b"hello").unwrap())
+                .await
+                .unwrap();
+            next(&mut tcp).await;
+        }
+        // Far more than the outbound queue and both sockets' buffers hold.
+        let payload = vec![7u8; 1200];
+        let started = std::time::Instant::now();
+        for _ in 0..20_000 {
+            tcp.send(&payload, slow.local_addr().unwrap());
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "sending to a stalled client took {:?}",
+            started.elapsed()
+        );
+        tcp.send(b"still here", fast.local_addr().unwrap());
+        assert_eq!(read_frame(&mut fast).await, b"still here");
+        // The slow client gets what was queued, not everything.
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 65536];
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(Duration::from_millis(300), slow.read(&mut buf)).await
+        {
+            if n == 0 {
+                break;
+            }
+            got += n;
+        }
+        assert!(got > 0 && got < 20_000 * 1202, "slow client read {got} bytes");
+    }
+}
