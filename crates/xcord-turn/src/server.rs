@@ -332,10 +332,7 @@ impl Core {
         let now = self.now();
         let mut wake = now + Duration::from_secs(1);
         for which in [TransportType::Udp, TransportType::Tcp] {
-            loop {
-                let Some(server) = self.server(which) else {
-                    break;
-                };
+            while let Some(server) = self.server(which) {
                 match server.poll(now) {
                     TurnServerPollRet::WaitUntil(at) => {
                         wake = wake.min(at.max(now));

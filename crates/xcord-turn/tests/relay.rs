@@ -3,6 +3,8 @@
 //! data both ways through the relay, the no-open-relay rule, expired and forged credentials,
 //! and the per-IP allocation quota.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -227,6 +229,7 @@ async fn expired_or_forged_credentials_get_no_allocation() {
     let s = setup(10).await;
     let expired = s.secret.issue("PA_old", unix_now() - 1);
     let forged = CredentialSecret::random().issue("PA_forged", unix_now() + 600);
+    let current = s.secret.issue("PA_guess", unix_now() + 600);
     for (what, user, pass) in [
         (
             "expired",
@@ -234,7 +237,7 @@ async fn expired_or_forged_credentials_get_no_allocation() {
             expired.password.as_str(),
         ),
         ("forged", forged.username.as_str(), forged.password.as_str()),
-        ("wrong password", expired.username.as_str(), "nope"),
+        ("wrong password", current.username.as_str(), "nope"),
     ] {
         let mut c = Client::allocate(s.server, user, pass).await;
         let created = c

@@ -275,7 +275,9 @@ pub struct Engine {
     tracks: SlotMap<TrackKey, publish::Track>,
     downs: SlotMap<DownKey, DownTrack>,
     by_ufrag: HashMap<String, PeerKey>,
-    by_addr: HashMap<SocketAddr, PeerKey>,
+    /// Peers by the (protocol, remote address) their datagrams come from: a UDP and a TCP
+    /// client may share an address and port.
+    by_addr: HashMap<(str0m::net::Protocol, SocketAddr), PeerKey>,
     timers: Timers,
     /// Peers written to since their last drain.
     dirty: Vec<PeerKey>,
@@ -362,7 +364,7 @@ impl Engine {
         let now = self.advance(now);
         let owner = self
             .by_addr
-            .get(&source)
+            .get(&(proto, source))
             .and_then(|peer| self.owner_of(*peer));
         self.isolated("datagram", owner, |e| {
             e.on_datagram(now, proto, source, destination, data)

@@ -302,10 +302,7 @@ mod tests {
         a.write_all(&wire[5..]).await.unwrap();
         let f = next(&mut tcp).await;
         assert_eq!(&f.data[..], b"binding request");
-        assert_eq!(
-            (f.source, f.destination),
-            (a.local_addr().unwrap(), listen)
-        );
+        assert_eq!((f.source, f.destination), (a.local_addr().unwrap(), listen));
 
         // B announces a frame longer than any datagram: B is closed.
         b.write_all(&u16::MAX.to_be_bytes()).await.unwrap();
@@ -360,6 +357,9 @@ mod tests {
             }
             got += n;
         }
-        assert!(got > 0 && got < 20_000 * 1202, "slow client read {got} bytes");
+        assert!(
+            got > 0 && got < 20_000 * 1202,
+            "slow client read {got} bytes"
+        );
     }
 }
