@@ -582,16 +582,12 @@ async fn serve_tls(
         return;
     }
     let write = async {
-        while let Some(msg) = queue.recv().await {
-            if writer.write_all(&msg).await.is_err() {
-                return;
+        while let Some(mut msg) = queue.recv().await {
+            // ChannelData over a stream is padded to four bytes (one write: one TLS record).
+            if msg.first().is_some_and(|b| b >> 6 == 1) {
+                msg.resize(msg.len().div_ceil(4) * 4, 0);
             }
-            // ChannelData over a stream is padded to four bytes.
-            let pad = (4 - msg.len() % 4) % 4;
-            if msg.first().is_some_and(|b| b >> 6 == 1)
-                && pad > 0
-                && writer.write_all(&[0u8; 3][..pad]).await.is_err()
-            {
+            if writer.write_all(&msg).await.is_err() {
                 return;
             }
         }
