@@ -1285,10 +1285,14 @@ mod tests {
             .map(|k| format!("{ENV_PREFIX}{}", k.to_ascii_uppercase()))
             .collect();
         let values = |name: &str| match name {
-            "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" | "XCORD_NO_SIGNAL_V1" => "true",
+            "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" | "XCORD_NO_SIGNAL_V1" | "XCORD_NO_TURN" => "true",
+            "XCORD_TURN_CREDENTIAL_TTL" => "60",
             "XCORD_BIND" => "127.0.0.1:1",
             "XCORD_NODE_IP" => "10.0.0.1",
             "XCORD_UDP_PORT"
+            | "XCORD_TCP_PORT"
+            | "XCORD_TURN_UDP_PORT"
+            | "XCORD_TURN_TLS_PORT"
             | "XCORD_RING_TIMEOUT"
             | "XCORD_MAX_INCOMING_CALLS"
             | "XCORD_HTTP_HEADER_TIMEOUT"
