@@ -16,6 +16,10 @@ pub struct SfuConfig {
     pub udp_bind: IpAddr,
     /// UDP port of the one media socket.
     pub udp_port: u16,
+    /// Port of the ICE-TCP listener (passive TCP host candidates, RFC 4571 framing) for clients
+    /// whose UDP is blocked; `None` turns ICE-TCP off. Off in [`SfuConfig::new`] (tests start
+    /// many servers at once); the binary turns it on at 7881, as `livekit-server` does.
+    pub tcp_port: Option<u16>,
     /// How often clients should ping, sent in the JoinResponse in whole seconds (see
     /// [`SfuConfig::ping_interval_secs`]).
     pub ping_interval: Duration,
@@ -44,6 +48,72 @@ pub struct SfuConfig {
     pub node_id: String,
     /// Webhook delivery, if any URL is configured.
     pub webhooks: Option<crate::webhook::WebhookConfig>,
+    /// The embedded TURN server, offered to clients in `ice_servers`; `None` runs none.
+    pub turn: Option<TurnSettings>,
+}
+
+/// The embedded TURN server (see the `xcord-turn` crate) and how clients are told about it.
+#[derive(Clone, Debug)]
+pub struct TurnSettings {
+    /// What the credentials issued with each join are derived from.
+    pub secret: xcord_turn::CredentialSecret,
+    /// Host name or IP in the URLs clients get (TLS clients check the certificate against it).
+    pub host: String,
+    /// TURN over UDP's port, if on.
+    pub udp_port: Option<u16>,
+    /// TURN over TLS's port and certificate, if on.
+    pub tls: Option<(u16, std::sync::Arc<rustls::ServerConfig>)>,
+    /// How long issued credentials allow new allocations.
+    pub credential_ttl: Duration,
+    /// Address the listeners and relay sockets bind to.
+    pub bind_ip: IpAddr,
+    /// Relays at once, and per client IP.
+    pub max_allocations: usize,
+    pub max_allocations_per_ip: usize,
+}
+
+impl TurnSettings {
+    /// TURN over UDP on 3478 and over TLS on `tls` (when given), reached at `host`, with a
+    /// random secret and one-hour credentials.
+    pub fn new(host: String, tls: Option<(u16, std::sync::Arc<rustls::ServerConfig>)>) -> Self {
+        Self {
+            secret: xcord_turn::CredentialSecret::random(),
+            host,
+            udp_port: Some(3478),
+            tls,
+            credential_ttl: Duration::from_secs(3600),
+            bind_ip: IpAddr::from([0, 0, 0, 0]),
+            max_allocations: 1000,
+            max_allocations_per_ip: 10,
+        }
+    }
+
+    /// The `ice_servers` entry for a client called `name`, its credentials valid until
+    /// `now_unix` plus the credential lifetime.
+    pub fn ice_servers(&self, name: &str, now_unix: u64) -> Vec<livekit_protocol::IceServer> {
+        let host = match self.host.parse::<std::net::Ipv6Addr>() {
+            Ok(v6) => format!("[{v6}]"),
+            Err(_) => self.host.clone(),
+        };
+        let mut urls = Vec::new();
+        if let Some(port) = self.udp_port {
+            urls.push(format!("turn:{host}:{port}?transport=udp"));
+        }
+        if let Some((port, _)) = &self.tls {
+            urls.push(format!("turns:{host}:{port}?transport=tcp"));
+        }
+        if urls.is_empty() {
+            return Vec::new();
+        }
+        let c = self
+            .secret
+            .issue(name, now_unix.saturating_add(self.credential_ttl.as_secs()));
+        vec![livekit_protocol::IceServer {
+            urls,
+            username: c.username,
+            credential: c.password,
+        }]
+    }
 }
 
 impl SfuConfig {
@@ -54,6 +124,7 @@ impl SfuConfig {
             node_ips,
             udp_bind: IpAddr::from([0, 0, 0, 0]),
             udp_port: 7882,
+            tcp_port: None,
             ping_interval: Duration::from_secs(5),
             ping_timeout: Duration::from_secs(15),
             empty_timeout: Duration::from_secs(300),
@@ -65,6 +136,7 @@ impl SfuConfig {
             server_version: format!("xcord-{}", env!("CARGO_PKG_VERSION")),
             node_id: format!("ND_{}", crate::ids::random_token(12)),
             webhooks: None,
+            turn: None,
         }
     }
 
@@ -103,6 +175,30 @@ pub fn default_node_ips() -> Vec<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ice_servers_carry_both_urls_and_credentials_the_turn_server_accepts() {
+        let turn = TurnSettings::new("turn.example".into(), None);
+        let servers = turn.ice_servers("PA_x", 1_000);
+        assert_eq!(servers.len(), 1);
+        assert_eq!(servers[0].urls, ["turn:turn.example:3478?transport=udp"]);
+        assert_eq!(servers[0].username, "4600:PA_x");
+        assert_eq!(
+            turn.secret.verify(&servers[0].username, 4_599).as_deref(),
+            Ok(servers[0].credential.as_str())
+        );
+        assert!(turn.secret.verify(&servers[0].username, 4_600).is_err());
+
+        let (tls, _) = xcord_turn::tls::self_signed(&["::1".into()]).unwrap();
+        let mut turn = TurnSettings::new("::1".into(), Some((443, tls)));
+        turn.udp_port = None;
+        assert_eq!(
+            turn.ice_servers("PA_x", 0)[0].urls,
+            ["turns:[::1]:443?transport=tcp"]
+        );
+        turn.tls = None;
+        assert!(turn.ice_servers("PA_x", 0).is_empty());
+    }
 
     #[test]
     fn clients_are_told_ping_times_in_whole_seconds_rounded_up() {

@@ -40,6 +40,7 @@ pub struct Sfu {
     events: EventBus,
     webhooks: Option<WebhookSenders>,
     gate: gate::GateSlot,
+    turn: Option<xcord_turn::TurnAddrs>,
 }
 
 /// Why [`Sfu::shutdown`] did not finish cleanly.
@@ -62,6 +63,10 @@ impl Sfu {
         let events = EventBus::default();
         let webhook_events = events.subscribe();
         let engine = engine::spawn(cfg.clone(), events.clone())?;
+        let turn = match &cfg.turn {
+            Some(t) => Some(start_turn(&cfg, t, engine.media_addr().port())?),
+            None => None,
+        };
         let webhooks = match cfg.webhooks.clone() {
             Some(webhooks) if !webhooks.urls.is_empty() => {
                 webhook::spawn_notifier(webhooks, webhook_events)
@@ -74,7 +79,13 @@ impl Sfu {
             events,
             webhooks,
             gate: gate::GateSlot::default(),
+            turn,
         })
+    }
+
+    /// Where the embedded TURN server listens, if it runs.
+    pub fn turn_addrs(&self) -> Option<xcord_turn::TurnAddrs> {
+        self.turn
     }
 
     /// The signalling routes (`/`, `/rtc`, `/rtc/validate`, `/rtc/v1…`) and the Twirp
@@ -132,4 +143,41 @@ impl Sfu {
             Ok(())
         }
     }
+}
+
+/// Starts the embedded TURN server: it relays only to the SFU's own media addresses (every
+/// node IP on the media port), and its relayed addresses carry the first IPv4 node IP (or the
+/// TURN host, when that is an IP).
+fn start_turn(
+    cfg: &SfuConfig,
+    turn: &config::TurnSettings,
+    media_port: u16,
+) -> std::io::Result<xcord_turn::TurnAddrs> {
+    let public_ip = turn
+        .host
+        .parse::<std::net::IpAddr>()
+        .ok()
+        .or_else(|| cfg.node_ips.iter().copied().find(|ip| ip.is_ipv4()))
+        .ok_or_else(|| std::io::Error::other("TURN needs an IPv4 node IP for relayed addresses"))?;
+    let allowed_peers = cfg
+        .node_ips
+        .iter()
+        .map(|ip| std::net::SocketAddr::new(*ip, media_port))
+        .collect();
+    xcord_turn::start(xcord_turn::TurnConfig {
+        secret: turn.secret.clone(),
+        realm: turn.host.clone(),
+        udp_bind: turn
+            .udp_port
+            .map(|p| std::net::SocketAddr::new(turn.bind_ip, p)),
+        tls: turn
+            .tls
+            .as_ref()
+            .map(|(p, tls)| (std::net::SocketAddr::new(turn.bind_ip, *p), tls.clone())),
+        public_ip,
+        relay_bind_ip: turn.bind_ip,
+        allowed_peers,
+        max_allocations: turn.max_allocations,
+        max_allocations_per_ip: turn.max_allocations_per_ip,
+    })
 }

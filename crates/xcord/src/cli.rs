@@ -37,6 +37,14 @@ const SETTING_KEYS: &[&str] = &[
     "bind",
     "node_ip",
     "udp_port",
+    "tcp_port",
+    "no_turn",
+    "turn_udp_port",
+    "turn_tls_port",
+    "turn_domain",
+    "turn_cert",
+    "turn_key",
+    "turn_credential_ttl",
     "data_dir",
     "no_auto_create",
     "no_signal_v1",
@@ -122,6 +130,52 @@ pub struct ServerArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub udp_port: Option<u16>,
+    /// TCP port for ICE over TCP (passive TCP candidates, for clients whose UDP is blocked);
+    /// 0 turns it off [default: 7881] [env: XCORD_TCP_PORT].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_port: Option<u16>,
+    /// Do not run the embedded TURN server (nor offer it in `ice_servers`);
+    /// `--no-turn=false` turns it back on [env: XCORD_NO_TURN].
+    #[arg(
+        long,
+        value_name = "BOOL",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_parser = BoolishValueParser::new()
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub no_turn: Option<bool>,
+    /// UDP port of the embedded TURN server; 0 turns TURN over UDP off [default: 3478]
+    /// [env: XCORD_TURN_UDP_PORT].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_udp_port: Option<u16>,
+    /// TCP port of TURN over TLS (443 in production, for clients that can reach only HTTPS);
+    /// 0 turns it off [default: 5349] [env: XCORD_TURN_TLS_PORT].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_tls_port: Option<u16>,
+    /// Host name (or IP) clients are told to reach TURN at; the TLS certificate must be valid
+    /// for it [default: the first node IP] [env: XCORD_TURN_DOMAIN].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_domain: Option<String>,
+    /// PEM certificate chain for TURN over TLS [default with `--dev`: a generated self-signed
+    /// certificate; otherwise TLS is off without one] [env: XCORD_TURN_CERT].
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_cert: Option<PathBuf>,
+    /// PEM private key of `--turn-cert` [env: XCORD_TURN_KEY].
+    #[arg(long, value_name = "FILE")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_key: Option<PathBuf>,
+    /// Seconds the TURN credentials issued with each join stay valid for new allocations
+    /// (60 to 86400) [default: 3600] [env: XCORD_TURN_CREDENTIAL_TTL].
+    #[arg(long, value_name = "SECONDS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turn_credential_ttl: Option<u64>,
     /// Where generated keys (and the default database) live [default: ./xcord-data]
     /// [env: XCORD_DATA_DIR].
     #[arg(long)]
@@ -250,6 +304,14 @@ struct Layered {
     #[serde(deserialize_with = "list")]
     node_ip: Vec<IpAddr>,
     udp_port: u16,
+    tcp_port: u16,
+    no_turn: bool,
+    turn_udp_port: u16,
+    turn_tls_port: u16,
+    turn_domain: Option<String>,
+    turn_cert: Option<PathBuf>,
+    turn_key: Option<PathBuf>,
+    turn_credential_ttl: u64,
     data_dir: PathBuf,
     no_auto_create: bool,
     no_signal_v1: bool,
@@ -281,6 +343,14 @@ impl Default for Layered {
             bind: SocketAddr::from(([127, 0, 0, 1], 7880)),
             node_ip: Vec::new(),
             udp_port: 7882,
+            tcp_port: 7881,
+            no_turn: false,
+            turn_udp_port: 3478,
+            turn_tls_port: 5349,
+            turn_domain: None,
+            turn_cert: None,
+            turn_key: None,
+            turn_credential_ttl: 3600,
             data_dir: PathBuf::from("xcord-data"),
             no_auto_create: false,
             no_signal_v1: false,
@@ -313,6 +383,10 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub node_ips: Vec<IpAddr>,
     pub udp_port: u16,
+    /// ICE-TCP port; `None` when off.
+    pub tcp_port: Option<u16>,
+    /// The embedded TURN server; `None` when off.
+    pub turn: Option<TurnSettings>,
     pub data_dir: PathBuf,
     pub auto_create: bool,
     /// Whether the embedded SFU serves signal protocol v1 (`/rtc/v1`).
@@ -336,6 +410,17 @@ pub struct Settings {
     pub metrics_bind: Option<SocketAddr>,
     /// The bearer token for `/metrics` on the main port.
     pub metrics_token: Option<Secret>,
+}
+
+/// The embedded TURN server's settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnSettings {
+    pub udp_port: Option<u16>,
+    pub tls_port: Option<u16>,
+    pub domain: Option<String>,
+    /// Certificate chain and key files for TLS.
+    pub cert: Option<(PathBuf, PathBuf)>,
+    pub credential_ttl: Duration,
 }
 
 /// The environment layer: the known `XCORD_*` variables as text (figment's lossy extraction turns
@@ -503,7 +588,28 @@ impl Layered {
                 self.max_incoming_calls
             );
         }
+        if !(60..=86_400).contains(&self.turn_credential_ttl) {
+            bail!(
+                "turn_credential_ttl must be 60 to 86400 seconds, got {}",
+                self.turn_credential_ttl
+            );
+        }
+        let cert = match (self.turn_cert, self.turn_key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => bail!("turn_cert and turn_key go together: set both or neither"),
+        };
+        let nonzero = |p: u16| (p != 0).then_some(p);
+        let turn = (!self.no_turn).then(|| TurnSettings {
+            udp_port: nonzero(self.turn_udp_port),
+            tls_port: nonzero(self.turn_tls_port),
+            domain: self.turn_domain,
+            cert,
+            credential_ttl: Duration::from_secs(self.turn_credential_ttl),
+        });
         Ok(Settings {
+            tcp_port: nonzero(self.tcp_port),
+            turn,
             http,
             dev: self.dev,
             keys,
@@ -673,6 +779,34 @@ mod tests {
         assert_eq!(s.ring_timeout, std::time::Duration::from_secs(30));
         assert_eq!(s.web_dir, PathBuf::from("web/dist"));
         assert_eq!(s.max_incoming_calls, 3);
+    }
+
+    #[test]
+    fn ice_tcp_and_turn_settings_default_on_and_turn_off_with_zero_or_no_turn() {
+        let s = ok(None, &[], &[]);
+        assert_eq!(s.tcp_port, Some(7881));
+        let turn = s.turn.unwrap();
+        assert_eq!((turn.udp_port, turn.tls_port), (Some(3478), Some(5349)));
+        assert_eq!(turn.credential_ttl, std::time::Duration::from_secs(3600));
+        assert!(turn.cert.is_none() && turn.domain.is_none());
+
+        let s = ok(
+            Some("turn_tls_port = 443\nturn_cert = \"/c.pem\"\nturn_key = \"/k.pem\"\n"),
+            &[("XCORD_TCP_PORT", "0")],
+            &["--turn-udp-port", "0", "--turn-domain", "turn.example"],
+        );
+        assert_eq!(s.tcp_port, None);
+        let turn = s.turn.unwrap();
+        assert_eq!((turn.udp_port, turn.tls_port), (None, Some(443)));
+        assert_eq!(turn.domain.as_deref(), Some("turn.example"));
+        assert_eq!(
+            turn.cert,
+            Some((PathBuf::from("/c.pem"), PathBuf::from("/k.pem")))
+        );
+
+        assert!(ok(None, &[], &["--no-turn"]).turn.is_none());
+        assert!(err(None, &[], &["--turn-cert", "/c.pem"]).contains("turn_cert and turn_key"));
+        assert!(err(None, &[], &["--turn-credential-ttl", "5"]).contains("turn_credential_ttl"));
     }
 
     #[test]
@@ -1173,11 +1307,15 @@ mod tests {
             .map(|k| format!("{ENV_PREFIX}{}", k.to_ascii_uppercase()))
             .collect();
         let values = |name: &str| match name {
-            "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" | "XCORD_NO_SIGNAL_V1" => "true",
+            "XCORD_DEV" | "XCORD_NO_AUTO_CREATE" | "XCORD_NO_SIGNAL_V1" | "XCORD_NO_TURN" => "true",
+            "XCORD_TURN_CREDENTIAL_TTL" => "60",
             "XCORD_BIND" => "127.0.0.1:1",
             "XCORD_METRICS_BIND" => "127.0.0.1:2",
             "XCORD_NODE_IP" => "10.0.0.1",
             "XCORD_UDP_PORT"
+            | "XCORD_TCP_PORT"
+            | "XCORD_TURN_UDP_PORT"
+            | "XCORD_TURN_TLS_PORT"
             | "XCORD_RING_TIMEOUT"
             | "XCORD_MAX_INCOMING_CALLS"
             | "XCORD_HTTP_HEADER_TIMEOUT"

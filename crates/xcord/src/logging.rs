@@ -22,11 +22,27 @@ use tracing_subscriber::layer::SubscriberExt;
 /// Libraries whose trace events carry what clients send (WebSocket frames: tokens, messages).
 pub const PAYLOAD_LOGGING_TARGETS: &[&str] = &["tungstenite", "tokio_tungstenite"];
 
-/// The filter from `XCORD_LOG`, else `RUST_LOG`, else `info`.
+/// The filter from `XCORD_LOG`, else `RUST_LOG`, else `info`; the TURN protocol library is
+/// kept at `warn` (and its per-request authentication failures, which every allocation's first
+/// request gets by design, off) unless the variable names it.
 pub fn env_filter() -> EnvFilter {
-    EnvFilter::try_from_env("XCORD_LOG")
+    let filter = EnvFilter::try_from_env("XCORD_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info"))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let names_turn = |var: &str| {
+        std::env::var(var).is_ok_and(|v| v.contains("stun_proto") || v.contains("turn_server"))
+    };
+    if names_turn("XCORD_LOG") || names_turn("RUST_LOG") {
+        return filter;
+    }
+    [
+        "stun_proto=warn",
+        "stun_proto::auth=off",
+        "turn_server_proto=warn",
+    ]
+    .into_iter()
+    .filter_map(|d| d.parse().ok())
+    .fold(filter, EnvFilter::add_directive)
 }
 
 /// Whether an event may be logged at all (a library's payload traces may not).

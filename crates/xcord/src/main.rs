@@ -70,6 +70,11 @@ fn main() -> anyhow::Result<()> {
     };
     let mut cfg = SfuConfig::new(KeyStore::new(keys), node_ips);
     cfg.udp_port = settings.udp_port;
+    cfg.tcp_port = settings.tcp_port;
+    cfg.turn = match &settings.turn {
+        Some(turn) if embedded_sfu => turn_settings(turn, settings.dev, &cfg.node_ips)?,
+        _ => None,
+    };
     cfg.auto_create = settings.auto_create;
     cfg.signal_v1 = settings.signal_v1;
     cfg.webhooks = webhooks;
@@ -296,4 +301,45 @@ async fn shutdown_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// The embedded TURN server's settings: TLS with the operator's certificate, or with `--dev` a
+/// self-signed one generated for the TURN host (clients must be told to trust it), or no TLS.
+fn turn_settings(
+    turn: &cli::TurnSettings,
+    dev: bool,
+    node_ips: &[std::net::IpAddr],
+) -> anyhow::Result<Option<xcord_sfu::config::TurnSettings>> {
+    let host = match (&turn.domain, node_ips.iter().find(|ip| ip.is_ipv4())) {
+        (Some(domain), _) => domain.clone(),
+        (None, Some(ip)) => ip.to_string(),
+        (None, None) => {
+            tracing::warn!("TURN is off: it needs --turn-domain or an IPv4 node IP");
+            return Ok(None);
+        }
+    };
+    let tls = match (turn.tls_port, &turn.cert) {
+        (None, _) => None,
+        (Some(port), Some((cert, key))) => Some((
+            port,
+            xcord_turn::tls::from_pem_files(cert, key).context("TURN over TLS")?,
+        )),
+        (Some(port), None) if dev => {
+            let (tls, _pem) = xcord_turn::tls::self_signed(std::slice::from_ref(&host))
+                .context("TURN over TLS: self-signed certificate")?;
+            tracing::info!(%host, "TURN over TLS with a generated self-signed certificate (--dev)");
+            Some((port, tls))
+        }
+        (Some(_), None) => {
+            tracing::warn!("TURN over TLS is off: set turn_cert and turn_key");
+            None
+        }
+    };
+    let mut out = xcord_sfu::config::TurnSettings::new(host, tls);
+    out.udp_port = turn.udp_port;
+    out.credential_ttl = turn.credential_ttl;
+    if out.udp_port.is_none() && out.tls.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(out))
 }

@@ -1,6 +1,6 @@
 // Extra xcord server instances for tests that need their own flags (e.g. --webhook-url), started
 // next to the runner's default server inside the same namespace. HTTP ports from 7950 up in steps
-// of 4 (UDP media port = HTTP port + 2), so they collide neither with the default server
+// of 4 (ICE-TCP port = HTTP port + 1, UDP media port = HTTP port + 2; TURN off unless asked for), so they collide neither with the default server
 // (7880/7882) nor with the Python suite's extra servers (7900 up). Logs go to
 // $E2E_OUT/server-<name>-<port>.log; the server is stopped by its PID.
 import { spawn } from 'node:child_process';
@@ -50,6 +50,9 @@ export class XcordServer {
       '--bind', `${this.bindHost}:${this.port}`,
       '--node-ip', HOST,
       '--udp-port', String(this.port + 2),
+      // ICE-TCP on HTTP + 1; TURN (fixed ports) only where a test asks for it.
+      ...(this.extraArgs.includes('--tcp-port') ? [] : ['--tcp-port', String(this.port + 1)]),
+      ...(this.extraArgs.some((a) => a.startsWith('--no-turn')) ? [] : ['--no-turn']),
       '--data-dir', this.dataDir,
       ...this.extraArgs,
     ];

@@ -60,6 +60,7 @@ class XcordServer:
         self.ready_timeout = ready_timeout
         self.port = next(_ports)
         self.udp_port = self.port + 2
+        self.tcp_port = self.port + 1
         self.url = f"ws://{HOST}:{self.port}"
         self.http_url = f"http://{HOST}:{self.port}"
         self.log_path = OUT_DIR / f"server-{name}-{self.port}.log"
@@ -81,6 +82,9 @@ class XcordServer:
             "--bind", f"{HOST}:{self.port}",
             "--node-ip", HOST,
             "--udp-port", str(self.udp_port),
+            # ICE-TCP on HTTP + 1; TURN (fixed ports) only where a test asks for it.
+            *([] if "--tcp-port" in self.extra_args else ["--tcp-port", str(self.tcp_port)]),
+            *([] if any(a.startswith("--no-turn") for a in self.extra_args) else ["--no-turn"]),
             "--data-dir", self._datadir,
             *self.extra_args,
         ]

@@ -68,7 +68,7 @@ pub fn datagrams(data: &[u8]) {
     };
     let source = SocketAddr::from(([10, 0, 0, 9], 5000));
     let destination = SocketAddr::from(([127, 0, 0, 1], 7882));
-    e.by_addr.insert(source, peer);
+    e.by_addr.insert((str0m::net::Protocol::Udp, source), peer);
     for frame in frames(data) {
         let now = e.now + Duration::from_millis(1);
         e.handle_datagram(now, source, destination, frame);

@@ -123,7 +123,15 @@ impl TestSfu {
         let mut cfg = SfuConfig::new(KeyStore::default(), vec![ip]);
         configure(&mut cfg);
         let start = Instant::now();
-        let engine = Engine::new(Arc::new(cfg), SFU_PORT, EventBus::default(), start);
+        let engine = Engine::new(
+            Arc::new(cfg),
+            super::MediaPorts {
+                udp: SFU_PORT,
+                tcp: None,
+            },
+            EventBus::default(),
+            start,
+        );
         Self {
             engine,
             now: start,

@@ -11,6 +11,7 @@ mod census;
 mod data;
 mod dispatch;
 mod forward;
+mod framing;
 #[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 #[cfg(test)]
@@ -36,6 +37,7 @@ mod sdp_rewrite;
 mod single_pc;
 mod speakers;
 mod subscribe;
+mod tcp;
 #[cfg(any(test, feature = "fuzzing"))]
 mod testing;
 #[cfg(test)]
@@ -211,6 +213,37 @@ impl EngineHandle {
     }
 }
 
+/// The ports the run loop listens on, for the engine's host candidates.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MediaPorts {
+    pub udp: u16,
+    /// The ICE-TCP listener's port; `None` when ICE-TCP is off.
+    pub tcp: Option<u16>,
+}
+
+/// One UDP host candidate per node IP and, with ICE-TCP on, one passive TCP candidate per node
+/// IP (str0m gives TCP host candidates a lower priority, so clients prefer UDP when it works).
+fn host_candidates(ips: &[std::net::IpAddr], ports: MediaPorts) -> Vec<str0m::Candidate> {
+    let mut out = Vec::new();
+    for ip in ips {
+        let udp = str0m::Candidate::host(SocketAddr::new(*ip, ports.udp), "udp");
+        let tcp = ports.tcp.map(|port| {
+            str0m::Candidate::builder()
+                .tcp()
+                .host(SocketAddr::new(*ip, port))
+                .tcptype(str0m::net::TcpType::Passive)
+                .build()
+        });
+        for c in std::iter::once(udp).chain(tcp) {
+            match c {
+                Ok(c) => out.push(c),
+                Err(e) => tracing::warn!(%ip, "unusable candidate address: {e}"),
+            }
+        }
+    }
+    out
+}
+
 /// How often rooms and connection deadlines are checked, at most (see [`housekeeping_period`]).
 const HOUSEKEEPING: Duration = Duration::from_secs(1);
 /// How often they are checked, at least.
@@ -244,7 +277,9 @@ pub struct Engine {
     tracks: SlotMap<TrackKey, publish::Track>,
     downs: SlotMap<DownKey, DownTrack>,
     by_ufrag: HashMap<String, PeerKey>,
-    by_addr: HashMap<SocketAddr, PeerKey>,
+    /// Peers by the (protocol, remote address) their datagrams come from: a UDP and a TCP
+    /// client may share an address and port.
+    by_addr: HashMap<(str0m::net::Protocol, SocketAddr), PeerKey>,
     timers: Timers,
     /// Peers written to since their last drain.
     dirty: Vec<PeerKey>,
@@ -256,7 +291,8 @@ pub struct Engine {
     next_housekeeping: Instant,
     next_speakers: Instant,
     next_quality: Instant,
-    /// Local ICE host candidates (one per node IP, all on the media port).
+    /// Local ICE host candidates: one per node IP on the media port (UDP) and, with ICE-TCP on,
+    /// one passive TCP candidate per node IP on the TCP port.
     candidates: Vec<str0m::Candidate>,
     events: EventBus,
     /// Identities removed for cause, refused with their old tokens.
@@ -264,22 +300,15 @@ pub struct Engine {
 }
 
 impl Engine {
-    /// An engine whose media socket listens on `media_port` of every node IP, at `now`.
+    /// An engine whose media socket listens on `ports.udp` of every node IP (and, if set, its
+    /// ICE-TCP listener on `ports.tcp`), at `now`.
     pub(crate) fn new(
         cfg: Arc<SfuConfig>,
-        media_port: u16,
+        ports: MediaPorts,
         events: EventBus,
         now: Instant,
     ) -> Self {
-        let candidates = cfg
-            .node_ips
-            .iter()
-            .filter_map(|ip| {
-                str0m::Candidate::host(SocketAddr::new(*ip, media_port), str0m::net::Protocol::Udp)
-                    .map_err(|e| tracing::warn!(%ip, "unusable candidate address: {e}"))
-                    .ok()
-            })
-            .collect();
+        let candidates = host_candidates(&cfg.node_ips, ports);
         let housekeeping = housekeeping_period(&cfg);
         Self {
             cfg,
@@ -320,13 +349,27 @@ impl Engine {
         destination: SocketAddr,
         data: &[u8],
     ) {
+        self.handle_receive(now, str0m::net::Protocol::Udp, source, destination, data);
+    }
+
+    /// Input: one datagram received over `proto`: from the media socket (`Protocol::Udp`) or one
+    /// RFC 4571 frame from an ICE-TCP connection (`Protocol::Tcp`). str0m answers over the same
+    /// protocol, so the transmit says which socket it leaves by.
+    pub(crate) fn handle_receive(
+        &mut self,
+        now: Instant,
+        proto: str0m::net::Protocol,
+        source: SocketAddr,
+        destination: SocketAddr,
+        data: &[u8],
+    ) {
         let now = self.advance(now);
         let owner = self
             .by_addr
-            .get(&source)
+            .get(&(proto, source))
             .and_then(|peer| self.owner_of(*peer));
         self.isolated("datagram", owner, |e| {
-            e.on_datagram(now, source, destination, data)
+            e.on_datagram(now, proto, source, destination, data)
         });
     }
 

@@ -37,8 +37,8 @@ pub struct Peer {
     pub ufrag: String,
     /// Local ufrags from ICE restarts (the newest last); all route to this peer until it goes.
     pub old_ufrags: Vec<String>,
-    /// Remote addresses routed to this peer.
-    pub addrs: Vec<SocketAddr>,
+    /// Remote (protocol, address) pairs routed to this peer.
+    pub addrs: Vec<(Protocol, SocketAddr)>,
     /// Publisher: incoming SSRC → (track, layer index); `None` for SSRCs of no known track.
     pub ssrcs: HashMap<Ssrc, Option<(TrackKey, usize)>>,
     /// Subscriber: m-line → subscription.
@@ -123,6 +123,7 @@ impl Engine {
     pub(super) fn on_datagram(
         &mut self,
         now: Instant,
+        proto: Protocol,
         source: SocketAddr,
         destination: SocketAddr,
         data: &[u8],
@@ -134,14 +135,14 @@ impl Engine {
                 let Some(peer_key) = self.by_ufrag.get(local_ufrag).copied() else {
                     return;
                 };
-                if self.by_addr.insert(source, peer_key) != Some(peer_key)
+                if self.by_addr.insert((proto, source), peer_key) != Some(peer_key)
                     && let Some(peer) = self.peers.get_mut(peer_key)
                 {
-                    peer.addrs.push(source);
+                    peer.addrs.push((proto, source));
                 }
                 peer_key
             }
-            None => match self.by_addr.get(&source) {
+            None => match self.by_addr.get(&(proto, source)) {
                 Some(peer_key) => *peer_key,
                 None => return,
             },
@@ -155,7 +156,7 @@ impl Engine {
         let input = Input::Receive(
             now,
             Receive {
-                proto: Protocol::Udp,
+                proto,
                 source,
                 destination,
                 contents,

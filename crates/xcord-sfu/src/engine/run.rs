@@ -1,6 +1,7 @@
-//! The engine's run loop: the only place that owns the media socket and reads the clock. It
-//! waits on the socket, the command queue and the engine's next deadline, feeds what arrives to
-//! the engine with the current instant, and sends the datagrams the engine queued.
+//! The engine's run loop: the only place that owns the media sockets and reads the clock. It
+//! waits on the UDP socket, the ICE-TCP connections (see [`super::tcp`]), the command queue and
+//! the engine's next deadline, feeds what arrives to the engine with the current instant, and
+//! sends the datagrams the engine queued, each by the protocol its transmit names.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,8 +9,11 @@ use std::time::Instant;
 
 use tokio::sync::mpsc;
 
+use str0m::net::Protocol;
+
+use super::tcp::TcpIo;
 use super::udp::UdpIo;
-use super::{COMMAND_QUEUE, Command, Engine, EngineHandle};
+use super::{COMMAND_QUEUE, Command, Engine, EngineHandle, MediaPorts};
 use crate::config::SfuConfig;
 use crate::events::EventBus;
 
@@ -49,12 +53,27 @@ pub fn spawn(cfg: Arc<SfuConfig>, events: EventBus) -> std::io::Result<EngineHan
                         return;
                     }
                 };
+                let tcp = match cfg
+                    .tcp_port
+                    .map(|p| TcpIo::bind(SocketAddr::new(bind_ip, p)))
+                {
+                    Some(Err(e)) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                    Some(Ok(t)) => Some(t),
+                    None => None,
+                };
+                let ports = MediaPorts {
+                    udp: udp.local_addr().port(),
+                    tcp: tcp.as_ref().map(|t| t.local_addr().port()),
+                };
                 let _ = ready_tx.send(Ok(udp.local_addr()));
-                let engine = Engine::new(cfg, udp.local_addr().port(), events, Instant::now());
+                let engine = Engine::new(cfg, ports, events, Instant::now());
                 // A panic here is a bug (str0m fails fast on broken invariants). Media without its
                 // engine would leave every room silently dead, so the process exits and its
                 // supervisor restarts it; clients reconnect.
-                let running = std::panic::AssertUnwindSafe(run(engine, udp, rx));
+                let running = std::panic::AssertUnwindSafe(run(engine, udp, tcp, rx));
                 if futures_util::FutureExt::catch_unwind(running)
                     .await
                     .is_err()
@@ -72,13 +91,32 @@ pub fn spawn(cfg: Arc<SfuConfig>, events: EventBus) -> std::io::Result<EngineHan
     Ok(EngineHandle { tx, media_addr })
 }
 
-async fn run(mut engine: Engine, mut udp: UdpIo, mut commands: mpsc::Receiver<Command>) {
+async fn run(
+    mut engine: Engine,
+    mut udp: UdpIo,
+    mut tcp: Option<TcpIo>,
+    mut commands: mpsc::Receiver<Command>,
+) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut tally = crate::metrics::SocketTally::new();
     loop {
         let mut first_read = None;
         let deadline = engine.next_deadline();
         tokio::select! {
+            frame = next_tcp_frame(&mut tcp) => {
+                let Some(frame) = frame else {
+                    tracing::error!("ICE-TCP listener stopped");
+                    tcp = None;
+                    continue;
+                };
+                tally.received(frame.data.len());
+                engine.handle_receive(Instant::now(), Protocol::Tcp, frame.source, frame.destination, &frame.data);
+                for _ in 1..RECV_BATCH {
+                    let Some(f) = tcp.as_mut().and_then(TcpIo::try_recv) else { break };
+                    tally.received(f.data.len());
+                    engine.handle_receive(Instant::now(), Protocol::Tcp, f.source, f.destination, &f.data);
+                }
+            }
             readable = udp.readable() => {
                 if let Err(e) = readable {
                     tracing::error!("media socket failed: {e}");
@@ -100,12 +138,27 @@ async fn run(mut engine: Engine, mut udp: UdpIo, mut commands: mpsc::Receiver<Co
         }
         engine.flush(Instant::now());
         while let Some(t) = engine.poll_transmit() {
-            match udp.send(&t.contents, t.source, t.destination) {
-                Ok(()) => tally.sent(t.contents.len()),
-                Err(e) => tracing::debug!(dest = %t.destination, "media send: {e}"),
+            match (t.proto, tcp.as_mut()) {
+                (Protocol::Udp, _) => match udp.send(&t.contents, t.source, t.destination) {
+                    Ok(()) => tally.sent(t.contents.len()),
+                    Err(e) => tracing::debug!(dest = %t.destination, "media send: {e}"),
+                },
+                (Protocol::Tcp, Some(tcp)) => {
+                    tcp.send(&t.contents, t.destination);
+                    tally.sent(t.contents.len());
+                }
+                (proto, _) => tracing::debug!(?proto, "transmit over a protocol we do not serve"),
             }
         }
         tally.flush(first_read.map(|t: Instant| t.elapsed()));
+    }
+}
+
+/// The next ICE-TCP frame; pending forever when ICE-TCP is off.
+async fn next_tcp_frame(tcp: &mut Option<TcpIo>) -> Option<super::tcp::TcpFrame> {
+    match tcp {
+        Some(t) => t.recv().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -18,7 +18,10 @@ pub fn engine() -> Engine {
     );
     Engine::new(
         Arc::new(cfg),
-        7882,
+        super::MediaPorts {
+            udp: 7882,
+            tcp: None,
+        },
         EventBus::default(),
         std::time::Instant::now(),
     )

@@ -58,6 +58,19 @@ fn claims_with(claims: &mut Claims, live: &LiveGrants) -> bool {
     changed
 }
 
+/// Puts the TURN server and fresh credentials for this participant into its JoinResponse and
+/// ReconnectResponse. Done here rather than in the engine: credentials carry wall-clock time,
+/// and the engine never reads the clock.
+fn offer_turn(resp: &mut proto::SignalResponse, ctx: &SessionContext) {
+    let Some(turn) = &ctx.cfg.turn else { return };
+    let servers = || turn.ice_servers(&ctx.joined.sid, xcord_turn::credentials::unix_now());
+    match &mut resp.message {
+        Some(Resp::Join(join)) => join.ice_servers = servers(),
+        Some(Resp::Reconnect(reconnect)) => reconnect.ice_servers = servers(),
+        _ => {}
+    }
+}
+
 pub async fn run(socket: WebSocket, ctx: SessionContext, out: mpsc::Receiver<Outbound>) {
     let (sink, stream) = socket.split();
     serve(sink, stream, ctx, out).await;
@@ -86,7 +99,8 @@ async fn serve<Si, St, E>(
         tokio::select! {
             biased;
             outbound = out.recv() => match outbound {
-                Some(Outbound::Signal(resp)) => {
+                Some(Outbound::Signal(mut resp)) => {
+                    offer_turn(&mut resp, &ctx);
                     if sink.send(Message::Binary(resp.encode_to_vec().into())).await.is_err() {
                         break;
                     }
