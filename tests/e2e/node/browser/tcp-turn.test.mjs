@@ -11,59 +11,27 @@
 //   relayed over TLS, and media flows both ways.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { makeToken, sleep, uniqueRoom, withTimeout } from '../lk.mjs';
 import { HOST, XcordServer } from '../xcord-server.mjs';
+import { launchChromium, servePage } from './test-page.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const umdPath = path.join(here, '../node_modules/livekit-client/dist/livekit-client.umd.js');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  `--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE ${HOST}`,
-  '--autoplay-policy=no-user-gesture-required',
-  // The TURN server's certificate is self-signed (--dev).
-  '--ignore-certificate-errors',
-];
 const WEB = ['web-a', 'web-b'];
 
-let staticServer;
+let pageServer;
 let baseUrl;
 let browser;
 
 before(async () => {
-  const files = {
-    '/page.html': ['text/html', path.join(here, 'page.html')],
-    '/livekit-client.umd.js': ['application/javascript', umdPath],
-  };
-  staticServer = http.createServer((req, res) => {
-    const f = files[new globalThis.URL(req.url, 'http://x').pathname];
-    if (!f) return res.writeHead(404).end('not found');
-    res.writeHead(200, { 'content-type': f[0], 'cache-control': 'no-store' });
-    res.end(readFileSync(f[1]));
-  });
-  await new Promise((r) => staticServer.listen(0, '127.0.0.1', r));
-  baseUrl = `http://127.0.0.1:${staticServer.address().port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS, timeout: 30000 });
+  pageServer = await servePage();
+  baseUrl = pageServer.baseUrl;
+  // The TURN server's certificate is self-signed (--dev).
+  browser = await launchChromium(['--ignore-certificate-errors']);
 });
 
 after(async () => {
   if (browser) await browser.close().catch(() => {});
-  if (staticServer) staticServer.close();
+  if (pageServer) pageServer.close();
 });
 
 /** Loads an nftables table (dropping what `rules` say on output) and returns its remover. */
