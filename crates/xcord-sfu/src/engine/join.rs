@@ -23,6 +23,9 @@ pub struct JoinRequest {
     pub client_protocol: i32,
     /// Protocol v1: one peer connection, offered by the client, for publishing and subscribing.
     pub single_pc: bool,
+    /// The client announces a new track on a reused m-line (livekit-client does); the native
+    /// SDKs (Rust, Python) receive nothing on one, so they get fresh m-lines instead.
+    pub reuses_m_lines: bool,
 }
 
 /// An admitted participant.
@@ -142,11 +145,16 @@ impl Engine {
             auto_subscribe: req.auto_subscribe,
             publisher: None,
             subscriber: None,
-            single_pc: req.single_pc.then(Default::default),
+            single_pc: req
+                .single_pc
+                .then(|| super::single_pc::SinglePc::new(req.reuses_m_lines)),
             pending: Vec::new(),
             tracks: Vec::new(),
             downs: Vec::new(),
-            neg: Negotiation::default(),
+            neg: Negotiation {
+                reuse: req.reuses_m_lines,
+                ..Negotiation::default()
+            },
             channels: Channels::default(),
             last_reliable_seq: 0,
             disconnect_reason: 0,

@@ -59,6 +59,9 @@ pub struct SinglePc {
     awaiting_offer: bool,
     /// The client has made its first offer (nothing is asked of it before).
     seen_offer: bool,
+    /// Released sections become free again (the client announces new tracks on them);
+    /// otherwise they are retired.
+    reuse: bool,
 }
 
 fn kind_index(kind: MediaKind) -> usize {
@@ -66,6 +69,13 @@ fn kind_index(kind: MediaKind) -> usize {
 }
 
 impl SinglePc {
+    pub fn new(reuse: bool) -> Self {
+        Self {
+            reuse,
+            ..Self::default()
+        }
+    }
+
     /// Takes in the m-sections of a client offer: new receive-only sections become free; a
     /// known section the client no longer receives on is retired, and its subscription (if any)
     /// is returned so it can be ended.
@@ -129,7 +139,11 @@ impl SinglePc {
         if let Some(s) = self.sections.iter_mut().find(|s| s.mid == mid)
             && matches!(s.usage, SectionUse::Carrying(_))
         {
-            s.usage = SectionUse::Released;
+            s.usage = if self.reuse {
+                SectionUse::Released
+            } else {
+                SectionUse::Retired
+            };
         }
     }
 
@@ -466,7 +480,7 @@ mod tests {
 
     #[test]
     fn released_sections_are_free_after_an_answer_and_stopped_ones_end_their_subscription() {
-        let mut pc = SinglePc::default();
+        let mut pc = SinglePc::new(true);
         pc.learn_offer(&initial_offer());
         let d = downs(5);
         pc.place(&[(d[0], MediaKind::Audio), (d[1], MediaKind::Audio)]);
@@ -496,6 +510,21 @@ mod tests {
         offer.push(section(SectionKind::Audio, "7", true, false));
         pc.learn_offer(&offer);
         assert!(pc.sections.iter().all(|s| s.mid != Mid::from("7")));
+    }
+
+    #[test]
+    fn without_reuse_a_released_section_is_retired() {
+        let mut pc = SinglePc::new(false);
+        pc.learn_offer(&initial_offer());
+        let d = downs(2);
+        pc.place(&[(d[0], MediaKind::Audio)]);
+        pc.release(Mid::from("1"));
+        pc.answered();
+        assert_eq!(pc.sections[0].usage, SectionUse::Retired);
+        assert_eq!(
+            pc.place(&[(d[1], MediaKind::Audio)]),
+            vec![(d[1], Mid::from("2"))]
+        );
     }
 
     /// A v1 client's offer as Chrome sends it: data plus one audio and one video placeholder.

@@ -62,6 +62,9 @@ pub struct Negotiation {
     pub msids: HashMap<Mid, (String, String)>,
     /// The output numbering of ended subscriptions, by m-line: the next one continues it.
     pub numbering: HashMap<Mid, Rewriter>,
+    /// Ended m-lines are reused (the client announces new tracks on them); otherwise they are
+    /// stopped and every subscription gets a new one.
+    pub reuse: bool,
 }
 
 /// An inactive m-line of the subscriber connection (v0).
@@ -121,7 +124,9 @@ impl Engine {
         p.downs.retain(|d| *d != dk);
         if let Some(mid) = down.mid {
             p.neg.stops.push(mid);
-            p.neg.numbering.insert(mid, down.fwd.into_numbering());
+            if p.neg.reuse {
+                p.neg.numbering.insert(mid, down.fwd.into_numbering());
+            }
         }
         Some(down.subscriber)
     }
@@ -193,6 +198,10 @@ impl Engine {
             }));
         }
         for (mid, kind) in ended {
+            if !p.neg.reuse {
+                api.stop_media(mid);
+                continue;
+            }
             api.set_direction(mid, Direction::Inactive);
             p.neg.spare.push(SpareMid {
                 mid,

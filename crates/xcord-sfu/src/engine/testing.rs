@@ -69,6 +69,7 @@ pub fn join_as(
         protocol: 15,
         client_protocol: 0,
         single_pc,
+        reuses_m_lines: true,
     };
     match e.join(request) {
         Ok(joined) => (joined.participant, rx),

@@ -153,6 +153,7 @@ async fn rtc(
             protocol: params.protocol.unwrap_or(0),
             client_protocol: params.client_protocol.unwrap_or(0),
             single_pc: false,
+            reuses_m_lines: params.reuses_m_lines(),
         };
         let joined = match state.engine.join(request).await {
             Ok(j) => j,

@@ -11,6 +11,8 @@ pub struct ConnectParams {
     pub sid: Option<String>,
     pub protocol: Option<i32>,
     pub client_protocol: Option<i32>,
+    /// Which SDK connects (`js`, `reactnative`, `rust`, …).
+    pub sdk: Option<String>,
 }
 
 fn truthy(v: &str) -> bool {
@@ -21,6 +23,11 @@ impl ConnectParams {
     /// `auto_subscribe` defaults to on.
     pub fn auto_subscribe(&self) -> bool {
         self.auto_subscribe.as_deref().is_none_or(truthy)
+    }
+
+    /// livekit-client (`sdk=js`) announces new tracks on reused m-lines.
+    pub fn reuses_m_lines(&self) -> bool {
+        self.sdk.as_deref() == Some("js")
     }
 
     pub fn is_reconnect(&self) -> bool {
