@@ -10,7 +10,8 @@
 //! sections to add; zero counts ask for a re-offer). A section whose subscription ended is
 //! answered `inactive` once and is free again after that answer: browsers announce a new track
 //! only on a section that goes from inactive to receiving, so it is never handed straight from
-//! one track to the next. A section the client stops receiving on is retired for good.
+//! one track to the next (for livekit-client; for the native SDKs a released section is retired).
+//! A section the client stops receiving on is retired for good.
 //!
 //! [`SinglePc`] is the pure bookkeeping; the `Engine` methods at the end apply it.
 

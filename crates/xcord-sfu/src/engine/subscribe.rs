@@ -2,12 +2,13 @@
 //! offer/answer cycle (one offer outstanding at a time; changes made meanwhile go into the next
 //! offer), and the subscriber's own choices (UpdateSubscription, UpdateTrackSettings).
 //!
-//! m-lines are reused (protocol v0; v1 in `single_pc`): an ended subscription's m-line goes
-//! `inactive` in the next offer and, once the client has answered that, carries the next new
-//! subscription of its kind, presented with the new track's msid (browsers announce a track
-//! again on a section that goes from inactive to receiving) and continuing the line's
-//! numbering. A subscriber's SDP therefore holds at most as many m-lines as it ever had
-//! simultaneous subscriptions, whatever the churn.
+//! m-lines are reused for clients that announce new tracks on them (livekit-client; the native
+//! SDKs get fresh lines and the old ones are stopped). Protocol v0 here, v1 in `single_pc`: an
+//! ended subscription's m-line goes `inactive` in the next offer and, once the client has
+//! answered that, carries the next new subscription of its kind, presented with the new track's
+//! msid (browsers announce a track again on a section that goes from inactive to receiving) and
+//! continuing the line's numbering. Such a subscriber's SDP holds at most as many m-lines as it
+//! ever had simultaneous subscriptions, whatever the churn.
 
 use std::collections::HashMap;
 
