@@ -7,9 +7,10 @@
 e2e-setup:
 	tests/e2e/setup.sh
 
-# Builds the web client and the release server and runs all suites (python, node, browser) in a
-# network namespace. One suite: make e2e E2E_SUITES=python   (or node, browser, measure)
+# Builds the web client and the server with the profile the unit tests use (dev: one build for
+# both, no second release build) and runs all suites (python, node, browser) in a network
+# namespace. One suite: make e2e E2E_SUITES=python   (or node, browser, measure)
 E2E_SUITES ?=
 e2e: web
-	cargo build --release
-	tests/e2e/run.sh $(E2E_SUITES)
+	cargo build -p xcord
+	XCORD_BIN=$(CURDIR)/target/debug/xcord tests/e2e/run.sh $(E2E_SUITES)

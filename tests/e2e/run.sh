@@ -12,7 +12,7 @@
 # stop them by PID and log them to $E2E_OUT/server-<name>-<port>.log.
 #
 # Environment:
-#   XCORD_BIN          server binary (default target/release/xcord)
+#   XCORD_BIN          server binary (default target/debug/xcord, what `make e2e` builds)
 #   E2E_OUT            where logs go (default tests/e2e/out/<timestamp>)
 #   E2E_READY_TIMEOUT  seconds to wait for the server (default 30)
 #   E2E_SERVER_ARGS    extra arguments for the server
@@ -33,7 +33,7 @@ for s in "${suites[@]}"; do
   esac
 done
 
-XCORD_BIN=${XCORD_BIN:-$root/target/release/xcord}
+XCORD_BIN=${XCORD_BIN:-$root/target/debug/xcord}
 case "$XCORD_BIN" in /*) ;; *) XCORD_BIN="$root/$XCORD_BIN" ;; esac
 export XCORD_BIN
 
@@ -44,7 +44,7 @@ if [ -z "${XCORD_NETNS:-}" ]; then
     echo "e2e: must run as root (network namespaces)" >&2; problems=1
   fi
   if [ ! -x "$XCORD_BIN" ]; then
-    echo "e2e: server binary not found: $XCORD_BIN (build it with: cargo build --release)" >&2; problems=1
+    echo "e2e: server binary not found: $XCORD_BIN (build it with: cargo build -p xcord)" >&2; problems=1
   fi
   if [ ! -x "$root/.venv/bin/python" ] || [ ! -d "$here/node/node_modules/livekit-client" ]; then
     echo "e2e: test dependencies missing: run tests/e2e/setup.sh (make e2e-setup)" >&2; problems=1

@@ -12,7 +12,7 @@ import { sleep } from './lk.mjs';
 
 export const HOST = process.env.XCORD_EXTRA_HOST ?? '10.99.0.1';
 const here = dirname(fileURLToPath(import.meta.url));
-const XCORD_BIN = process.env.XCORD_BIN ?? resolve(here, '../../../target/release/xcord');
+const XCORD_BIN = process.env.XCORD_BIN ?? resolve(here, '../../../target/debug/xcord');
 const OUT_DIR = process.env.E2E_OUT ?? tmpdir();
 let nextPort = Number(process.env.XCORD_EXTRA_NODE_PORT_BASE ?? 7950);
 

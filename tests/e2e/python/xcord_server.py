@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 HOST = os.environ.get("XCORD_EXTRA_HOST", "10.99.0.1")
-XCORD_BIN = os.environ.get("XCORD_BIN", str(Path(__file__).resolve().parents[3] / "target/release/xcord"))
+XCORD_BIN = os.environ.get("XCORD_BIN", str(Path(__file__).resolve().parents[3] / "target/debug/xcord"))
 OUT_DIR = Path(os.environ.get("E2E_OUT", tempfile.gettempdir()))
 
 # HTTP ports 7900, 7904, ... (UDP media port = HTTP port + 2)
