@@ -14,30 +14,14 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test as nodeTest } from 'node:test';
 import { chromium } from 'playwright-core';
 import { URL as LK_URL, makeToken, sleep, uniqueRoom, withTimeout } from '../lk.mjs';
+import { CHROMIUM, CHROMIUM_FLAGS } from './test-page.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../../..');
 const umdPath = path.join(here, '../node_modules/livekit-client/dist/livekit-client.umd.js');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const PYTHON = process.env.E2E_PYTHON ?? path.join(root, '.venv/bin/python');
 const lkHost = new globalThis.URL(LK_URL).hostname;
 
-// Mandatory flags (see shared TESTING.md). The resolver rule maps every name to NOTFOUND; it also
-// applies to IP literals, so the SFU's test address (inside our namespace) is excluded as well.
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  `--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE ${lkHost}`,
-  '--autoplay-policy=no-user-gesture-required',
-];
 
 const WEB = ['web-a', 'web-b'];
 const PY = 'py-peer';

@@ -11,28 +11,12 @@ import { after, before, test as nodeTest } from 'node:test';
 import { chromium } from 'playwright-core';
 import { sleep } from '../lk.mjs';
 import { HOST, XcordServer } from '../xcord-server.mjs';
+import { CHROMIUM, CHROMIUM_FLAGS } from './test-page.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../../..');
 const WEB_DIR = process.env.XCORD_WEB_DIR ?? path.join(root, 'web/dist');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-// The same mandatory flags as browser.test.mjs: every name resolves to NOTFOUND except the
-// loopback and the servers' test address.
-const CHROMIUM_FLAGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-sync',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--use-fake-ui-for-media-stream',
-  '--use-fake-device-for-media-stream',
-  '--allow-loopback-in-peer-connection',
-  `--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE ${HOST}`,
-  '--autoplay-policy=no-user-gesture-required',
-];
 
 const suffix = String(Date.now() % 1e8);
 const PEOPLE = {
