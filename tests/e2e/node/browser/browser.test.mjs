@@ -20,7 +20,6 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../../..');
 const umdPath = path.join(here, '../node_modules/livekit-client/dist/livekit-client.umd.js');
 const PYTHON = process.env.E2E_PYTHON ?? path.join(root, '.venv/bin/python');
-const lkHost = new globalThis.URL(LK_URL).hostname;
 
 
 const WEB = ['web-a', 'web-b'];
