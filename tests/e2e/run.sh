@@ -84,6 +84,24 @@ show_server_log() {
   echo "---------------- end of server log ----------------"
 }
 
+# Why each failed suite failed, printed last so that it survives a truncated log: node's
+# "failing tests" section (each test with its error), pytest's FAILURES and summary.
+show_failures() {
+  local name log
+  for name in "${failed_suites[@]}"; do
+    log="$out/$name.log"
+    [ -f "$log" ] || continue
+    echo "---------------- why suite $name failed (from $log) ----------------"
+    case "$name" in
+      python|measure)
+        sed -n '/^=\+ FAILURES =\+$/,$p' "$log" | grep -vE '^(INFO|DEBUG) ' | tail -n 120 ;;
+      *)
+        sed -n '/^✖ failing tests:/,$p' "$log" | grep -vE '^ *(at |ℹ )' | head -n 120 ;;
+    esac
+  done
+  echo "---------------- end of failures ----------------"
+}
+
 stop_server() {
   [ -n "$server_pid" ] || return 0
   if kill -0 "$server_pid" 2>/dev/null; then
@@ -180,6 +198,7 @@ run_suite() {
   local counts="; $np passed"
   [ "$rc" != 0 ] && counts="; $np passed, $nf failed"
   if [ "$name" = measure ]; then counts=""; tests_failed=$((tests_failed - nf)); fi
+  [ "$rc" != 0 ] && failed_suites+=("$name")
   if [ "$rc" = 0 ]; then
     results+=("$name: PASS (${took}s$counts)"); passed=$((passed + 1))
   elif [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
@@ -190,6 +209,7 @@ run_suite() {
 }
 
 results=()
+failed_suites=()
 passed=0
 failed=0
 tests_passed=0
@@ -221,6 +241,7 @@ say "==== summary ===="
 for r in "${results[@]}"; do say "$r"; done
 if [ $failed -gt 0 ]; then
   show_server_log
+  show_failures
   say "logs: $out"
 fi
 say "suites: $passed passed, $failed failed"
