@@ -7,10 +7,11 @@
 e2e-setup:
 	tests/e2e/setup.sh
 
-# Builds the web client and the server with the profile the unit tests use (dev: one build for
-# both, no second release build) and runs all suites (python, node, browser) in a network
-# namespace. One suite: make e2e E2E_SUITES=python   (or node, browser, measure)
+# Builds the web client and the server with the profile and features the unit tests use (dev, and
+# `--tests` so that dev-dependency features such as tokio's test-util are the same: after
+# `make unit` this build is a no-op, no second build of the dependency tree) and runs all suites
+# (python, node, browser) in a network namespace. One suite: make e2e E2E_SUITES=python   (or node, browser, measure)
 E2E_SUITES ?=
 e2e: web
-	cargo build -p xcord
+	cargo build --workspace --bins --tests
 	XCORD_BIN=$(CURDIR)/target/debug/xcord tests/e2e/run.sh $(E2E_SUITES)

@@ -44,7 +44,7 @@ if [ -z "${XCORD_NETNS:-}" ]; then
     echo "e2e: must run as root (network namespaces)" >&2; problems=1
   fi
   if [ ! -x "$XCORD_BIN" ]; then
-    echo "e2e: server binary not found: $XCORD_BIN (build it with: cargo build -p xcord)" >&2; problems=1
+    echo "e2e: server binary not found: $XCORD_BIN (build it with: cargo build --workspace --bins --tests)" >&2; problems=1
   fi
   if [ ! -x "$root/.venv/bin/python" ] || [ ! -d "$here/node/node_modules/livekit-client" ]; then
     echo "e2e: test dependencies missing: run tests/e2e/setup.sh (make e2e-setup)" >&2; problems=1
