@@ -19,8 +19,26 @@ use crate::signal::{self, ws_base};
 
 /// Longest wait, after the last participant was started, for everyone to be connected.
 const SETTLE_TIMEOUT: Duration = Duration::from_secs(20);
-/// Time between stopping the media and leaving, for the last packets to arrive.
-const DRAIN: Duration = Duration::from_millis(1000);
+/// After the media stops, the last packets still in flight (queued in a busy server) arrive:
+/// the run waits until none has arrived for `DRAIN_QUIET`, at most `DRAIN_MAX`, before leaving.
+const DRAIN_QUIET: Duration = Duration::from_millis(500);
+const DRAIN_MAX: Duration = Duration::from_secs(15);
+
+/// Waits for the packets in flight when the media stopped: until `DRAIN_QUIET` passes without
+/// one arriving, or `DRAIN_MAX`.
+async fn drain(live: &Live) {
+    let deadline = Instant::now() + DRAIN_MAX;
+    let mut seen = live.rx_packets.load(Ordering::Relaxed);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline && quiet_since.elapsed() < DRAIN_QUIET {
+        tokio::time::sleep(DRAIN_QUIET / 5).await;
+        let now_seen = live.rx_packets.load(Ordering::Relaxed);
+        if now_seen != seen {
+            seen = now_seen;
+            quiet_since = Instant::now();
+        }
+    }
+}
 
 pub async fn run(args: &RunArgs) -> Result<Report, LoadError> {
     let base = ws_base(&args.url)?;
@@ -154,7 +172,7 @@ pub async fn run(args: &RunArgs) -> Result<Report, LoadError> {
     let self_end = procstat::sample(None)?;
 
     let _ = phase_tx.send(Phase::StopMedia);
-    tokio::time::sleep(DRAIN).await;
+    drain(&live).await;
     let _ = phase_tx.send(Phase::Leave);
     let mut outcomes: Vec<Outcome> = Vec::with_capacity(total);
     for h in handles {
