@@ -94,7 +94,8 @@ show_failures() {
     echo "---------------- why suite $name failed (from $log) ----------------"
     case "$name" in
       python|measure)
-        sed -n '/^=\+ FAILURES =\+$/,$p' "$log" | grep -vE '^(INFO|DEBUG) ' | tail -n 120 ;;
+        # each failed test's name, the failing line and pytest's explanation
+        sed -n '/^=\+ FAILURES =\+$/,$p' "$log" | grep -E '^(_{3,} .* _{3,}|>  |E  |FAILED |ERROR )' | head -n 150 ;;
       *)
         sed -n '/^✖ failing tests:/,$p' "$log" | grep -vE '^ *(at |ℹ )' | head -n 120 ;;
     esac
