@@ -119,36 +119,55 @@ async def test_python_v1_listener_gets_existing_tracks_with_its_join() -> None:
     assert joins.get("speaker") == ["v1"] and joins.get("late-listener") == ["v1"], joins
 
 
+async def inbound_mid(track: rtc.Track) -> str:
+    """The mid of the receive section (m-line) the track arrives on, from its inbound-rtp stats."""
+    for _ in range(40):
+        mids = [s.inbound_rtp.inbound.mid for s in await track.get_stats() if s.HasField("inbound_rtp")]
+        if mids and mids[0]:
+            return mids[0]
+        await asyncio.sleep(0.25)
+    raise AssertionError("no inbound-rtp stats with a mid")
+
+
 @pytest.mark.asyncio
-async def test_python_v1_listener_follows_an_unpublish_and_a_new_track() -> None:
-    """The section of an ended subscription is answered inactive and never reused; the next
-    track goes onto another section and is heard."""
-    room_name = unique_room("v1-py-republish")
-    async with XcordServer("v1-republish") as srv:
+@pytest.mark.parametrize("protocol", ["v1", "v0"])
+async def test_python_listener_follows_republished_tracks_on_reused_sections(protocol: str) -> None:
+    """A speaker republishes its microphone five times (a new track each time). The Python
+    listener (libwebrtc under the Rust SDK) hears every new track, and the sections of ended
+    subscriptions carry later tracks (on v1 a released section is answered inactive once, then
+    it is free; on v0 the server's offer makes the line inactive, then reuses it with a new
+    SSRC), so the listener's SDP does not grow by a section per track."""
+    room_name = unique_room(f"{protocol}-py-republish")
+    args = ["--no-signal-v1"] if protocol == "v0" else []
+    tones = [330.0, 440.0, 550.0, 660.0, 770.0]
+    async with XcordServer(f"{protocol}-republish", args) as srv:
         listener = rtc.Room()
         subscribed = EventWaiter(listener, "track_subscribed")
         unsubscribed = EventWaiter(listener, "track_unsubscribed")
         speaker = None
         publisher = None
+        mids: list[str] = []
         try:
             await connect_to(srv, "listener", room_name, listener)
             speaker = await connect_to(srv, "speaker", room_name)
             publisher = Publisher(speaker)
-            first = await publisher.publish_tone(330.0)
-            track = await wait_track(subscribed, "speaker")
-            await hear(track, 330.0, (550.0,))
-            await speaker.local_participant.unpublish_track(first.sid)
-            await unsubscribed.wait(lambda track, pub, participant: pub.sid == first.sid, timeout=15)
-            await publisher.stop()
-            second = await publisher.publish_tone(550.0)
-            args = await subscribed.wait(lambda track, pub, participant: pub.sid == second.sid, timeout=20)
-            await hear(args[0], 550.0, (330.0,))
+            for i, freq in enumerate(tones):
+                pub = await publisher.publish_tone(freq)
+                args_ = await subscribed.wait(lambda track, p, participant: p.sid == pub.sid, timeout=20)
+                others = tuple(t for t in tones if t != freq)
+                await hear(args_[0], freq, others)
+                mids.append(await inbound_mid(args_[0]))
+                if i + 1 < len(tones):
+                    await speaker.local_participant.unpublish_track(pub.sid)
+                    await unsubscribed.wait(lambda track, p, participant: p.sid == pub.sid, timeout=15)
+                    await publisher.stop()
         finally:
             if publisher:
                 await publisher.stop()
             await disconnect_all(listener, speaker)
         joins = joins_by_identity(srv.log_text())
-    assert joins.get("listener") == ["v1"] and joins.get("speaker") == ["v1"], joins
+    assert joins.get("listener") == [protocol] and joins.get("speaker") == [protocol], joins
+    assert len(set(mids)) < len(mids), f"each track on a new section: {mids}"
 
 
 @pytest.mark.asyncio

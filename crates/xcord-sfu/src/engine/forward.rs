@@ -46,18 +46,6 @@ impl DownForward {
         }
     }
 
-    /// The output numbering, for the next subscription on the same m-line.
-    pub fn into_numbering(self) -> Rewriter {
-        self.rewriter
-    }
-
-    /// Continues an ended subscription's numbering: a new track on a reused m-line keeps its
-    /// send stream (same SSRC), so its sequence numbers and timestamps go on from there.
-    pub fn continue_numbering(&mut self, mut numbering: Rewriter) {
-        numbering.rebase();
-        self.rewriter = numbering;
-    }
-
     /// After a pause: wait for a keyframe before forwarding again.
     pub fn resume(&mut self) {
         self.current = None;

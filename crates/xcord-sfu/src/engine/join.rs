@@ -23,8 +23,8 @@ pub struct JoinRequest {
     pub client_protocol: i32,
     /// Protocol v1: one peer connection, offered by the client, for publishing and subscribing.
     pub single_pc: bool,
-    /// The client announces a new track on a reused m-line (livekit-client does); the native
-    /// SDKs (Rust, Python) receive nothing on one, so they get fresh m-lines instead.
+    /// Ended subscriber m-lines carry later subscriptions (every client but Safari); otherwise
+    /// each subscription gets a fresh m-line.
     pub reuses_m_lines: bool,
 }
 

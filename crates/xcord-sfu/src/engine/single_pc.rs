@@ -121,18 +121,38 @@ impl SinglePc {
     /// Places waiting subscriptions on free sections of their kind, first come first served;
     /// returns the placements.
     pub fn place(&mut self, waiting: &[(DownKey, MediaKind)]) -> Vec<(DownKey, Mid)> {
-        let mut placed = Vec::new();
+        let plan = self.placement(waiting);
+        for &(dk, i) in &plan {
+            self.sections[i].usage = SectionUse::Carrying(dk);
+        }
+        plan.into_iter()
+            .map(|(dk, i)| (dk, self.sections[i].mid))
+            .collect()
+    }
+
+    /// The sections `place` would give these subscriptions, without placing them.
+    pub fn would_place(&self, waiting: &[(DownKey, MediaKind)]) -> Vec<Mid> {
+        self.placement(waiting)
+            .into_iter()
+            .map(|(_, i)| self.sections[i].mid)
+            .collect()
+    }
+
+    /// (subscription, section index) for each waiting subscription a free section can take.
+    fn placement(&self, waiting: &[(DownKey, MediaKind)]) -> Vec<(DownKey, usize)> {
+        let mut taken = vec![false; self.sections.len()];
+        let mut plan = Vec::new();
         for &(dk, kind) in waiting {
-            let free = self
-                .sections
-                .iter_mut()
-                .find(|s| s.kind == kind && s.usage == SectionUse::Free);
-            if let Some(section) = free {
-                section.usage = SectionUse::Carrying(dk);
-                placed.push((dk, section.mid));
+            let free = (0..self.sections.len()).find(|&i| {
+                let s = &self.sections[i];
+                !taken[i] && s.kind == kind && s.usage == SectionUse::Free
+            });
+            if let Some(i) = free {
+                taken[i] = true;
+                plan.push((dk, i));
             }
         }
-        placed
+        plan
     }
 
     /// The subscription on `mid` ended: the section is released.
@@ -241,9 +261,19 @@ impl Engine {
             self.detach_down(dk);
         }
         let waiting = self.waiting_downs(participant);
+        let reused = self
+            .participants
+            .get(participant)
+            .and_then(|p| p.single_pc.as_ref())
+            .map(|single| single.would_place(&waiting))
+            .unwrap_or_default();
         let Some(peer) = self.peers.get_mut(peer_key) else {
             return;
         };
+        // Sections about to carry a track get a new send stream in this answer.
+        for mid in reused {
+            super::subscribe::renew_send_stream(&mut peer.rtc, mid);
+        }
         let answer = match peer.rtc.sdp_api().accept_offer(offer) {
             Ok(a) => a,
             Err(e) => {
@@ -268,13 +298,9 @@ impl Engine {
         };
         for &(dk, mid) in &placed {
             peer.mids.insert(mid, dk);
-            let numbering = p.neg.numbering.remove(&mid);
             if let Some(down) = self.downs.get_mut(dk) {
                 down.mid = Some(mid);
                 down.state = DownState::Live;
-                if let Some(numbering) = numbering {
-                    down.fwd.continue_numbering(numbering);
-                }
             }
         }
         self.mark_dirty(peer_key);

@@ -2,23 +2,25 @@
 //! offer/answer cycle (one offer outstanding at a time; changes made meanwhile go into the next
 //! offer), and the subscriber's own choices (UpdateSubscription, UpdateTrackSettings).
 //!
-//! m-lines are reused for clients that announce new tracks on them (livekit-client; the native
-//! SDKs get fresh lines and the old ones are stopped). Protocol v0 here, v1 in `single_pc`: an
-//! ended subscription's m-line goes `inactive` in the next offer and, once the client has
-//! answered that, carries the next new subscription of its kind, presented with the new track's
-//! msid (browsers announce a track again on a section that goes from inactive to receiving) and
-//! continuing the line's numbering. Such a subscriber's SDP holds at most as many m-lines as it
-//! ever had simultaneous subscriptions, whatever the churn.
+//! m-lines are reused (for every client but Safari, as the reference server does). Protocol v0
+//! here, v1 in `single_pc`: an ended subscription's m-line goes `inactive` in the next offer
+//! and, once the client has answered that, carries the next new subscription of its kind,
+//! presented with the new track's msid (clients announce a track again on a section that goes
+//! from inactive to receiving) and a new send stream (new SSRC, as from a new sender: native
+//! libwebrtc receivers play nothing from a reactivated line that keeps its old SSRC). Such a
+//! subscriber's SDP holds at most as many m-lines as it ever had simultaneous subscriptions,
+//! whatever the churn.
 
 use std::collections::HashMap;
 
 use livekit_protocol as proto;
 use proto::signal_response::Message as Resp;
+use str0m::Rtc;
 use str0m::change::{SdpAnswer, SdpPendingOffer};
 use str0m::channel::{ChannelConfig, Reliability};
 use str0m::media::{Direction, MediaKind, Mid};
 
-use super::forward::{DownForward, Rewriter};
+use super::forward::DownForward;
 use super::sdp_rewrite::{SectionPlan, present_sections};
 use super::{DownKey, Engine, ParticipantKey, PeerKey, TrackKey};
 
@@ -61,8 +63,6 @@ pub struct Negotiation {
     /// The msid each reused m-line carries (v0): str0m keeps writing the one it was created
     /// with, so every offer is rewritten with these.
     pub msids: HashMap<Mid, (String, String)>,
-    /// The output numbering of ended subscriptions, by m-line: the next one continues it.
-    pub numbering: HashMap<Mid, Rewriter>,
     /// Ended m-lines are reused (the client announces new tracks on them); otherwise they are
     /// stopped and every subscription gets a new one.
     pub reuse: bool,
@@ -108,9 +108,8 @@ impl Engine {
         Some(dk)
     }
 
-    /// Removes a subscription everywhere and queues its m-line to be made inactive (keeping
-    /// its numbering for the next track there); returns the subscriber, whose connection needs
-    /// renegotiating.
+    /// Removes a subscription everywhere and queues its m-line to be made inactive; returns the
+    /// subscriber, whose connection needs renegotiating.
     pub(super) fn detach_down(&mut self, dk: DownKey) -> Option<ParticipantKey> {
         let down = self.downs.remove(dk)?;
         if let Some(t) = self.tracks.get_mut(down.track) {
@@ -125,9 +124,6 @@ impl Engine {
         p.downs.retain(|d| *d != dk);
         if let Some(mid) = down.mid {
             p.neg.stops.push(mid);
-            if p.neg.reuse {
-                p.neg.numbering.insert(mid, down.fwd.into_numbering());
-            }
         }
         Some(down.subscriber)
     }
@@ -176,6 +172,22 @@ impl Engine {
             .drain(..)
             .filter_map(|mid| Some((mid, peer.rtc.media(mid)?.kind())))
             .collect();
+        // Ready spare lines carry new subscriptions of their kind, each with a new send stream
+        // announced in this offer (as a new sender would have).
+        let picks: Vec<Option<Mid>> = additions
+            .iter()
+            .map(|(_, kind, ..)| {
+                let i = p
+                    .neg
+                    .spare
+                    .iter()
+                    .position(|s| s.ready && s.kind == *kind)?;
+                Some(p.neg.spare.remove(i).mid)
+            })
+            .collect();
+        for &mid in picks.iter().flatten() {
+            renew_send_stream(&mut peer.rtc, mid);
+        }
         let mut api = peer.rtc.sdp_api();
         if std::mem::take(&mut p.neg.ice_restart) {
             // Registered before the offer leaves: the client's checks may beat its answer.
@@ -211,11 +223,9 @@ impl Engine {
             });
         }
         let mut added = Vec::with_capacity(additions.len());
-        for (dk, kind, stream_id, track_id) in additions {
-            let reusable = p.neg.spare.iter().position(|s| s.ready && s.kind == kind);
-            let mid = match reusable {
-                Some(i) => {
-                    let mid = p.neg.spare.remove(i).mid;
+        for ((dk, kind, stream_id, track_id), pick) in additions.into_iter().zip(picks) {
+            let mid = match pick {
+                Some(mid) => {
                     api.set_direction(mid, Direction::SendOnly);
                     p.neg.msids.insert(mid, (stream_id, track_id));
                     mid
@@ -233,13 +243,9 @@ impl Engine {
         let applied = api.apply();
         for &(dk, mid) in &added {
             peer.mids.insert(mid, dk);
-            let numbering = p.neg.numbering.remove(&mid);
             if let Some(down) = self.downs.get_mut(dk) {
                 down.mid = Some(mid);
                 down.state = DownState::Offered;
-                if let Some(numbering) = numbering {
-                    down.fwd.continue_numbering(numbering);
-                }
             }
         }
         let Some((offer, pending)) = applied else {
@@ -449,6 +455,21 @@ fn requested_quality(info: &proto::TrackInfo, s: &proto::UpdateTrackSettings) ->
         }
     }
     high
+}
+
+/// Gives a reused m-line a new send stream: a new SSRC (and RTX SSRC), announced in the next
+/// offer or answer, so the client sees a new source on the line, as it would from a new sender.
+/// (libwebrtc's native receivers play nothing when a reactivated line keeps its old SSRC.)
+pub(super) fn renew_send_stream(rtc: &mut Rtc, mid: Mid) {
+    let mut api = rtc.direct_api();
+    let Some(old) = api.stream_tx_by_mid(mid, None) else {
+        return;
+    };
+    let (ssrc, rtx) = (old.ssrc(), old.rtx());
+    api.remove_stream_tx(ssrc);
+    let new_ssrc = api.new_ssrc();
+    let new_rtx = rtx.map(|_| api.new_ssrc());
+    api.declare_stream_tx(new_ssrc, new_rtx, mid, None);
 }
 
 #[cfg(test)]

@@ -11,8 +11,14 @@ pub struct ConnectParams {
     pub sid: Option<String>,
     pub protocol: Option<i32>,
     pub client_protocol: Option<i32>,
-    /// Which SDK connects (`js`, `reactnative`, `rust`, …).
-    pub sdk: Option<String>,
+    /// The browser livekit-client runs in (`Chrome`, `Firefox`, `Safari`, …).
+    pub browser: Option<String>,
+}
+
+/// Ended subscriber m-lines are reused for every client but Safari, whose transceiver reuse the
+/// reference server also avoids.
+pub fn reuses_m_lines(browser: &str) -> bool {
+    !browser.eq_ignore_ascii_case("safari")
 }
 
 fn truthy(v: &str) -> bool {
@@ -25,9 +31,9 @@ impl ConnectParams {
         self.auto_subscribe.as_deref().is_none_or(truthy)
     }
 
-    /// livekit-client (`sdk=js`) announces new tracks on reused m-lines.
+    /// See [`reuses_m_lines`].
     pub fn reuses_m_lines(&self) -> bool {
-        self.sdk.as_deref() == Some("js")
+        reuses_m_lines(self.browser.as_deref().unwrap_or_default())
     }
 
     pub fn is_reconnect(&self) -> bool {
@@ -51,5 +57,21 @@ mod tests {
         };
         assert!(!p.auto_subscribe());
         assert!(p.is_reconnect());
+    }
+
+    #[test]
+    fn m_lines_are_reused_except_for_safari() {
+        assert!(
+            ConnectParams::default().reuses_m_lines(),
+            "native SDKs send no browser"
+        );
+        for browser in ["Chrome", "Firefox", "edge"] {
+            assert!(reuses_m_lines(browser), "{browser}");
+        }
+        let safari = ConnectParams {
+            browser: Some("Safari".into()),
+            ..Default::default()
+        };
+        assert!(!safari.reuses_m_lines());
     }
 }

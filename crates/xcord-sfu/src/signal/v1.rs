@@ -229,8 +229,7 @@ pub(super) async fn rtc(
         protocol: info.protocol,
         client_protocol: info.client_protocol,
         single_pc: true,
-        // livekit-client announces new tracks on reused sections; the native SDKs do not.
-        reuses_m_lines: info.sdk == proto::client_info::Sdk::Js as i32,
+        reuses_m_lines: super::params::reuses_m_lines(&info.browser),
     };
     let joined = match state.engine.join(request).await {
         Ok(j) => j,

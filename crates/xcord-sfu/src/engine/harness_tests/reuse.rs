@@ -1,5 +1,5 @@
 //! m-line reuse on the subscriber connection (protocol v0): unsubscribing and subscribing again
-//! does not grow the SDP, and a reused line names its new track and continues its numbering.
+//! does not grow the SDP, and a reused line names its new track and a new send stream.
 
 use std::time::Duration;
 
@@ -98,7 +98,7 @@ fn an_ended_subscription_lends_its_m_line_to_the_next_track() {
     speak(&mut sfu, alice, mic1, 0xA1, 0, 10);
     let mic1_wire = wire_since(&sfu, bob, before);
     assert_eq!(mic1_wire.len(), 10, "mic1 forwarded");
-    let (line1_ssrc, last_seq) = *mic1_wire.last().expect("a packet");
+    let (line1_ssrc, _) = *mic1_wire.last().expect("a packet");
 
     // Bob drops both; then takes mic2 only: it goes on mic1's old line.
     subscribe(&mut sfu, bob, &[&sid1], false);
@@ -132,18 +132,30 @@ fn an_ended_subscription_lends_its_m_line_to_the_next_track() {
         "the old msid is gone: {section}"
     );
 
-    // mic2's packets go out on the line's stream, numbering continued.
+    // The line announces a new send stream (as a new sender would): native libwebrtc receivers
+    // play nothing from a reactivated line that keeps its old SSRC.
+    assert!(
+        !section.contains(&format!("a=ssrc:{line1_ssrc} ")),
+        "the old SSRC is gone: {section}"
+    );
+    let announced: Vec<u32> = section
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=ssrc:"))
+        .filter_map(|l| l.split(' ').next()?.parse().ok())
+        .collect();
+    assert!(!announced.is_empty(), "{section}");
+
+    // mic2's packets go out on the new stream, numbered consecutively.
     let before = sfu.client(bob).wire.len();
     speak(&mut sfu, alice, mic2, 0xA2, 0, 10);
     let mic2_wire = wire_since(&sfu, bob, before);
     assert_eq!(mic2_wire.len(), 10, "mic2 forwarded");
+    let (mic2_ssrc, first_seq) = mic2_wire[0];
+    assert_ne!(mic2_ssrc, line1_ssrc, "a new send stream");
+    assert!(announced.contains(&mic2_ssrc), "sent on the announced SSRC");
     for (i, (ssrc, seq)) in mic2_wire.iter().enumerate() {
-        assert_eq!(*ssrc, line1_ssrc, "same send stream");
-        assert_eq!(
-            *seq,
-            last_seq.wrapping_add(1 + i as u16),
-            "numbering continues"
-        );
+        assert_eq!(*ssrc, mic2_ssrc);
+        assert_eq!(*seq, first_seq.wrapping_add(i as u16), "consecutive");
     }
     let got: Vec<u8> = sfu
         .client(bob)
