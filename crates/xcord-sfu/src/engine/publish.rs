@@ -47,6 +47,8 @@ pub struct Track {
     pub codecs: Vec<(u8, PubCodec)>,
     /// The audio level its packets report (audio tracks), for active speakers.
     pub level: super::speakers::LevelMeter,
+    /// Incoming RED packets' sequence numbers: which packets the uplink lost (audio tracks).
+    pub red_gaps: super::red::GapTracker,
 }
 
 /// What a publisher payload type carries.
@@ -341,6 +343,7 @@ impl Engine {
             downs: Vec::new(),
             codecs: Vec::new(),
             level: Default::default(),
+            red_gaps: Default::default(),
         });
         let Some(p) = self.participants.get_mut(participant) else {
             return;
