@@ -82,9 +82,12 @@ enum Delivery {
     Reduced,
 }
 
-/// Plain Opus packets (sequence number, timestamp, payload) of one RED packet: the ones its
-/// redundancy restores after `missing` lost packets, then its primary. Empty if it is not RED.
-fn plain_packets(payload: &[u8], seq: u64, ts: u32, missing: u64) -> Vec<(u64, u32, Arc<[u8]>)> {
+/// A plain Opus packet cut out of a RED packet: (sequence number, timestamp, payload).
+type PlainPacket = (u64, u32, Arc<[u8]>);
+
+/// Plain Opus packets of one RED packet: the ones its redundancy restores after `missing` lost
+/// packets, then its primary. Empty if it is not RED.
+fn plain_packets(payload: &[u8], seq: u64, ts: u32, missing: u64) -> Vec<PlainPacket> {
     let mut out = Vec::new();
     if let Ok(red) = super::red::parse(payload) {
         super::red::reduce(&red, seq, ts, missing, |p| {
@@ -334,7 +337,7 @@ impl Engine {
         } else {
             0
         };
-        let mut plain: Option<Vec<(u64, u32, Arc<[u8]>)>> = None;
+        let mut plain: Option<Vec<PlainPacket>> = None;
         let mut relabelled: Option<(u8, Arc<[u8]>)> = None;
         let ext = ExtensionValues {
             audio_level: pkt.header.ext_vals.audio_level,

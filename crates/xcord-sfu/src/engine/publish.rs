@@ -222,10 +222,11 @@ impl Engine {
         };
         self.learn_local_ufrag(peer);
         self.mark_dirty(peer);
+        let no_red = self.red_disabled_mids(participant, peer, &sd.sdp);
         if let Some(p) = self.participants.get_mut(participant) {
             p.send(Resp::Answer(proto::SessionDescription {
                 r#type: "answer".into(),
-                sdp: answer.to_sdp_string(),
+                sdp: super::sdp::without_red(&answer.to_sdp_string(), &no_red),
                 id: sd.id,
                 ..Default::default()
             }));
@@ -233,6 +234,38 @@ impl Engine {
         for section in media_sections(&sd.sdp) {
             self.apply_publisher_section(participant, peer, &section);
         }
+    }
+
+    /// Mids of an offer's audio sections whose track was added with `disable_red` (pending, or
+    /// already published on `peer`): their answer leaves RED out, so the client sends plain Opus.
+    pub(super) fn red_disabled_mids(
+        &self,
+        participant: ParticipantKey,
+        peer: PeerKey,
+        offer: &str,
+    ) -> Vec<String> {
+        let Some(p) = self.participants.get(participant) else {
+            return Vec::new();
+        };
+        media_sections(offer)
+            .into_iter()
+            .filter(|s| s.kind == SectionKind::Audio && !s.mid.is_empty())
+            .filter(|s| {
+                let mid = Mid::from(s.mid.as_str());
+                let published = p.tracks.iter().any(|tk| {
+                    self.tracks
+                        .get(*tk)
+                        .is_some_and(|t| t.mid == mid && t.peer == peer && t.info.disable_red)
+                });
+                let pending = s.track_id.as_deref().is_some_and(|id| {
+                    p.pending.iter().any(|t| {
+                        t.info.disable_red && (t.cid == id || t.alt_cids.iter().any(|c| c == id))
+                    })
+                });
+                published || pending
+            })
+            .map(|s| s.mid)
+            .collect()
     }
 
     /// Publishes, updates or unpublishes the track behind one m-section of a publisher offer.

@@ -429,7 +429,7 @@ mod tests {
             primary in proptest::collection::vec(proptest::num::u8::ANY, 0..100),
         ) {
             let mut blocks = blocks;
-            blocks.sort_by(|a, b| b.0.cmp(&a.0));
+            blocks.sort_by_key(|b| std::cmp::Reverse(b.0));
             blocks.dedup_by_key(|b| b.0);
             let spec: Vec<(u8, u32, &[u8])> =
                 blocks.iter().map(|(o, b)| (OPUS, *o, b.as_slice())).collect();
