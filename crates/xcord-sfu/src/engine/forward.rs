@@ -86,9 +86,14 @@ enum Delivery {
 type PlainPacket = (u64, u32, Arc<[u8]>);
 
 /// Plain Opus packets of one RED packet: the ones its redundancy restores after `missing` lost
-/// packets, then its primary. Empty if it is not RED.
+/// packets, then its primary. A padding packet (no payload: browsers probe bandwidth with them
+/// on the audio stream) stays one, so its sequence number leaves no gap. Empty if it is not RED.
 fn plain_packets(payload: &[u8], seq: u64, ts: u32, missing: u64) -> Vec<PlainPacket> {
     let mut out = Vec::new();
+    if payload.is_empty() {
+        out.push((seq, ts, Arc::from(payload)));
+        return out;
+    }
     if let Ok(red) = super::red::parse(payload) {
         super::red::reduce(&red, seq, ts, missing, |p| {
             out.push((p.seq, p.ts, Arc::from(p.payload)))
@@ -604,6 +609,20 @@ mod tests {
         assert_eq!(t3.wrapping_sub(t2), 9000);
         // Packets from before the switch point of the new source are refused.
         assert_eq!(r.rewrite(41, 0, later, 90_000), None);
+    }
+
+    #[test]
+    fn red_padding_keeps_its_sequence_number_when_reduced() {
+        let padding = plain_packets(&[], 77, 960, 0);
+        assert_eq!(padding.len(), 1);
+        assert_eq!((padding[0].0, padding[0].1), (77, 960));
+        assert!(padding[0].2.is_empty());
+        // Not RED at all: nothing.
+        assert!(plain_packets(&[0xff, 0, 0], 78, 1920, 0).is_empty());
+        // Primary only.
+        let primary = plain_packets(&[111, 1, 2], 79, 2880, 0);
+        assert_eq!(primary.len(), 1);
+        assert_eq!(&primary[0].2[..], &[1, 2]);
     }
 
     #[test]
