@@ -3,10 +3,14 @@
 //! and rewritten sequence numbers and timestamps. Simulcast: each subscriber follows the best
 //! layer that is flowing (capped by its settings), switching only at keyframes. Keyframe
 //! requests go back to the publisher when a subscription starts, switches or asks for one.
+//! Opus RED (RFC 2198): a RED publisher's packets go as RED to subscribers that negotiated it,
+//! and reduced to plain Opus (lost packets restored from the redundancy, see `red`) to the rest.
 //!
 //! Nothing here allocates per packet: the payload is shared (`Arc`) between subscribers, lookups
-//! are hash/array based, and the dirty list reuses its buffer.
+//! are hash/array based, and the dirty list reuses its buffer. (Reducing RED for subscribers
+//! without it copies the Opus blocks out, once per packet for all of them.)
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use str0m::format::Codec;
@@ -31,8 +35,9 @@ pub struct DownForward {
     /// Layer index currently forwarded.
     current: Option<usize>,
     rewriter: Rewriter,
-    /// Publisher payload type → subscriber payload type (`None`: not negotiated).
-    pt_map: Vec<(u8, Option<Pt>)>,
+    /// Publisher payload type → subscriber payload type and how packets go to it (`None`: not
+    /// negotiated).
+    pt_map: Vec<(u8, Option<(Pt, Delivery)>)>,
 }
 
 impl DownForward {
@@ -51,6 +56,38 @@ impl DownForward {
         self.current = None;
         self.rewriter.rebase();
     }
+}
+
+/// How packets of one publisher payload type go to one subscriber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Delivery {
+    /// As they came.
+    AsIs,
+    /// RED to a RED subscriber whose Opus payload type is `opus` (the blocks are relabelled if
+    /// the publisher's differs).
+    Red { opus: u8 },
+    /// RED reduced to plain Opus, for a subscriber without RED.
+    Reduced,
+}
+
+/// A plain Opus packet cut out of a RED packet: (sequence number, timestamp, payload).
+type PlainPacket = (u64, u32, Arc<[u8]>);
+
+/// Plain Opus packets of one RED packet: the ones its redundancy restores after `missing` lost
+/// packets, then its primary. A padding packet (no payload: browsers probe bandwidth with them
+/// on the audio stream) stays one, so its sequence number leaves no gap. Empty if it is not RED.
+fn plain_packets(payload: &[u8], seq: u64, ts: u32, missing: u64) -> Vec<PlainPacket> {
+    let mut out = Vec::new();
+    if payload.is_empty() {
+        out.push((seq, ts, Arc::from(payload)));
+        return out;
+    }
+    if let Ok(red) = super::red::parse(payload) {
+        super::red::reduce(&red, seq, ts, missing, |p| {
+            out.push((p.seq, p.ts, Arc::from(p.payload)))
+        });
+    }
+    out
 }
 
 /// Maps a source's sequence numbers and timestamps onto one continuous outgoing stream, across
@@ -286,6 +323,22 @@ impl Engine {
         let keyframe = video && !codec.red && is_keyframe(codec.spec.codec, &pkt.payload);
         let clock_rate = codec.spec.clock_rate.get();
         let mut want_keyframe: Option<usize> = None;
+        // RED: packets the uplink lost before this one, and the plain packets and relabelled
+        // payload, each made once for the subscribers that need them.
+        let red_missing = if codec.red {
+            track.red_gaps.arrive(*pkt.seq_no)
+        } else {
+            0
+        };
+        let mut plain: Option<Vec<PlainPacket>> = None;
+        let mut relabelled: Option<(u8, Arc<[u8]>)> = None;
+        let ext = ExtensionValues {
+            audio_level: pkt.header.ext_vals.audio_level,
+            voice_activity: pkt.header.ext_vals.voice_activity,
+            video_orientation: pkt.header.ext_vals.video_orientation,
+            video_content_type: pkt.header.ext_vals.video_content_type,
+            ..Default::default()
+        };
 
         for &dk in &track.downs {
             let Some(down) = self.downs.get_mut(dk) else {
@@ -321,9 +374,61 @@ impl Engine {
             } else if fwd.current.is_none() {
                 fwd.current = Some(0);
             }
-            let Some(sub_pt) = map_pt(&mut fwd.pt_map, &self.peers, down.peer, mid, pt, codec)
+            let Some((sub_pt, delivery)) =
+                map_pt(&mut fwd.pt_map, &self.peers, down.peer, mid, pt, codec)
             else {
                 continue;
+            };
+            if delivery == Delivery::Reduced {
+                let Some(peer) = self.peers.get_mut(down.peer) else {
+                    continue;
+                };
+                let mut api = peer.rtc.direct_api();
+                let Some(tx) = api.stream_tx_by_mid(mid, None) else {
+                    continue;
+                };
+                let packets = plain.get_or_insert_with(|| {
+                    plain_packets(&pkt.payload, *pkt.seq_no, pkt.header.timestamp, red_missing)
+                });
+                let last = packets.len().saturating_sub(1);
+                for (i, (in_seq, in_ts, payload)) in packets.iter().enumerate() {
+                    let Some((seq, ts)) = fwd.rewriter.rewrite(*in_seq, *in_ts, now, clock_rate)
+                    else {
+                        continue;
+                    };
+                    tx.write_rtp(
+                        RtpWrite::new(sub_pt, SeqNo::from(seq), ts, pkt.timestamp, payload.clone())
+                            .marker(i == last && pkt.header.marker)
+                            .ext_vals(ext.clone())
+                            .nackable(false),
+                    );
+                }
+                if !peer.dirty {
+                    peer.dirty = true;
+                    self.dirty.push(down.peer);
+                }
+                continue;
+            }
+            let payload = match delivery {
+                Delivery::Red { opus } => {
+                    let primary_pt = super::red::parse(&pkt.payload).map(|r| r.primary().pt);
+                    if primary_pt.is_ok_and(|p| p != opus) {
+                        match &relabelled {
+                            Some((pt, p)) if *pt == opus => p.clone(),
+                            _ => {
+                                let Some(p) = super::red::with_block_pt(&pkt.payload, opus) else {
+                                    continue;
+                                };
+                                let p: Arc<[u8]> = p.into();
+                                relabelled = Some((opus, p.clone()));
+                                p
+                            }
+                        }
+                    } else {
+                        pkt.payload.clone()
+                    }
+                }
+                _ => pkt.payload.clone(),
             };
             let Some((seq, ts)) =
                 fwd.rewriter
@@ -338,24 +443,11 @@ impl Engine {
             let Some(tx) = api.stream_tx_by_mid(mid, None) else {
                 continue;
             };
-            let ext = ExtensionValues {
-                audio_level: pkt.header.ext_vals.audio_level,
-                voice_activity: pkt.header.ext_vals.voice_activity,
-                video_orientation: pkt.header.ext_vals.video_orientation,
-                video_content_type: pkt.header.ext_vals.video_content_type,
-                ..Default::default()
-            };
             tx.write_rtp(
-                RtpWrite::new(
-                    sub_pt,
-                    SeqNo::from(seq),
-                    ts,
-                    pkt.timestamp,
-                    pkt.payload.clone(),
-                )
-                .marker(pkt.header.marker)
-                .ext_vals(ext)
-                .nackable(video),
+                RtpWrite::new(sub_pt, SeqNo::from(seq), ts, pkt.timestamp, payload)
+                    .marker(pkt.header.marker)
+                    .ext_vals(ext.clone())
+                    .nackable(video),
             );
             if !peer.dirty {
                 peer.dirty = true;
@@ -430,15 +522,16 @@ impl Engine {
 }
 
 /// The subscriber payload type for a publisher payload type, negotiated on the subscriber's
-/// m-line: same codec (and H.264 profile when possible), RED for RED.
+/// m-line: same codec (and H.264 profile when possible), RED for RED when the subscriber has
+/// it, else the plain codec to reduce RED to.
 fn map_pt(
-    cache: &mut Vec<(u8, Option<Pt>)>,
+    cache: &mut Vec<(u8, Option<(Pt, Delivery)>)>,
     peers: &slotmap::SlotMap<PeerKey, super::peer::Peer>,
     sub_peer: PeerKey,
     mid: Mid,
     pt: Pt,
     codec: PubCodec,
-) -> Option<Pt> {
+) -> Option<(Pt, Delivery)> {
     if let Some((_, mapped)) = cache.iter().find(|(p, _)| *p == *pt) {
         return *mapped;
     }
@@ -449,19 +542,27 @@ fn map_pt(
         .params()
         .iter()
         .filter(|p| remote.contains(&p.pt()) && p.spec().codec == codec.spec.codec);
-    let mut best: Option<(u8, Pt)> = None;
+    let mut best: Option<(u8, Pt, Delivery)> = None;
     for p in candidates {
-        let chosen = if codec.red { p.red() } else { Some(p.pt()) };
-        let Some(chosen) = chosen else { continue };
         let f = (p.spec().format, codec.spec.format);
         let score = u8::from(f.0.profile_level_id == f.1.profile_level_id)
             + u8::from(f.0.packetization_mode == f.1.packetization_mode)
             + u8::from(p.spec().channels == codec.spec.channels);
-        if best.is_none_or(|(s, _)| score > s) {
-            best = Some((score, chosen));
+        let options = if codec.red {
+            let red = p
+                .red()
+                .map(|r| (score + 4, r, Delivery::Red { opus: *p.pt() }));
+            [red, Some((score, p.pt(), Delivery::Reduced))]
+        } else {
+            [Some((score, p.pt(), Delivery::AsIs)), None]
+        };
+        for (score, chosen, delivery) in options.into_iter().flatten() {
+            if best.is_none_or(|(s, _, _)| score > s) {
+                best = Some((score, chosen, delivery));
+            }
         }
     }
-    let mapped = best.map(|(_, p)| p);
+    let mapped = best.map(|(_, p, d)| (p, d));
     if mapped.is_none() {
         tracing::warn!(
             ?codec,
@@ -496,6 +597,20 @@ mod tests {
         assert_eq!(t3.wrapping_sub(t2), 9000);
         // Packets from before the switch point of the new source are refused.
         assert_eq!(r.rewrite(41, 0, later, 90_000), None);
+    }
+
+    #[test]
+    fn red_padding_keeps_its_sequence_number_when_reduced() {
+        let padding = plain_packets(&[], 77, 960, 0);
+        assert_eq!(padding.len(), 1);
+        assert_eq!((padding[0].0, padding[0].1), (77, 960));
+        assert!(padding[0].2.is_empty());
+        // Not RED at all: nothing.
+        assert!(plain_packets(&[0xff, 0, 0], 78, 1920, 0).is_empty());
+        // Primary only.
+        let primary = plain_packets(&[111, 1, 2], 79, 2880, 0);
+        assert_eq!(primary.len(), 1);
+        assert_eq!(&primary[0].2[..], &[1, 2]);
     }
 
     #[test]

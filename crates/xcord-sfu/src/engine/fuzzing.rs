@@ -88,6 +88,30 @@ pub fn sdp(data: &[u8]) {
     }
 }
 
+/// A RED (RFC 2198) payload: the first 16 bytes pick the sequence number, timestamp and how
+/// many packets went missing before it; the rest is parsed and reduced to plain packets.
+pub fn red(data: &[u8]) {
+    use super::red;
+    let word = |i: usize| {
+        let mut b = [0u8; 8];
+        if let Some(s) = data.get(i..i + 8) {
+            b.copy_from_slice(s);
+        }
+        u64::from_le_bytes(b)
+    };
+    let (seq, ts, missing) = (word(0), word(8) as u32, word(8) >> 32);
+    let payload = data.get(16..).unwrap_or_default();
+    if let Ok(r) = red::parse(payload) {
+        let _ = r.primary();
+        let _ = r.redundant().count();
+        for d in 0..=red::MAX_REDUNDANT_BLOCKS + 1 {
+            let _ = r.earlier(d);
+        }
+        red::reduce(&r, seq, ts, missing, |_| {});
+    }
+    let _ = red::with_block_pt(payload, 111);
+}
+
 #[cfg(test)]
 mod tests {
     /// The entry points run on plain inputs (the fuzzer explores from here).
@@ -102,5 +126,6 @@ mod tests {
         super::signal_requests(&framed);
         super::datagrams(&[4, 0, 1, 0, 0, 3, 0x80, 0, 1]);
         super::sdp(super::super::sample_offer::OFFER.as_bytes());
+        super::red(&[0; 24]);
     }
 }

@@ -43,8 +43,12 @@ pub struct ClientPeer {
 }
 
 impl ClientPeer {
-    fn new(addr: SocketAddr, now: Instant) -> Self {
-        let mut rtc = Rtc::builder().set_rtp_mode(true).build(now);
+    /// A peer with str0m's default codecs; with Opus RED (`audio/red`) too if `red`.
+    fn new(addr: SocketAddr, now: Instant, red: bool) -> Self {
+        let mut rtc = Rtc::builder()
+            .enable_opus(true, red)
+            .set_rtp_mode(true)
+            .build(now);
         if let Ok(c) = Candidate::host(addr, Protocol::Udp) {
             rtc.add_local_candidate(c);
         }
@@ -61,6 +65,7 @@ impl ClientPeer {
 #[derive(Clone, Debug)]
 pub struct Received {
     pub seq_no: SeqNo,
+    pub pt: u8,
     pub rtp_time: u32,
     pub payload: Arc<[u8]>,
 }
@@ -109,6 +114,12 @@ pub struct TestSfu {
     pub sfu_addr: SocketAddr,
     pub clients: Vec<Client>,
     pub loss: Option<LossFn>,
+    /// Poll a client peer after every datagram the engine sends it. str0m in RTP mode holds one
+    /// received packet until polled, so without this a client that gets several packets in one
+    /// step sees only the last (as before; `simulcast_switches_layers_only_at_a_keyframe` relies
+    /// on it). Tests that count every packet (RED: a restored packet and the current one go out
+    /// together) turn it on.
+    pub deliver_every_packet: bool,
 }
 
 impl TestSfu {
@@ -138,6 +149,7 @@ impl TestSfu {
             sfu_addr: SocketAddr::new(ip, SFU_PORT),
             clients: Vec::new(),
             loss: None,
+            deliver_every_packet: false,
         }
     }
 
@@ -151,6 +163,11 @@ impl TestSfu {
 
     /// Joins `identity` to `room` with default grants (publish and subscribe).
     pub fn join(&mut self, room: &str, identity: &str) -> ClientId {
+        self.join_with_codecs(room, identity, false)
+    }
+
+    /// Joins like [`Self::join`], a client whose peers offer and accept Opus RED if `red`.
+    pub fn join_with_codecs(&mut self, room: &str, identity: &str, red: bool) -> ClientId {
         self.engine.advance(self.now);
         let (participant, signal) = super::testing::join(&mut self.engine, room, identity);
         let n = self.clients.len() as u8;
@@ -161,8 +178,8 @@ impl TestSfu {
             identity: identity.to_owned(),
             epoch: 0,
             signal,
-            publisher: ClientPeer::new(SocketAddr::new(ip.into(), 5000), self.now),
-            subscriber: ClientPeer::new(SocketAddr::new(ip.into(), 5001), self.now),
+            publisher: ClientPeer::new(SocketAddr::new(ip.into(), 5000), self.now, red),
+            subscriber: ClientPeer::new(SocketAddr::new(ip.into(), 5001), self.now, red),
             signals: Vec::new(),
             received: Vec::new(),
             wire: Vec::new(),
@@ -397,50 +414,33 @@ impl TestSfu {
         let mut out = Vec::new();
         let now = self.now;
         for client in &mut self.clients {
-            for (peer, is_sub) in [
-                (&mut client.publisher, false),
-                (&mut client.subscriber, true),
-            ] {
-                let _ = peer.rtc.handle_input(Input::Timeout(now));
-                loop {
-                    match peer.rtc.poll_output() {
-                        Ok(Output::Transmit(t)) => {
-                            out.push((t.source, t.destination, t.contents.to_vec()))
-                        }
-                        Ok(Output::Timeout(_)) => break,
-                        Ok(Output::Event(e)) => match e {
-                            Event::Connected => peer.connected = true,
-                            Event::RtpPacket(pkt) if is_sub => client.received.push(received(&pkt)),
-                            Event::KeyframeRequest(r) if !is_sub => {
-                                client.keyframe_requests.push((r.mid, r.kind))
-                            }
-                            _ => {}
-                        },
-                        Err(e) => panic!("client peer failed: {e}"),
-                    }
-                }
-            }
+            let _ = client.publisher.rtc.handle_input(Input::Timeout(now));
+            poll_peer(client, false, &mut out);
+            let _ = client.subscriber.rtc.handle_input(Input::Timeout(now));
+            poll_peer(client, true, &mut out);
         }
         out
     }
 
-    /// Delivers the engine's datagrams to the client peers they are addressed to.
+    /// Delivers the engine's datagrams to the client peers they are addressed to (polling each
+    /// peer after each datagram if `deliver_every_packet`).
     fn pump_engine(&mut self) -> bool {
         let mut moved = false;
         let now = self.now;
+        let mut replies = Vec::new();
         while let Some(t) = self.engine.poll_transmit() {
             moved = true;
             if self.lost(t.source, t.destination, &t.contents) {
                 continue;
             }
-            let Some(peer) = self.clients.iter_mut().find_map(|c| {
+            let Some((client, is_sub)) = self.clients.iter_mut().find_map(|c| {
                 if c.publisher.addr == t.destination {
-                    Some(&mut c.publisher)
+                    Some((c, false))
                 } else if c.subscriber.addr == t.destination {
                     if let Some(header) = rtp_header(&t.contents) {
                         c.wire.push(header);
                     }
-                    Some(&mut c.subscriber)
+                    Some((c, true))
                 } else {
                     None
                 }
@@ -460,7 +460,20 @@ impl TestSfu {
                     contents,
                 },
             );
+            let peer = if is_sub {
+                &mut client.subscriber
+            } else {
+                &mut client.publisher
+            };
             let _ = peer.rtc.handle_input(input);
+            if self.deliver_every_packet {
+                poll_peer(client, is_sub, &mut replies);
+            }
+        }
+        for (from, to, data) in replies {
+            if to == self.sfu_addr && !self.lost(from, to, &data) {
+                self.engine.handle_datagram(self.now, from, to, &data);
+            }
         }
         moved
     }
@@ -526,6 +539,31 @@ impl TestSfu {
     }
 }
 
+/// Polls one of a client's peers until it only has a timeout left: its datagrams go to `out`,
+/// its events into the client's records.
+fn poll_peer(client: &mut Client, is_sub: bool, out: &mut Vec<(SocketAddr, SocketAddr, Vec<u8>)>) {
+    let peer = if is_sub {
+        &mut client.subscriber
+    } else {
+        &mut client.publisher
+    };
+    loop {
+        match peer.rtc.poll_output() {
+            Ok(Output::Transmit(t)) => out.push((t.source, t.destination, t.contents.to_vec())),
+            Ok(Output::Timeout(_)) => break,
+            Ok(Output::Event(e)) => match e {
+                Event::Connected => peer.connected = true,
+                Event::RtpPacket(pkt) if is_sub => client.received.push(received(&pkt)),
+                Event::KeyframeRequest(r) if !is_sub => {
+                    client.keyframe_requests.push((r.mid, r.kind))
+                }
+                _ => {}
+            },
+            Err(e) => panic!("client peer failed: {e}"),
+        }
+    }
+}
+
 /// (SSRC, sequence number) of an (S)RTP datagram; `None` for RTCP, DTLS, STUN (RFC 7983).
 fn rtp_header(d: &[u8]) -> Option<(u32, u16)> {
     let (first, second) = (*d.first()?, *d.get(1)?);
@@ -540,6 +578,7 @@ fn rtp_header(d: &[u8]) -> Option<(u32, u16)> {
 fn received(pkt: &RtpPacket) -> Received {
     Received {
         seq_no: pkt.seq_no,
+        pt: *pkt.header.payload_type,
         rtp_time: pkt.header.timestamp,
         payload: pkt.payload.clone(),
     }

@@ -24,6 +24,7 @@ mod participant;
 mod peer;
 mod publish;
 mod quality;
+mod red;
 mod resume;
 mod revoke;
 #[cfg(test)]

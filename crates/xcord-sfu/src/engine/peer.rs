@@ -60,7 +60,10 @@ impl Engine {
         role: Role,
         now: Instant,
     ) -> PeerKey {
+        // Opus with RED (RFC 2198): kept in answers and offered to subscribers; str0m keeps it
+        // on a connection only if the client's side lists `audio/red` too.
         let mut rtc = Rtc::builder()
+            .enable_opus(true, true)
             .set_ice_lite(true)
             .set_rtp_mode(true)
             .set_stats_interval(Some(super::quality::STATS_INTERVAL))

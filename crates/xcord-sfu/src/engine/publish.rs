@@ -47,6 +47,8 @@ pub struct Track {
     pub codecs: Vec<(u8, PubCodec)>,
     /// The audio level its packets report (audio tracks), for active speakers.
     pub level: super::speakers::LevelMeter,
+    /// Incoming RED packets' sequence numbers: which packets the uplink lost (audio tracks).
+    pub red_gaps: super::red::GapTracker,
 }
 
 /// What a publisher payload type carries.
@@ -220,10 +222,11 @@ impl Engine {
         };
         self.learn_local_ufrag(peer);
         self.mark_dirty(peer);
+        let no_red = self.red_disabled_mids(participant, peer, &sd.sdp);
         if let Some(p) = self.participants.get_mut(participant) {
             p.send(Resp::Answer(proto::SessionDescription {
                 r#type: "answer".into(),
-                sdp: answer.to_sdp_string(),
+                sdp: super::sdp::without_red(&answer.to_sdp_string(), &no_red),
                 id: sd.id,
                 ..Default::default()
             }));
@@ -231,6 +234,38 @@ impl Engine {
         for section in media_sections(&sd.sdp) {
             self.apply_publisher_section(participant, peer, &section);
         }
+    }
+
+    /// Mids of an offer's audio sections whose track was added with `disable_red` (pending, or
+    /// already published on `peer`): their answer leaves RED out, so the client sends plain Opus.
+    pub(super) fn red_disabled_mids(
+        &self,
+        participant: ParticipantKey,
+        peer: PeerKey,
+        offer: &str,
+    ) -> Vec<String> {
+        let Some(p) = self.participants.get(participant) else {
+            return Vec::new();
+        };
+        media_sections(offer)
+            .into_iter()
+            .filter(|s| s.kind == SectionKind::Audio && !s.mid.is_empty())
+            .filter(|s| {
+                let mid = Mid::from(s.mid.as_str());
+                let published = p.tracks.iter().any(|tk| {
+                    self.tracks
+                        .get(*tk)
+                        .is_some_and(|t| t.mid == mid && t.peer == peer && t.info.disable_red)
+                });
+                let pending = s.track_id.as_deref().is_some_and(|id| {
+                    p.pending.iter().any(|t| {
+                        t.info.disable_red && (t.cid == id || t.alt_cids.iter().any(|c| c == id))
+                    })
+                });
+                published || pending
+            })
+            .map(|s| s.mid)
+            .collect()
     }
 
     /// Publishes, updates or unpublishes the track behind one m-section of a publisher offer.
@@ -341,6 +376,7 @@ impl Engine {
             downs: Vec::new(),
             codecs: Vec::new(),
             level: Default::default(),
+            red_gaps: Default::default(),
         });
         let Some(p) = self.participants.get_mut(participant) else {
             return;

@@ -1,5 +1,7 @@
 //! Reads what str0m does not expose from a remote SDP: each m-section's mid, kind, direction and
 //! `a=msid` track id. Publisher m-lines are matched to AddTrack requests by that track id.
+//! Also takes Opus RED out of chosen sections of an answer (tracks published with
+//! `disable_red`: str0m's codec set is per connection, RED is per track).
 
 /// Media kind of an m-section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,6 +117,64 @@ pub fn media_sections(sdp: &str) -> Vec<MediaSection> {
     out
 }
 
+/// `sdp` with RED (`red/…` payload types: format list, rtpmap, fmtp, rtcp-fb) removed from the
+/// m-sections whose mid is in `mids`; everything else unchanged.
+pub fn without_red(sdp: &str, mids: &[String]) -> String {
+    if mids.is_empty() {
+        return sdp.to_owned();
+    }
+    let mut out = String::with_capacity(sdp.len());
+    let mut section: Vec<&str> = Vec::new();
+    let flush = |out: &mut String, section: &[&str]| {
+        let chosen = section.iter().any(|l| {
+            l.strip_prefix("a=mid:")
+                .is_some_and(|m| mids.iter().any(|x| x == m.trim()))
+        });
+        let red: Vec<&str> = if chosen {
+            section
+                .iter()
+                .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+                .filter_map(|r| r.split_once(' '))
+                .filter(|(_, enc)| enc.to_ascii_lowercase().starts_with("red/"))
+                .map(|(pt, _)| pt)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for line in section {
+            let names_red = ["a=rtpmap:", "a=fmtp:", "a=rtcp-fb:"].iter().any(|a| {
+                line.strip_prefix(a)
+                    .and_then(|r| r.split_once(' '))
+                    .is_some_and(|(pt, _)| red.contains(&pt))
+            });
+            if names_red {
+                continue;
+            }
+            if !red.is_empty() && line.starts_with("m=") {
+                let kept: Vec<&str> = line
+                    .split(' ')
+                    .enumerate()
+                    .filter(|(i, f)| *i < 3 || !red.contains(f))
+                    .map(|(_, f)| f)
+                    .collect();
+                out.push_str(&kept.join(" "));
+            } else {
+                out.push_str(line);
+            }
+            out.push_str("\r\n");
+        }
+    };
+    for line in sdp.split("\r\n").filter(|l| !l.is_empty()) {
+        if line.starts_with("m=") {
+            flush(&mut out, &section);
+            section.clear();
+        }
+        section.push(line);
+    }
+    flush(&mut out, &section);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +213,27 @@ m=video 0 UDP/TLS/RTP/SAVPF 120\r\na=mid:2\r\na=recvonly\r\n";
         assert_eq!(s[1].track_id.as_deref(), Some("{t}"));
         // Port 0 without bundle-only is a rejected section.
         assert!(!s[2].receiving && !s[2].sending);
+    }
+
+    #[test]
+    fn red_is_taken_out_of_the_chosen_sections_only() {
+        let answer = "v=0\r\ns=-\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\na=mid:0\r\na=rtpmap:63 red/48000/2\r\n\
+a=fmtp:63 111/111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\na=mid:1\r\na=rtpmap:63 red/48000/2\r\n\
+a=fmtp:63 111/111\r\na=rtpmap:111 opus/48000/2\r\n";
+        let out = without_red(answer, &["0".to_owned()]);
+        let first = out.split("m=").nth(1).unwrap();
+        let second = out.split("m=").nth(2).unwrap();
+        assert!(
+            first.starts_with("audio 9 UDP/TLS/RTP/SAVPF 111\r\n"),
+            "{first}"
+        );
+        assert!(!first.contains("red/") && !first.contains("a=fmtp:63"));
+        assert!(first.contains("a=fmtp:111 minptime=10;useinbandfec=1"));
+        assert!(second.starts_with("audio 9 UDP/TLS/RTP/SAVPF 63 111\r\n"));
+        assert!(second.contains("a=rtpmap:63 red/48000/2"));
+        assert_eq!(without_red(answer, &[]), answer);
+        assert!(out.starts_with("v=0\r\ns=-\r\n"));
     }
 }

@@ -2,6 +2,8 @@
 //! sides, virtual time, a network the test controls.
 
 mod forwarding;
+mod keyframes;
+mod red;
 mod resume;
 mod reuse;
 mod rooms;
