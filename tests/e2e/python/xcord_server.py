@@ -33,8 +33,9 @@ HOST = os.environ.get("XCORD_EXTRA_HOST", "10.99.0.1")
 XCORD_BIN = os.environ.get("XCORD_BIN", str(Path(__file__).resolve().parents[3] / "target/debug/xcord"))
 OUT_DIR = Path(os.environ.get("E2E_OUT", tempfile.gettempdir()))
 
-# Media shards of each instance (ports HTTP + 1 … for ICE-TCP, HTTP + 2 … for UDP).
-DEFAULT_MEDIA_THREADS = 2
+# Media shards of each instance (ports HTTP + 1 … for ICE-TCP, HTTP + 2 … for UDP; at most 2:
+# the next instance's ports start at HTTP + 4).
+DEFAULT_MEDIA_THREADS = int(os.environ.get("E2E_MEDIA_THREADS", "2"))
 # HTTP ports 7900, 7904, ... (UDP media port = HTTP port + 2)
 _ports = itertools.count(int(os.environ.get("XCORD_EXTRA_PORT_BASE", "7900")), 4)
 
