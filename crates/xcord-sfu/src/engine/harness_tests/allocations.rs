@@ -275,7 +275,7 @@ fn attribute(path: &str) -> Attribution {
     let mut owners: Vec<_> = owners.into_iter().collect();
     owners.sort();
     let mut ours: Vec<_> = ours.into_iter().collect();
-    ours.sort_by(|a, b| b.1.cmp(&a.1));
+    ours.sort_by_key(|o| std::cmp::Reverse(o.1));
     Attribution {
         owners,
         ours,
