@@ -40,12 +40,12 @@ pub async fn join(
     if held && !already {
         let start = Input::Start {
             session_type: SessionType::LiveStream,
-            context: Context {
+            context: Box::new(Context {
                 live_id: Some(session.id.clone()),
                 live_title: Some(session.title.clone()),
                 live_role: Some(role),
                 ..Context::default()
-            },
+            }),
             room,
             prefer,
         };
