@@ -219,7 +219,7 @@ for s in "${suites[@]}"; do
   case "$s" in
     python)
       # shellcheck disable=SC2086
-      run_suite python 1200 "$here/python" "$py" -m pytest -v ${E2E_PYTEST_ARGS:-} test_auth.py test_sfu.py test_roomservice.py test_webhooks.py test_media_plane.py test_loss.py test_shutdown.py test_shutdown_events.py test_control_voice.py test_voice_security.py test_speakers.py test_quality.py test_calls.py test_live.py test_resume.py test_protocol_v1.py test_ice_tcp.py test_openapi_fuzz.py test_security_load.py test_loadtest.py test_metrics.py test_crash_restart.py ;;
+      run_suite python 1200 "$here/python" "$py" -m pytest -v ${E2E_PYTEST_ARGS:-} test_auth.py test_sfu.py test_roomservice.py test_webhooks.py test_media_plane.py test_loss.py test_shutdown.py test_shutdown_events.py test_control_voice.py test_voice_security.py test_speakers.py test_quality.py test_calls.py test_live.py test_resume.py test_protocol_v1.py test_ice_tcp.py test_openapi_fuzz.py test_security_load.py test_loadtest.py test_metrics.py test_crash_restart.py test_media_node_lost.py ;;
     node)
       run_suite node 300 "$here/node" node --test --test-reporter=spec --test-timeout=150000 rtc-node.test.mjs roomservice.test.mjs webhook.test.mjs protocol-v1.test.mjs ;;
     browser)

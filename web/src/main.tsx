@@ -41,14 +41,15 @@ const media = new MediaController({
 const ringtone = new Ringtone();
 follow(store, ringtone);
 // Live sessions have a room of their own (README "Live broadcasts and audio rooms").
-const live = new LiveModel({
+const live: LiveModel = new LiveModel({
   api: liveApi,
   store,
   media: new CallSession({
     ticket: () => Promise.reject(new Error('a live room is joined with its ticket')),
+    // published with the session kind's presets (the ticket's publishDefaults)
     newRoom: async () => {
-      const { Room } = await loadLivekit();
-      return new Room({ adaptiveStream: true, dynacast: true });
+      const { Room, VideoPreset } = await loadLivekit();
+      return new Room({ adaptiveStream: true, dynacast: true, ...live.roomOptions(VideoPreset) });
     },
     playAudio: browserAudio,
   }),

@@ -123,6 +123,18 @@ describe('MediaController', () => {
     }
   });
 
+  it('leaves a live room to the live page, and gives its call room up when the session moves to a live', async () => {
+    const { store, session } = setup();
+    store.mediaSession(snap({ version: 2, epoch: 3, type: 'server-voice', owner: mine }));
+    store.event('MEDIA_SESSION_CONNECT', { url: 'ws://sfu', token: 'T', room: 'vc_1', epoch: 3 });
+    await tick();
+    // joined a live in this window: still the owner, but the live page holds that room
+    store.mediaSession(snap({ version: 3, epoch: 5, type: 'live-stream', owner: mine }));
+    store.event('MEDIA_SESSION_CONNECT', { url: 'ws://sfu', token: 'L', room: 'live_1', epoch: 5 });
+    await tick();
+    expect(session.calls).toEqual(['connect:vc_1:T:muted=false:camera=false', 'disconnect']);
+  });
+
   it('the owner applies controls a follower changed', async () => {
     const { store, session } = setup();
     store.mediaSession(snap({ version: 2, epoch: 3, type: 'server-voice', owner: mine }));

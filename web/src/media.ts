@@ -144,6 +144,8 @@ export class MediaController {
     if (ticket) {
       store.takeConnect();
       if (this.deps.holdsMedia === false) return;
+      // a live room is the live page's own: it joins with its ticket (live/model.ts)
+      if (ticket.room.startsWith('live_')) return;
       const wait = this.siblingClaimUntil - this.now();
       if (wait > 0) {
         // a sibling window is taking the session: join only if it still is ours afterwards
@@ -158,7 +160,8 @@ export class MediaController {
     if (this.heldTicket && m && (m.epoch > this.heldTicket.epoch || !this.isOwner())) this.heldTicket = null;
     if (this.roomEpoch === null) return;
     const epoch = m?.epoch ?? 0;
-    const stillMine = isActive(m) && this.isOwner();
+    // a live-stream session's room is the live page's: this window's call room is left
+    const stillMine = isActive(m) && m?.type !== 'live-stream' && this.isOwner();
     if (!stillMine && epoch > this.roomEpoch) {
       this.roomEpoch = null;
       this.ticket = null;

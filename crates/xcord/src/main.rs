@@ -142,6 +142,13 @@ fn main() -> anyhow::Result<()> {
                     sfu.set_join_gate(Arc::new(voice::gate::VoiceJoinGate::new(services.clone())));
                 }
                 voice::reconcile::spawn(services.clone(), VOICE_RECONCILE_EVERY);
+                if settings.livekit.is_some() {
+                    // a remote media node can vanish silently: probe it
+                    xcord_control::media::probe::spawn(
+                        services.clone(),
+                        xcord_control::media::probe::ProbeSettings::default(),
+                    );
+                }
                 app = app.merge(api::router(services.clone()));
                 Some(services)
             }

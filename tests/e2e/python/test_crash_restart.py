@@ -254,3 +254,106 @@ async def test_kill_9_of_a_media_node_and_restart():
     # last webhooks instead of retrying into a stopped receiver.
     async with control, media:
         await crash_and_recover(media, control, media.http_url, control.data_dir)
+
+
+async def test_kill_9_of_serve_with_a_call_and_a_live_in_progress():
+    """A DM call (Carol and Dave, their media sessions on the gateway) and a live broadcast (a
+    host streaming a tone, a viewer) across `kill -9` of serve and a restart: both continue from
+    the database. The parties' gateways reconnect; each new connection is handed the session
+    (`MEDIA_SESSION_CONNECT` for the call's room, once the dead connection's lease lapses) with
+    the call still `accepted`; the SDKs reconnect by themselves and hear each other again; the
+    live session is still live and the viewer hears the host again. No call system message is
+    written (the call did not end)."""
+    from test_calls import Conn, command, connect_media
+
+    server = XcordServer("crash-calls", [], command=["serve", "--dev"])
+    async with server, aiohttp.ClientSession() as http:
+        api = Api(http, server.http_url)
+        carol, _ = await api.register("carol")
+        dave, dave_id = await api.register("dave")
+        host, host_id = await api.register("host")
+        viewer, _ = await api.register("viewer")
+        await community_with_voice(api, carol, [dave])
+        conv = (await api.ok("POST", "/api/v1/conversations", carol, {"userId": dave_id}, status=201))["id"]
+        await api.ok("PATCH", "/api/v1/users/@me", host, {"isCreator": True})
+        conns, rooms, pubs, lists = [], [], [], []
+        try:
+            c_main = await Conn(http, server.http_url, carol, "main").start()
+            d_main = await Conn(http, server.http_url, dave, "main").start()
+            conns += [c_main, d_main]
+            started = await command(api, carol, {"type": "start_call", "conversationId": conv, "connectionId": c_main.id})
+            call_id = started["result"]["call"]["id"]
+            await d_main.wait("MEDIA_SESSION_UPDATE", lambda d: any(c["callId"] == call_id for c in d["incomingCalls"]))
+            await command(api, dave, {"type": "accept_call", "callId": call_id, "connectionId": d_main.id})
+            c_room = await connect_media(await c_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}"))
+            d_room = await connect_media(await d_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}"))
+            rooms += [c_room, d_room]
+            lis_d = Listener(d_room)
+            lists.append(lis_d)
+            c_pub = Publisher(c_room)
+            pubs.append(c_pub)
+            await c_pub.publish_tone()
+
+            live = await api.ok("POST", "/api/v1/live", host, {"kind": "audio_room", "title": "Night", "access": "public"}, status=201)
+            lid = live["id"]
+            await api.ok("POST", f"/api/v1/live/{lid}/start", host)
+            h_ticket = await api.ok("POST", f"/api/v1/live/{lid}/join", host)
+            h_room = rtc.Room()
+            await asyncio.wait_for(h_room.connect(h_ticket["url"], h_ticket["token"]), 30)
+            rooms.append(h_room)
+            h_pub = Publisher(h_room)
+            pubs.append(h_pub)
+            await h_pub.publish_tone()
+            v_ticket = await api.ok("POST", f"/api/v1/live/{lid}/join", viewer)
+            v_room = rtc.Room()
+            lis_v = Listener(v_room)
+            lists.append(lis_v)
+            await asyncio.wait_for(v_room.connect(v_ticket["url"], v_ticket["token"]), 30)
+            rooms.append(v_room)
+            start = time.monotonic()
+            while lis_d.first_audible_after(start) is None or lis_v.first_audible_after(start) is None:
+                assert time.monotonic() - start < 20, "no audio before the crash"
+                await asyncio.sleep(0.1)
+            messages_before = len(await api.ok("GET", f"/api/v1/conversations/{conv}/messages", carol))
+
+            server.kill()
+            killed = time.monotonic()
+            for c in conns:
+                await c.close()
+            back = await wait_ready_again(server)
+            print(f"server back {back - killed:.2f} s after kill -9")
+
+            # the gateways come back; the sessions continue from the database
+            c2 = await Conn(http, server.http_url, carol, "main").start()
+            d2 = await Conn(http, server.http_url, dave, "main").start()
+            conns += [c2, d2]
+            for ready in (c2.ready, d2.ready):
+                m = ready["mediaSession"]
+                assert (m["type"], m["context"].get("callId")) == ("dm-voice", call_id), m
+            for conn in (c2, d2):
+                ev = await conn.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}", timeout=45)
+                print(f"{conn.id[:6]} handed the call {time.monotonic() - back:.1f} s after the restart")
+                assert ev["token"]
+            got = await api.ok("GET", f"/api/v1/calls/{call_id}", carol)
+            assert got["state"] == "accepted", got
+            # the SDKs reconnected by themselves: Dave hears Carol, the viewer the host
+            while lis_d.first_audible_after(back, subscribed_after=killed) is None or lis_v.first_audible_after(back, subscribed_after=killed) is None:
+                assert time.monotonic() - back < 30, f"no audio 30 s after the restart; dave {lis_d.events}, viewer {lis_v.events}"
+                await asyncio.sleep(0.1)
+            s = await api.ok("GET", f"/api/v1/live/{lid}", viewer)
+            assert s["state"] == "live", s
+            # nothing written twice or lost: the call left no system message (it goes on)
+            after = await api.ok("GET", f"/api/v1/conversations/{conv}/messages", carol)
+            assert len(after) == messages_before, (messages_before, after)
+            assert not c2.seen("CALL_UPDATE", lambda d: d["state"] == "ended")
+        finally:
+            for p in pubs:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(p.stop(), 5)
+            for lis in lists:
+                await lis.close()
+            for r in rooms:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(r.disconnect(), 5)
+            for c in conns:
+                await c.close()

@@ -293,3 +293,85 @@ async def test_subscribers_bans_and_chat(control):  # noqa: F811
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(r.disconnect(), 5)
 
+
+
+async def test_joining_a_live_moves_a_voice_channel_member_into_it(control):  # noqa: F811
+    """A live is a media session: Bob, in a voice channel through his media session (Ali in it
+    too), joins a live as a viewer: his channel media ends (his voice state is gone on Ali's
+    gateway, his channel room disconnects, his own window is told it was replaced) and his media
+    session is the live, which he hears; leaving the live ends it."""
+    from test_calls import Conn, command, connect_media
+    from test_control_voice import community_with_voice
+
+    server, api, http = control
+    host, host_id = await api.register("livehost")
+    bob, bob_id = await api.register("voicebob")
+    ali, ali_id = await api.register("voiceali")
+    _, channel = await community_with_voice(api, ali, [bob])
+    await api.ok("PATCH", "/api/v1/users/@me", host, {"isCreator": True})
+    live = await api.ok("POST", "/api/v1/live", host, {"kind": "video_live", "title": "Show", "access": "public"}, status=201)
+    lid = live["id"]
+    await api.ok("POST", f"/api/v1/live/{lid}/start", host)
+    conns, rooms, pub = [], [], None
+    try:
+        b_main = await Conn(http, server.http_url, bob, "main").start()
+        a_gw = await Gateway(http, server.http_url, ali).start()
+        conns += [b_main, a_gw]
+        rooms.append(await _connect(await api.ok("POST", f"/api/v1/channels/{channel}/voice/join", ali)))
+        await command(api, bob, {"type": "join_channel", "channelId": channel, "connectionId": b_main.id})
+        vc = await connect_media(await b_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"vc_{channel}"))
+        rooms.append(vc)
+        vc_gone = EventWaiter(vc, "disconnected")
+        await a_gw.wait_voice(bob_id, channel, timeout=10)
+        s = await api.ok("GET", "/api/v1/users/@me/media-session", bob)
+        assert s["type"] == "server-voice", s
+
+        h = await _connect(await api.ok("POST", f"/api/v1/live/{lid}/join", host))
+        rooms.append(h)
+        pub = Publisher(h)
+        await pub.publish_tone()
+
+        ticket = await api.ok("POST", f"/api/v1/live/{lid}/join", bob, {"connectionId": b_main.id})
+        assert ticket["role"] == "viewer"
+        # the channel's media session ended cleanly, each party told
+        replaced = await b_main.wait("MEDIA_SESSION_REPLACED")
+        assert replaced["previous"] == "server-voice", replaced
+        took = await a_gw.wait_voice(bob_id, None, timeout=10)
+        print(f"Bob's voice state gone on Ali's gateway after {took*1000:.0f} ms")
+        await vc_gone.wait(timeout=10)
+        states = await api.ok("GET", f"/api/v1/channels/{channel}/voice", ali)
+        assert [x["userId"] for x in states] == [ali_id], states
+        # the live is Bob's media session; its owner is told to connect to the live room
+        connect = await b_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"live_{lid}")
+        assert connect["role"] == "viewer", connect
+        s = await api.ok("GET", "/api/v1/users/@me/media-session", bob)
+        assert (s["type"], s["context"].get("liveId"), s["owner"]["connectionId"]) == ("live-stream", lid, b_main.id), s
+        v = rtc.Room()
+        subs = EventWaiter(v, "track_subscribed")
+        await asyncio.wait_for(v.connect(connect["url"], connect["token"]), 30)
+        rooms.append(v)
+        track, _, _ = await subs.wait(lambda t, p, part: part.identity == host_id, timeout=20)
+        level = rms(await collect_audio(track, seconds=0.5, skip_seconds=0.3, timeout=20))
+        assert level > 300, f"the viewer does not hear the host (rms {level:.0f})"
+        for _ in range(50):
+            s = await api.ok("GET", "/api/v1/users/@me/media-session", bob)
+            if s["connection"] == "connected":
+                break
+            await asyncio.sleep(0.1)
+        assert s["connection"] == "connected", s
+
+        # leaving the live ends the session and the room
+        v_gone = EventWaiter(v, "disconnected")
+        status, _ = await api.call("POST", f"/api/v1/live/{lid}/leave", bob)
+        assert status == 204
+        await v_gone.wait(timeout=10)
+        s = await b_main.wait("MEDIA_SESSION_UPDATE", lambda d: d["type"] == "idle")
+        assert s["context"] == {}, s
+    finally:
+        if pub:
+            await pub.stop()
+        for r in rooms:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(r.disconnect(), 5)
+        for c in conns:
+            await c.close()

@@ -26,11 +26,26 @@ export interface LiveSession {
   endReason: string | null;
 }
 
+export interface VideoLayer {
+  width: number;
+  height: number;
+  maxBitrate: number;
+  maxFramerate: number;
+}
+
+/** How to publish in a session's kind (the server's bitrate presets). */
+export interface PublishDefaults {
+  preset: LiveKind;
+  video: { top: VideoLayer; simulcastLayers: VideoLayer[] } | null;
+  audio: { maxBitrate: number; stereo: boolean; dtx: boolean; red: boolean };
+}
+
 export interface LiveTicket {
   url: string;
   token: string;
   room: string;
   role: LiveRole;
+  publishDefaults: PublishDefaults;
 }
 
 export interface Stage {
@@ -83,7 +98,9 @@ export const liveApi = {
   create: (body: NewLive) => call<LiveSession>('POST', '/live', body),
   start: (id: string) => call<LiveSession>('POST', L(id, '/start')),
   end: (id: string) => call<LiveSession>('POST', L(id, '/end')),
-  join: (id: string) => call<LiveTicket>('POST', L(id, '/join')),
+  join: (id: string, connectionId?: string | null) =>
+    call<LiveTicket>('POST', L(id, '/join'), connectionId ? { connectionId } : undefined),
+  leave: (id: string) => call<void>('POST', L(id, '/leave')),
   purchase: (id: string, key: string) =>
     call<{ purchase: { id: string }; balance: number }>('POST', L(id, '/purchase'), undefined, { 'Idempotency-Key': key }),
   wallet: () => call<Wallet>('GET', '/wallet'),

@@ -4,10 +4,11 @@
 // room when the session fails.
 
 import { describe, expect, it } from 'vitest';
+import { VideoPreset } from 'livekit-client';
 import { ApiError } from '../api';
 import type { CallSession, SessionState } from '../session';
 import { Store } from '../store';
-import type { LiveApi, LiveSession, Profile, Stage } from './api';
+import type { LiveApi, LiveSession, Profile, PublishDefaults, Stage } from './api';
 import { LiveModel } from './model';
 
 const ME: Profile = {
@@ -34,6 +35,23 @@ const SESSION: LiveSession = {
   startedAt: 1,
   endedAt: null,
   endReason: null,
+};
+
+const AUDIO_ROOM: PublishDefaults = {
+  preset: 'audio_room',
+  video: null,
+  audio: { maxBitrate: 128000, stereo: true, dtx: false, red: true },
+};
+
+const MEDIA = {
+  version: 1,
+  epoch: 4,
+  controls: { muted: false, deafened: false, camera: false, screenShare: false },
+  connection: 'connecting',
+  owner: null,
+  participants: [],
+  incomingCalls: [],
+  pip: { enabled: false, x: 0, y: 0, width: 0, height: 0, minimized: false },
 };
 
 const STAGE: Stage = { sessionId: 's1', hands: [], invites: [], roles: [{ userId: 'h', role: 'host' }] };
@@ -83,7 +101,7 @@ function setup(script: Partial<LiveApi> = {}) {
     },
     join: async () => {
       if (!bought) throw new ApiError(402, 'payment_required', 'buy it first');
-      return { url: 'ws://x', token: 't', room: 'live_s1', role: 'listener' as const };
+      return { url: 'ws://x', token: 't', room: 'live_s1', role: 'listener' as const, publishDefaults: AUDIO_ROOM };
     },
     purchase: async (_id: string, key: string) => {
       log.push(`purchase ${key}`);
@@ -141,7 +159,7 @@ describe('LiveModel', () => {
         }
         throw new ApiError(409, 'already_purchased', 'bought');
       },
-      join: async () => ({ url: 'ws://x', token: 't', room: 'live_s1', role: 'listener' as const }),
+      join: async () => ({ url: 'ws://x', token: 't', room: 'live_s1', role: 'listener' as const, publishDefaults: AUDIO_ROOM }),
     } as Partial<LiveApi>);
     await model.open('s1');
     await model.purchase();
@@ -154,7 +172,7 @@ describe('LiveModel', () => {
 
   it('publishes its microphone when promoted to speaker, on the same connection, retrying until permitted', async () => {
     const { model, store, media } = setup({
-      join: async () => ({ url: 'ws://x', token: 't', room: 'live_s1', role: 'listener' as const }),
+      join: async () => ({ url: 'ws://x', token: 't', room: 'live_s1', role: 'listener' as const, publishDefaults: AUDIO_ROOM }),
     } as Partial<LiveApi>);
     await model.open('s1');
     await model.join();
@@ -176,7 +194,7 @@ describe('LiveModel', () => {
 
   it('leaves the room when the session fails, and keeps why', async () => {
     const { model, store, media } = setup({
-      join: async () => ({ url: 'ws://x', token: 't', room: 'live_s1', role: 'listener' as const }),
+      join: async () => ({ url: 'ws://x', token: 't', room: 'live_s1', role: 'listener' as const, publishDefaults: AUDIO_ROOM }),
     } as Partial<LiveApi>);
     await model.open('s1');
     await model.join();
@@ -186,6 +204,51 @@ describe('LiveModel', () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(media.calls).toContain('disconnect');
     expect(model.snapshot().session?.endReason).toBe('media_room_closed');
+    expect(model.snapshot().role).toBeNull();
+  });
+
+  it('publishes with the presets of the ticket, names this window when joining, and ends the media session on leave', async () => {
+    const joins: (string | null | undefined)[] = [];
+    const left: string[] = [];
+    const { model, store, media } = setup({
+      join: async (_id: string, connectionId?: string | null) => {
+        joins.push(connectionId);
+        return { url: 'ws://x', token: 't', room: 'live_s1', role: 'speaker' as const, publishDefaults: AUDIO_ROOM };
+      },
+      leave: async (id: string) => {
+        left.push(id);
+      },
+    } as Partial<LiveApi>);
+    store.ready({ sessionId: 'conn-1', user: ME });
+    await model.open('s1');
+    expect(model.roomOptions(VideoPreset)).toEqual({});
+    await model.join();
+    expect(joins).toEqual(['conn-1']);
+    const options = model.roomOptions(VideoPreset);
+    expect(options.publishDefaults).toMatchObject({ audioPreset: { maxBitrate: 128000 }, forceStereo: true, dtx: false, red: true });
+    expect(options.audioCaptureDefaults).toMatchObject({ channelCount: 2, echoCancellation: false });
+    await model.leave();
+    expect(media.calls.at(-1)).toBe('disconnect');
+    expect(left).toEqual(['s1']);
+  });
+
+  it('leaves the live room when the media session moves elsewhere, not for an update from before', async () => {
+    const { model, store, media } = setup({
+      join: async () => ({ url: 'ws://x', token: 't', room: 'live_s1', role: 'listener' as const, publishDefaults: AUDIO_ROOM }),
+    } as Partial<LiveApi>);
+    await model.open('s1');
+    await model.join();
+    // an update from before the join (still in a channel) changes nothing
+    store.event('MEDIA_SESSION_UPDATE', { ...MEDIA, version: 1, type: 'server-voice', context: { channelId: 'c1' } });
+    expect(media.calls).not.toContain('disconnect');
+    store.event('MEDIA_SESSION_UPDATE', { ...MEDIA, version: 3, type: 'live-stream', context: { liveId: 's1' } });
+    // a late snapshot from before crosses it on the wire: still nothing
+    store.event('MEDIA_SESSION_UPDATE', { ...MEDIA, version: 2, type: 'server-voice', context: { channelId: 'c1' } });
+    expect(media.calls).not.toContain('disconnect');
+    // another window joined a voice channel: the live room is left
+    store.event('MEDIA_SESSION_UPDATE', { ...MEDIA, version: 4, epoch: 5, type: 'server-voice', context: { channelId: 'c1' } });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(media.calls).toContain('disconnect');
     expect(model.snapshot().role).toBeNull();
   });
 });

@@ -3,14 +3,18 @@
 // store's event feed) and owns the LiveKit room of the session through its own `CallSession`
 // (connected and disconnected explicitly: joined with the role's ticket, the microphone and
 // camera turned on when the role publishes, also when a stage invitation is accepted, without
-// a reconnect). Views read `snapshot()` through `subscribe` and call the methods; a refusal is
+// a reconnect; published with the kind's presets from the ticket). Joining makes the live the
+// user's media session (it names this window's gateway connection); leaving ends it, and when
+// the media session moves elsewhere the live room is left. Views read `snapshot()` through `subscribe` and call the methods; a refusal is
 // kept as `{code, message}` so the page can say precisely what happened and offer the way on
 // (buy, subscribe, top up).
 
 import { ApiError } from '../api';
 import type { CallSession } from '../session';
 import type { Store } from '../store';
-import type { LiveApi, LiveRole, LiveSession, Profile, Stage } from './api';
+import type { RoomOptions } from 'livekit-client';
+import type { LiveApi, LiveRole, LiveSession, Profile, PublishDefaults, Stage } from './api';
+import { roomOptionsOf } from './presets';
 import { mergeMessages, publishes, reduceLive, roleOf } from './rules';
 import type { LiveView, Refusal } from './rules';
 
@@ -64,6 +68,12 @@ export class LiveModel {
   /** The purchase's Idempotency-Key, kept for a retry of the same purchase. */
   private purchaseKey: string | null = null;
   private loadingNames = new Set<string>();
+  /** The publish defaults of the last ticket (the live room's options). */
+  private publishDefaults: PublishDefaults | null = null;
+  /** Whether the user's media session was seen on this live since the join. */
+  private sawMediaSession = false;
+  /** The newest media-session version seen. */
+  private mediaVersion = 0;
 
   constructor(private readonly deps: LiveDeps) {
     deps.store.listenEvents((t, d) => this.onEvent(t, d));
@@ -98,6 +108,10 @@ export class LiveModel {
 
   private onEvent(t: string, d: Record<string, unknown>): void {
     if (!this.state.id) return;
+    if (t === 'MEDIA_SESSION_UPDATE') {
+      this.followMediaSession(d);
+      return;
+    }
     const before = this.state;
     const next = reduceLive(before, t, d);
     if (next === before) return;
@@ -180,11 +194,17 @@ export class LiveModel {
     if (!id || this.state.joining) return;
     this.set({ joining: true, error: null });
     try {
-      const ticket = await this.deps.api.join(id);
+      // this window holds the live's media session (the server moves the user's media here)
+      const ticket = await this.deps.api.join(id, this.deps.store.snapshot().connectionId);
+      this.publishDefaults = ticket.publishDefaults ?? null;
+      this.sawMediaSession = false;
       const s = this.state.session;
       const video = s?.kind === 'video_live';
       const camera = video && (ticket.role === 'host' || ticket.role === 'co_host');
       this.set({ role: ticket.role });
+      const m = this.deps.store.snapshot().mediaSession;
+      this.sawMediaSession = m?.type === 'live-stream' && (m.context as { liveId?: string }).liveId === id;
+      this.mediaVersion = m?.version ?? 0;
       await this.deps.media.connect(ticket.room, {
         ticket,
         camera,
@@ -200,9 +220,44 @@ export class LiveModel {
 
   async leave(): Promise<void> {
     if (this.state.role !== null || this.deps.media.snapshot().status !== 'idle') {
+      const id = this.state.id;
+      const joined = this.state.role !== null;
       await this.deps.media.disconnect();
       this.set({ role: null });
+      // the user's media session ends with the live (best effort: it also ends by itself)
+      if (id && joined) await this.deps.api.leave(id).catch(() => undefined);
     }
+  }
+
+  /**
+   * The live room's options: its kind's publish defaults from the last ticket (see
+   * `presets.ts`); `VideoPreset` is livekit-client's class.
+   */
+  roomOptions(VideoPresetOf: Parameters<typeof roomOptionsOf>[1]): RoomOptions {
+    return this.publishDefaults ? roomOptionsOf(this.publishDefaults, VideoPresetOf) : {};
+  }
+
+  /**
+   * The user's media session moved away from this live (another window joined a voice channel
+   * or a call, a kick, the live ended): this window leaves the live room. Only after the session
+   * was seen on this live, so an update from before the join changes nothing.
+   */
+  private followMediaSession(d: Record<string, unknown>): void {
+    const id = this.state.id;
+    if (!id || this.state.role === null) return;
+    const version = typeof d.version === 'number' ? d.version : 0;
+    // snapshots can cross on the wire: only the newest counts
+    if (version < this.mediaVersion) return;
+    this.mediaVersion = version;
+    const context = (d.context ?? {}) as { liveId?: string };
+    const here = d.type === 'live-stream' && context.liveId === id;
+    if (here) {
+      this.sawMediaSession = true;
+      return;
+    }
+    if (!this.sawMediaSession) return;
+    this.sawMediaSession = false;
+    void this.deps.media.disconnect().then(() => this.set({ role: null }));
   }
 
   /** Closes the page's session (leaves its room). */

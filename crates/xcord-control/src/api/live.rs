@@ -1,11 +1,12 @@
 //! Live broadcasts and audio rooms over HTTP: creating, listing, reading, starting, ending,
-//! joining and buying a session. The rules live in `crate::live::service`.
+//! joining and leaving (the live as the caller's media session) and buying a session. The rules live in `crate::live::service`.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -30,6 +31,7 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
         .routes(routes!(start))
         .routes(routes!(end))
         .routes(routes!(join))
+        .routes(routes!(leave))
         .routes(routes!(purchase))
 }
 
@@ -185,18 +187,52 @@ async fn end(state: State, session: Session, Path(id): Path<String>) -> Result<J
     ))
 }
 
-/// A media token for a session
+/// Which gateway connection should hold the live's media connection (optional; the body may be
+/// absent).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JoinLiveRequest {
+    /// A live gateway connection of the caller (Ready's `sessionId`): it owns the media session
+    /// (otherwise the usual election decides).
+    connection_id: Option<String>,
+}
+
+/// An optional JSON body naming the connection to hold the media.
+pub struct JoinBody(Option<String>);
+
+impl<S: Send + Sync> FromRequest<S> for JoinBody {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| Error::invalid(rejection.body_text()))?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        let body: JoinLiveRequest = serde_json::from_slice(&bytes)
+            .map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))?;
+        Ok(Self(body.connection_id))
+    }
+}
+
+/// Join a session: a media token, and the session becomes your media session
 ///
-/// The host gets `host` (while scheduled or live); everyone else `viewer` (`video_live`) or
-/// `listener` (`audio_room`), hidden from participant lists, while live. No request body.
+/// The host gets `host` (while scheduled or live); everyone else their stage role, or `viewer`
+/// (`video_live`) or `listener` (`audio_room`), hidden from participant lists, while live. The
+/// session becomes the caller's one media session (`live-stream`): a voice channel, call or
+/// other live they were in ends (the others told), and the owner connection also gets
+/// `MEDIA_SESSION_CONNECT` for the live room. `publishDefaults` are the kind's bitrate presets.
 #[utoipa::path(
     post,
     path = "/api/v1/live/{id}/join",
     operation_id = "joinLiveSession",
     tag = "live",
     params(LiveSessionId),
+    request_body(content = JoinLiveRequest, description = "Optional; the body may also be empty."),
     responses(
-        (status = 200, description = "Where and how to connect, and the role.", body = LiveTicket),
+        (status = 200, description = "Where and how to connect, the role and the publish defaults.", body = LiveTicket),
+        (status = 400, response = BadRequest),
         (status = 401, response = Unauthorized),
         (status = 402, description = "A pay-per-view session not bought (`payment_required`).", body = ErrorBody),
         (status = 403, description = "For subscribers (`subscription_required`), or full (`session_full`).", body = ErrorBody),
@@ -205,8 +241,36 @@ async fn end(state: State, session: Session, Path(id): Path<String>) -> Result<J
         (status = 503, response = MediaUnavailable),
     ),
 )]
-async fn join(state: State, session: Session, Path(id): Path<String>) -> Result<Json<LiveTicket>> {
-    Ok(Json(service::join(&state, &session.user, &id).await?))
+async fn join(
+    state: State,
+    session: Session,
+    Path(id): Path<String>,
+    JoinBody(prefer): JoinBody,
+) -> Result<Json<LiveTicket>> {
+    Ok(Json(
+        service::join(&state, &session.user, &id, prefer).await?,
+    ))
+}
+
+/// Leave a session
+///
+/// Ends the caller's media session if it is this live session's (which takes them out of its
+/// room); otherwise nothing. No request body.
+#[utoipa::path(
+    post,
+    path = "/api/v1/live/{id}/leave",
+    operation_id = "leaveLiveSession",
+    tag = "live",
+    params(LiveSessionId),
+    responses(
+        (status = 204, description = "Left (or was not in it)."),
+        (status = 401, response = Unauthorized),
+        (status = 404, response = NotFound),
+    ),
+)]
+async fn leave(state: State, session: Session, Path(id): Path<String>) -> Result<StatusCode> {
+    service::leave(&state, &session.user, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A purchase and the balance after it.

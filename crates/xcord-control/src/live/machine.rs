@@ -7,7 +7,8 @@
 //! Media-plane failures make a live session `failed`: its host never connected within
 //! [`HOST_CONNECT_GRACE_MS`] of the start (`host_never_connected`), its host's media connection
 //! was lost and did not come back within [`HOST_RECONNECT_GRACE_MS`] (`host_connection_lost`),
-//! or its media room disappeared while live ([`LiveInput::MediaFailed`]: `media_room_closed`).
+//! or its media room disappeared while live ([`LiveInput::MediaFailed`]: `media_room_closed`), or
+//! the media node holding it stopped answering ([`LiveInput::MediaNodeLost`]: `media_node_lost`).
 
 use super::{LiveSession, LiveState};
 
@@ -22,6 +23,8 @@ pub enum LiveInput {
     Tick,
     /// The media plane lost the session's room while live (it closed or its node is gone).
     MediaFailed,
+    /// The media node holding the session's room stopped answering (the control plane's probe).
+    MediaNodeLost,
 }
 
 /// Why an input was refused.
@@ -112,8 +115,11 @@ pub fn apply(s: &LiveSession, input: LiveInput, now: i64) -> Result<LiveSession,
         (LiveInput::MediaFailed, LiveState::Live) => {
             Ok(end(&s, LiveState::Failed, "media_room_closed", now))
         }
+        (LiveInput::MediaNodeLost, LiveState::Live) => {
+            Ok(end(&s, LiveState::Failed, "media_node_lost", now))
+        }
         // A room closing before the start or after the end is no failure of the session.
-        (LiveInput::MediaFailed, _) => Ok(s),
+        (LiveInput::MediaFailed | LiveInput::MediaNodeLost, _) => Ok(s),
     }
 }
 
@@ -252,8 +258,15 @@ mod tests {
             apply(&scheduled, LiveInput::MediaFailed, 5_000).unwrap(),
             scheduled
         );
+        let lost = apply(&live, LiveInput::MediaNodeLost, 5_000).unwrap();
+        assert_eq!(lost.state, LiveState::Failed);
+        assert_eq!(lost.end_reason.as_deref(), Some("media_node_lost"));
         let ended = apply(&live, LiveInput::End, 2_000).unwrap();
         assert_eq!(apply(&ended, LiveInput::MediaFailed, 5_000).unwrap(), ended);
+        assert_eq!(
+            apply(&ended, LiveInput::MediaNodeLost, 5_000).unwrap(),
+            ended
+        );
         assert_eq!(
             apply(&failed, LiveInput::MediaFailed, 6_000).unwrap(),
             failed

@@ -2,7 +2,7 @@
 //! access rule (public, subscribers only, pay per view), its lifecycle (scheduled → live →
 //! ended or failed, a pure machine in [`machine`], ended by itself by the [`timers`] task), who
 //! may join in which role ([`access`], also pure), the media tokens and live permissions of
-//! each role ([`token`]), who is in the room and the audience counts from media events
+//! each role ([`token`]), the publishing presets of each kind ([`presets`]), who is in the room and the audience counts from media events
 //! ([`presence`]), the stage ([`stage`]), moderation ([`moderation`]) and who may act on whom
 //! ([`ranks`]), chat ([`chat`]), creator
 //! subscriptions ([`subscriptions`]), pay-per-view purchases paid from the caller's wallet
@@ -15,6 +15,7 @@ pub mod events;
 pub mod machine;
 pub mod moderation;
 pub mod presence;
+pub mod presets;
 pub mod ranks;
 pub mod service;
 pub mod stage;
@@ -149,7 +150,8 @@ pub struct LiveSession {
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
     /// Why it ended: `host_ended`, `cancelled` (ended before it started), `max_duration`, or
-    /// (`failed`) `host_never_connected`, `host_connection_lost` or `media_room_closed`.
+    /// (`failed`) `host_never_connected`, `host_connection_lost`, `media_room_closed` or
+    /// `media_node_lost`.
     pub end_reason: Option<String>,
     /// When the host's media connection was first seen.
     #[serde(skip)]

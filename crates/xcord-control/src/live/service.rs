@@ -12,13 +12,14 @@ use super::access::{self, Caller, JoinRefusal};
 use super::machine::{self, LiveInput, Refusal};
 use super::store::{self, Purchase};
 use super::{
-    LiveAccess, LiveKind, LiveRole, LiveSession, LiveState, events, moderation, presence, room_of,
-    stage, subscriptions,
+    LiveAccess, LiveKind, LiveRole, LiveSession, LiveState, events, moderation, presence, presets,
+    room_of, stage, subscriptions,
 };
 use crate::accounts::User;
 use crate::app::Services;
 use crate::db::{is_unique_violation, new_id};
 use crate::error::{Error, ErrorCode, Result};
+use crate::media_session;
 use crate::wallet;
 use sqlx::AnyConnection;
 
@@ -55,6 +56,8 @@ pub struct LiveTicket {
     #[schema(pattern = "^live_")]
     pub room: String,
     pub role: LiveRole,
+    /// How to publish in this session's kind (see the README's bitrate presets).
+    pub publish_defaults: presets::PublishDefaults,
 }
 
 fn in_range(name: &str, value: Option<i64>, min: i64, max: i64) -> Result<()> {
@@ -184,6 +187,10 @@ async fn after_change(services: &Services, current: &LiveSession, next: &mut Liv
         let seen: Vec<&str> = seen.iter().map(String::as_str).collect();
         events::publish(services, next, &seen, events::LIVE_UPDATE, &*next).await;
         close_room(services, next).await;
+        // the media sessions in it end too (the room they would leave is closed already)
+        if let Err(e) = media_session::live::ended(services, &next.id).await {
+            tracing::warn!(session = %next.id, "media sessions of an ended live not ended: {e}");
+        }
         next.viewer_count = 0;
         return;
     }
@@ -272,11 +279,25 @@ pub async fn change(
 /// which tells everyone watching and refunds by the refund rule; any other state is left as
 /// it is (a room closing after the end, say).
 pub async fn media_failed(services: &Services, id: &str) -> Result<()> {
+    media_lost(services, id, LiveInput::MediaFailed).await
+}
+
+/// The media node stopped answering: every live session fails (`media_node_lost`), telling
+/// everyone watching and refunding by the refund rule. Returns how many failed.
+pub async fn media_node_lost(services: &Services) -> Result<usize> {
+    let live = store::list(&services.db, Some(LiveState::Live), i64::from(u32::MAX)).await?;
+    for s in &live {
+        media_lost(services, &s.id, LiveInput::MediaNodeLost).await?;
+    }
+    Ok(live.len())
+}
+
+async fn media_lost(services: &Services, id: &str, input: LiveInput) -> Result<()> {
     loop {
         let Some(s) = store::get(&services.db, id).await? else {
             return Ok(());
         };
-        let mut next = machine::apply(&s, LiveInput::MediaFailed, services.clock.now_ms())
+        let mut next = machine::apply(&s, input, services.clock.now_ms())
             .map_err(|e| Error::internal(format!("a media failure was refused: {e}")))?;
         if next.state == LiveState::Failed && s.state == LiveState::Live {
             tracing::warn!(session = %id, reason = ?next.end_reason, "live session failed");
@@ -337,15 +358,36 @@ pub async fn entitled(services: &Services, user: &User, id: &str) -> Result<Live
 }
 
 /// A media token for `user` in session `id`, in the role their place gives them (the host's,
-/// their stage role, or the audience's). The count of `maxViewers` checked here is the one
-/// media events keep; the place itself is taken, atomically, when they connect.
-pub async fn join(services: &Services, user: &User, id: &str) -> Result<LiveTicket> {
+/// their stage role, or the audience's), with the session. The count of `maxViewers` checked
+/// here is the one media events keep; the place itself is taken, atomically, when they connect.
+pub async fn ticket(
+    services: &Services,
+    user: &User,
+    id: &str,
+) -> Result<(LiveSession, LiveTicket)> {
     let s = get(services, id).await?;
-    let caller = caller_of(services, &s, user).await?;
-    let role = access::decide(&s, caller).map_err(refusal_error)?;
+    let ticket = ticket_in(services, user, &s).await?;
+    Ok((s, ticket))
+}
+
+/// Like [`ticket`], deciding on session `id` with time applied but nothing stored: for a media
+/// session's handoff, which runs under the media sessions' lock (a stored change here could end
+/// media sessions, which takes that lock).
+pub async fn ticket_unstored(services: &Services, user: &User, id: &str) -> Result<LiveTicket> {
+    let s = store::get(&services.db, id)
+        .await?
+        .ok_or_else(|| Error::not_found("no such live session"))?;
+    let s = machine::apply(&s, LiveInput::Tick, services.clock.now_ms())
+        .map_err(|e| Error::internal(format!("a tick was refused: {e}")))?;
+    ticket_in(services, user, &s).await
+}
+
+async fn ticket_in(services: &Services, user: &User, s: &LiveSession) -> Result<LiveTicket> {
+    let caller = caller_of(services, s, user).await?;
+    let role = access::decide(s, caller).map_err(refusal_error)?;
     let role = match role {
         LiveRole::Host => LiveRole::Host,
-        _ => stage::role_of(&services.db, &s, &user.id).await?,
+        _ => stage::role_of(&services.db, s, &user.id).await?,
     };
     let media = services.media()?;
     let room = room_of(&s.id);
@@ -356,7 +398,31 @@ pub async fn join(services: &Services, user: &User, id: &str) -> Result<LiveTick
         token,
         room,
         role,
+        publish_defaults: presets::publish_defaults(s.kind),
     })
+}
+
+/// `user` joins session `id`: its ticket, and the session becomes their one media session
+/// (`live-stream`; whatever they were in before ends). `prefer` names the gateway connection
+/// that should hold the media connection.
+pub async fn join(
+    services: &Services,
+    user: &User,
+    id: &str,
+    prefer: Option<String>,
+) -> Result<LiveTicket> {
+    let (s, ticket) = ticket(services, user, id).await?;
+    media_session::live::join(services, user, &s, ticket.role, prefer).await?;
+    Ok(ticket)
+}
+
+/// `user` leaves session `id`: their media session ends if it is this session's (which also
+/// takes them out of its room).
+pub async fn leave(services: &Services, user: &User, id: &str) -> Result<()> {
+    store::get(&services.db, id)
+        .await?
+        .ok_or_else(|| Error::not_found("no such live session"))?;
+    media_session::live::leave(services, &user.id, id, "hangup").await
 }
 
 /// A purchase and the buyer's balance after it; `created` is false when the key was used

@@ -1,5 +1,6 @@
 //! A remote LiveKit-compatible media plane: RoomService calls over Twirp (LiveKit's own Rust
-//! server SDK). Its events arrive as signed webhooks, received by `api::webhooks`.
+//! server SDK), each bounded by [`REQUEST_TIMEOUT`]. Its events arrive as signed webhooks,
+//! received by `api::webhooks`.
 
 use async_trait::async_trait;
 use livekit_api::services::ServerError;
@@ -39,6 +40,23 @@ fn map_err(e: ServiceError) -> MediaError {
     }
 }
 
+/// How long one call to the media server may take: a node that stopped silently (a frozen
+/// process, a dropped network) answers nothing, and a call must not wait for it forever.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs one RoomService call within [`REQUEST_TIMEOUT`].
+async fn bounded<T>(
+    call: impl std::future::Future<Output = Result<T, ServiceError>>,
+) -> Result<T, MediaError> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, call).await {
+        Ok(answer) => answer.map_err(map_err),
+        Err(_) => Err(MediaError::Unavailable(format!(
+            "no answer within {} s",
+            REQUEST_TIMEOUT.as_secs()
+        ))),
+    }
+}
+
 #[async_trait]
 impl MediaPlane for LiveKitHttpMediaPlane {
     fn kind(&self) -> &'static str {
@@ -54,18 +72,15 @@ impl MediaPlane for LiveKitHttpMediaPlane {
             metadata: req.metadata,
             egress: req.egress,
         };
-        self.client
-            .create_room(&req.name, options)
-            .await
-            .map_err(map_err)
+        bounded(self.client.create_room(&req.name, options)).await
     }
 
     async fn list_rooms(&self, names: Vec<String>) -> Result<Vec<proto::Room>, MediaError> {
-        self.client.list_rooms(names).await.map_err(map_err)
+        bounded(self.client.list_rooms(names)).await
     }
 
     async fn delete_room(&self, room: &str) -> Result<(), MediaError> {
-        self.client.delete_room(room).await.map_err(map_err)
+        bounded(self.client.delete_room(room)).await
     }
 
     async fn update_room_metadata(
@@ -73,17 +88,14 @@ impl MediaPlane for LiveKitHttpMediaPlane {
         room: &str,
         metadata: &str,
     ) -> Result<proto::Room, MediaError> {
-        self.client
-            .update_room_metadata(room, metadata)
-            .await
-            .map_err(map_err)
+        bounded(self.client.update_room_metadata(room, metadata)).await
     }
 
     async fn list_participants(
         &self,
         room: &str,
     ) -> Result<Vec<proto::ParticipantInfo>, MediaError> {
-        self.client.list_participants(room).await.map_err(map_err)
+        bounded(self.client.list_participants(room)).await
     }
 
     async fn get_participant(
@@ -91,17 +103,11 @@ impl MediaPlane for LiveKitHttpMediaPlane {
         room: &str,
         identity: &str,
     ) -> Result<proto::ParticipantInfo, MediaError> {
-        self.client
-            .get_participant(room, identity)
-            .await
-            .map_err(map_err)
+        bounded(self.client.get_participant(room, identity)).await
     }
 
     async fn remove_participant(&self, room: &str, identity: &str) -> Result<(), MediaError> {
-        self.client
-            .remove_participant(room, identity)
-            .await
-            .map_err(map_err)
+        bounded(self.client.remove_participant(room, identity)).await
     }
 
     async fn mute_published_track(
@@ -111,10 +117,11 @@ impl MediaPlane for LiveKitHttpMediaPlane {
         track_sid: &str,
         muted: bool,
     ) -> Result<proto::TrackInfo, MediaError> {
-        self.client
-            .mute_published_track(room, identity, track_sid, muted)
-            .await
-            .map_err(map_err)
+        bounded(
+            self.client
+                .mute_published_track(room, identity, track_sid, muted),
+        )
+        .await
     }
 
     async fn update_participant(
@@ -127,10 +134,11 @@ impl MediaPlane for LiveKitHttpMediaPlane {
             permission: req.permission,
             name: req.name,
         };
-        self.client
-            .update_participant(&req.room, &req.identity, options)
-            .await
-            .map_err(map_err)
+        bounded(
+            self.client
+                .update_participant(&req.room, &req.identity, options),
+        )
+        .await
     }
 
     async fn update_subscriptions(
@@ -140,10 +148,11 @@ impl MediaPlane for LiveKitHttpMediaPlane {
         track_sids: Vec<String>,
         subscribe: bool,
     ) -> Result<(), MediaError> {
-        self.client
-            .update_subscriptions(room, identity, track_sids, subscribe)
-            .await
-            .map_err(map_err)
+        bounded(
+            self.client
+                .update_subscriptions(room, identity, track_sids, subscribe),
+        )
+        .await
     }
 
     #[allow(deprecated)]
@@ -156,9 +165,6 @@ impl MediaPlane for LiveKitHttpMediaPlane {
             topic: req.topic,
             ..Default::default()
         };
-        self.client
-            .send_data(&req.room, req.data, options)
-            .await
-            .map_err(map_err)
+        bounded(self.client.send_data(&req.room, req.data, options)).await
     }
 }

@@ -271,12 +271,12 @@ async fn start_call(
         } else {
             SessionType::DmVoice
         },
-        context: Context {
+        context: Box::new(Context {
             call_id: Some(call.id.clone()),
             conversation_id: Some(conversation.id.clone()),
             other_user: Some(person(&callee)),
             ..Context::default()
-        },
+        }),
         room: room_of_call(&call.id),
         prefer,
     };
@@ -324,12 +324,12 @@ async fn accept_call(
             } else {
                 SessionType::DmVoice
             },
-            context: Context {
+            context: Box::new(Context {
                 call_id: Some(call.id.clone()),
                 conversation_id: Some(call.conversation_id.clone()),
                 other_user: Some(person(&caller)),
                 ..Context::default()
-            },
+            }),
             room: room_of_call(&call.id),
             prefer,
         };
@@ -357,7 +357,7 @@ async fn join_channel(
         } else {
             SessionType::ServerVoice
         },
-        context: Context {
+        context: Box::new(Context {
             community_name: communities::communities_of(&services.db, &user.id)
                 .await?
                 .into_iter()
@@ -369,7 +369,7 @@ async fn join_channel(
             community_id: Some(access.community_id.clone()),
             channel_id: Some(channel_id.to_owned()),
             ..Context::default()
-        },
+        }),
         room: ticket.room,
         prefer,
     };

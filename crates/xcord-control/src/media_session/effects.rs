@@ -14,6 +14,7 @@ use crate::app::Services;
 use crate::calls::call_of_room;
 use crate::communities::Permissions;
 use crate::error::{Error, Result};
+use crate::live;
 use crate::media::MediaError;
 use crate::realtime::hub::GatewayEvent;
 use crate::voice::{self, token};
@@ -61,7 +62,8 @@ fn to_connection(services: &Services, user_id: &str, connection_id: &str, event:
 }
 
 /// `MEDIA_SESSION_CONNECT` with a fresh token: for a call's room signed here for its party, for
-/// a channel's room through voice's join checks.
+/// a channel's room through voice's join checks, for a live room through the live session's
+/// access rules (with the role and the kind's publish defaults).
 async fn connect(
     services: &Services,
     user_id: &str,
@@ -72,7 +74,12 @@ async fn connect(
     let user = accounts::user_by_id(&services.db, user_id)
         .await?
         .ok_or_else(|| Error::not_found("user not found"))?;
-    let (url, token) = if call_of_room(room).is_some() {
+    let mut extra = json!({});
+    let (url, token) = if let Some(live) = live::presence::session_of_room(room) {
+        let ticket = live::service::ticket_unstored(services, &user, live).await?;
+        extra = json!({"role": ticket.role, "publishDefaults": ticket.publish_defaults});
+        (ticket.url, ticket.token)
+    } else if call_of_room(room).is_some() {
         let media = services.media()?;
         let (token, _) = token::sign_for_room(
             &media.access,
@@ -89,14 +96,15 @@ async fn connect(
     } else {
         return Err(Error::internal(format!("no token for room {room}")));
     };
+    let mut connect = json!({"url": url, "token": token, "room": room, "epoch": epoch});
+    if let (Some(fields), Some(extra)) = (connect.as_object_mut(), extra.as_object()) {
+        fields.extend(extra.clone());
+    }
     to_connection(
         services,
         user_id,
         connection_id,
-        GatewayEvent::new(
-            MEDIA_SESSION_CONNECT,
-            json!({"url": url, "token": token, "room": room, "epoch": epoch}),
-        ),
+        GatewayEvent::new(MEDIA_SESSION_CONNECT, connect),
     );
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! Media sessions' side of media-plane events, for call rooms (`dm_<call>`) and channel rooms
-//! (`vc_<channel>`): who is in each room (keyed by participant sid, so a replaced connection's
+//! (`vc_<channel>`) (in live rooms, `live_<session>`, only the user's own media connection): who is in each room (keyed by participant sid, so a replaced connection's
 //! late `participant_left` changes nothing), a call's parties joining and leaving its room (the
 //! call's disconnect grace), the user's own media connection, and a new snapshot for everyone
 //! whose session is in the room. What the server enforces is applied again to new tracks: a
@@ -19,6 +19,7 @@ use crate::app::Services;
 use crate::calls::call_of_room;
 use crate::calls::machine::CallInput;
 use crate::error::Result;
+use crate::live::presence::session_of_room;
 use crate::media::{MediaEvent, MediaEventListener};
 use crate::voice::channel_of_room;
 
@@ -48,6 +49,9 @@ fn has(tracks: &[proto::TrackInfo], source: proto::TrackSource, unmuted: bool) -
 
 async fn apply(services: &Services, event: &MediaEvent) -> Result<()> {
     let room = event.room.as_ref().map(|r| r.name.as_str()).unwrap_or("");
+    if session_of_room(room).is_some() {
+        return live_presence(services, room, event).await;
+    }
     if call_of_room(room).is_none() && channel_of_room(room).is_none() {
         return Ok(());
     }
@@ -112,6 +116,30 @@ async fn apply(services: &Services, event: &MediaEvent) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// In a live room only the user's own media connection shows in their session (the audience is
+/// hidden, and the live session keeps who is in the room).
+async fn live_presence(services: &Services, room: &str, event: &MediaEvent) -> Result<()> {
+    let present = match event.event.as_str() {
+        names::PARTICIPANT_JOINED => true,
+        names::PARTICIPANT_LEFT | names::PARTICIPANT_CONNECTION_ABORTED => false,
+        _ => return Ok(()),
+    };
+    let Some(p) = event.participant.as_ref() else {
+        return Ok(());
+    };
+    let mut unit = Unit::begin(services).await;
+    let _ = unit
+        .feed(
+            &p.identity,
+            Input::MediaPresence {
+                room: room.to_owned(),
+                present,
+            },
+        )
+        .await?;
+    unit.commit(None).await
 }
 
 async fn enforce_again(

@@ -36,7 +36,7 @@ pub enum Input {
     /// A new session replaces whatever there was.
     Start {
         session_type: SessionType,
-        context: Context,
+        context: Box<Context>,
         room: String,
         /// The connection that acted (the command's `connectionId`): it owns the new session
         /// when it is one of the user's live connections; otherwise the usual election decides.
@@ -294,7 +294,7 @@ fn apply(s: &mut Session, input: Input, now: i64, fx: &mut Vec<Effect>) -> Resul
                 end(s, "replaced", fx);
             }
             s.session_type = session_type;
-            s.context = context;
+            s.context = *context;
             s.room = Some(room);
             s.connection = ConnectionState::Connecting;
             s.controls.camera = matches!(session_type, SessionType::DmVideo);

@@ -27,10 +27,10 @@ fn open(s: &Session, id: &str, kind: ConnectionKind, now: i64) -> Session {
 fn call_start() -> Input {
     Input::Start {
         session_type: SessionType::DmVoice,
-        context: Context {
+        context: Box::new(Context {
             call_id: Some("c1".into()),
             ..Context::default()
-        },
+        }),
         room: "dm_c1".into(),
         prefer: None,
     }
@@ -227,10 +227,10 @@ fn starting_a_session_replaces_the_old_one() {
         &s,
         Input::Start {
             session_type: SessionType::ServerVoice,
-            context: Context {
+            context: Box::new(Context {
                 channel_id: Some("ch".into()),
                 ..Context::default()
-            },
+            }),
             room: "vc_ch".into(),
             prefer: None,
         },
@@ -477,7 +477,7 @@ fn a_start_names_the_connection_that_acted_and_it_owns_the_session() {
     let s = open(&s, "overlay", ConnectionKind::Overlay, T0 + 2);
     let start = |prefer: Option<&str>| Input::Start {
         session_type: SessionType::DmVoice,
-        context: Context::default(),
+        context: Box::new(Context::default()),
         room: "dm_c1".into(),
         prefer: prefer.map(str::to_owned),
     };

@@ -12,6 +12,7 @@
 //! - `commands`: `POST /api/v1/media-session/commands` (idempotent by the client's id;
 //!   `request`: how a command is read);
 //! - `connections`: what the gateway reports (a connection opened, heartbeat, closed);
+//! - `live`: live sessions as media sessions (`live-stream`);
 //! - `listener`: the media plane's events (participants, presence in a call's room);
 //! - `timers`: the task that turns deadlines into ticks, on the injected clock;
 //! - `speaking`: who speaks in each room (the media plane's speaker updates), in snapshots;
@@ -26,6 +27,7 @@ pub mod connections;
 pub mod controls;
 pub mod effects;
 pub mod listener;
+pub mod live;
 pub mod machine;
 pub mod model;
 pub mod request;

@@ -86,6 +86,16 @@ pub struct Context {
     pub channel_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel_name: Option<String>,
+    /// The live session watched or hosted (`live-stream`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Id>)]
+    pub live_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_title: Option<String>,
+    /// The user's role in it when they joined (`host`, `co_host`, `speaker`, `viewer`,
+    /// `listener`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_role: Option<crate::live::LiveRole>,
 }
 
 /// A live gateway connection of the user; its lease rides on its heartbeat.
@@ -130,7 +140,7 @@ pub struct Session {
     pub epoch: i64,
     pub session_type: SessionType,
     pub context: Context,
-    /// The media room (`dm_<call>`, `vc_<channel>`) while active.
+    /// The media room (`dm_<call>`, `vc_<channel>`, `live_<session>`) while active.
     pub room: Option<String>,
     pub controls: Controls,
     pub connection: ConnectionState,

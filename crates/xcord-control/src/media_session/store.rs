@@ -88,6 +88,14 @@ pub async fn users_in_room(db: &Db, room: &str) -> Result<Vec<String>, sqlx::Err
     rows.iter().map(|r| r.try_get("user_id")).collect()
 }
 
+/// Users whose session is in a media room.
+pub async fn users_in_any_room(db: &Db) -> Result<Vec<String>, sqlx::Error> {
+    let rows = sqlx::query("SELECT user_id FROM media_sessions WHERE room IS NOT NULL")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter().map(|r| r.try_get("user_id")).collect()
+}
+
 /// Users whose session is in `room` and deafened.
 pub async fn deafened_in_room(db: &Db, room: &str) -> Result<Vec<String>, sqlx::Error> {
     let rows = sqlx::query("SELECT state FROM media_sessions WHERE room = $1")

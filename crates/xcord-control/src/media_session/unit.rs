@@ -43,6 +43,8 @@ pub struct Unit<'a> {
     pending: VecDeque<Work>,
     /// Sessions whose room's participants changed (a new snapshot though nothing stored did).
     touched: BTreeSet<String>,
+    /// The media node is gone: its rooms are not left, muted or deafened (nothing answers).
+    node_gone: bool,
 }
 
 /// A command's first answer, kept with the change it made.
@@ -67,7 +69,13 @@ impl<'a> Unit<'a> {
             finished: Vec::new(),
             pending: VecDeque::new(),
             touched: BTreeSet::new(),
+            node_gone: false,
         }
+    }
+
+    /// The media node holding the rooms stopped answering: this change asks nothing of it.
+    pub fn node_gone(&mut self) {
+        self.node_gone = true;
     }
 
     pub async fn session(&mut self, user_id: &str) -> Result<&Session> {
@@ -310,6 +318,13 @@ impl<'a> Unit<'a> {
             }
         }
         for (user, effect) in self.effects {
+            let at_the_node = matches!(
+                effect,
+                Effect::LeaveRoom { .. } | Effect::MuteMicrophone { .. } | Effect::Deafen { .. }
+            );
+            if self.node_gone && at_the_node {
+                continue;
+            }
             effects::perform(services, &user, effect).await;
         }
         services.media_sessions.wake_timers();

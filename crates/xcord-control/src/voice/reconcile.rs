@@ -2,7 +2,8 @@
 //! removes ghosts (states whose participant the media plane no longer has — a crash, a lost
 //! event). A state must be missing in two consecutive checks, and older than one interval, before
 //! it is removed, so a join whose event is still in flight is never touched. Ghosts are therefore
-//! gone within about three intervals.
+//! gone within about three intervals. When the media node is lost, every state goes at once
+//! ([`media_node_lost`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -77,4 +78,25 @@ pub async fn pass(
     }
     announce(state, &removed).await;
     Ok(missing)
+}
+
+/// The media node stopped answering: every voice state is gone with it (their rooms are), each
+/// removal announced. Returns how many were removed.
+pub async fn media_node_lost(state: &Services) -> Result<usize, sqlx::Error> {
+    let mut removed = Vec::new();
+    for room in store::rooms(&state.db).await? {
+        let mut tx = state.db.pool.begin().await?;
+        for s in store::in_room_tx(&mut tx, &room).await? {
+            if store::delete(&mut tx, &s.participant_sid).await? {
+                removed.push(Change::Left {
+                    user_id: s.user_id,
+                    channel_id: s.channel_id,
+                    participant_sid: s.participant_sid,
+                });
+            }
+        }
+        tx.commit().await?;
+    }
+    announce(state, &removed).await;
+    Ok(removed.len())
 }

@@ -5,7 +5,8 @@
 // they chat; a pay-per-view session refuses Bob until he buys it, which first fails for want of
 // coins, then succeeds after a development top-up; in an audio room Carol listens, raises her
 // hand, Alice invites her, she accepts and is heard (Alice receives her audio) and seen on
-// stage as a speaker, and Alice moves her back to the audience; when the media plane loses a
+// stage as a speaker (sending with the audio room's preset: Opus at 128 kbit/s published as
+// stereo, DTX off, RED on), and Alice moves her back to the audience; when the media plane loses a
 // live room (deleted under it through RoomService), the session fails and the viewer's page
 // says why and leaves the room. axe-core checks each view for
 // serious or critical violations. Elements are found by role and accessible name.
@@ -318,6 +319,27 @@ test('an audio room: Carol listens, raises her hand, is invited, accepts and is 
   );
   await inboundGrows(a, 'alice hears carol');
   await checkAxe(a, 'the audio room with a speaker on stage');
+  // an audio room's speaker sends with its preset: hi-fi Opus (>= 128 kbit/s target on the
+  // sender), published as stereo with DTX off and RED on (as the SFU records the track), and no
+  // DTX negotiated. (The SFU's answer does not carry `stereo=1` yet, so the browser still
+  // encodes one channel: see the README.)
+  const sent = await c.evaluate(() => {
+    const room = window.xcordLive.media.room;
+    const pub = room.localParticipant.getTrackPublication('microphone');
+    const params = pub.track.sender.getParameters();
+    const opus = (params.codecs ?? []).find((x) => /opus/i.test(x.mimeType));
+    const info = pub.trackInfo ?? {};
+    return {
+      maxBitrate: params.encodings[0]?.maxBitrate,
+      fmtp: opus?.sdpFmtpLine ?? '',
+      stereo: info.stereo,
+      disableDtx: info.disableDtx,
+      disableRed: info.disableRed,
+    };
+  });
+  assert.ok(sent.maxBitrate >= 128000, `the speaker's audio target is ${sent.maxBitrate} bit/s`);
+  assert.deepEqual([sent.stereo, sent.disableDtx, sent.disableRed], [true, true, false], JSON.stringify(sent));
+  assert.doesNotMatch(sent.fmtp, /usedtx=1/, `the speaker's Opus uses DTX: ${sent.fmtp}`);
 
   await a.getByRole('button', { name: `Move ${PEOPLE.carol.name} to audience` }).click();
   await c.getByText('You are in as: Listener').waitFor();
