@@ -233,6 +233,23 @@ impl TestSfu {
         (sfu, alice, bob, mid)
     }
 
+    /// Fixes the engine's downlink estimate for a client's subscriber connection (`None`: the
+    /// network's own estimate again).
+    pub fn pin_estimate(&mut self, id: ClientId, bps: Option<u64>) {
+        let participant = self.clients[id.0].participant;
+        let Some(peer) = self
+            .engine
+            .participants
+            .get(participant)
+            .and_then(|p| p.subscriber)
+        else {
+            panic!("client {id:?} has no subscriber connection");
+        };
+        self.engine.advance(self.now);
+        self.engine.pin_estimate(peer, bps, self.now);
+        self.step();
+    }
+
     /// Sends a signal request from a client, as its signal connection would.
     pub fn signal(&mut self, id: ClientId, msg: Req) {
         let participant = self.clients[id.0].participant;

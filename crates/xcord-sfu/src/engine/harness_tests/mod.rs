@@ -1,6 +1,7 @@
 //! Engine behaviour through [`TestSfu`](super::harness::TestSfu): real str0m peers on both
 //! sides, virtual time, a network the test controls.
 
+mod bandwidth;
 mod forwarding;
 mod resume;
 mod reuse;
