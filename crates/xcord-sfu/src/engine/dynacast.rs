@@ -2,9 +2,11 @@
 //! encoders stop producing the others (`SubscribedQualityUpdate`; livekit-client acts on it
 //! when the room has `dynacast` on).
 //!
-//! Per published video track, the wanted quality is the best layer any subscriber would be
-//! sent: its `UpdateTrackSettings` quality and its bandwidth cap, mapped onto the track's
-//! layers; paused and absent subscribers want nothing. Layers up to that quality are enabled,
+//! Per published video track, the wanted quality is the best layer any subscriber asks for: its
+//! `UpdateTrackSettings` quality mapped onto the track's layers; paused and absent subscribers
+//! want nothing. Bandwidth caps do not count (as in LiveKit): a subscriber's estimate only grows
+//! past a layer it is not sent while that layer keeps flowing to climb back to, and turning the
+//! layer off made capped subscribers stay down for good (seen with Chromium). Layers up to that quality are enabled,
 //! the rest disabled; nothing at all when nobody watches. A rise is sent at once; a fall only
 //! once it has lasted [`DOWNGRADE_DELAY`] (a subscriber whose estimate dips, or who scrolls a
 //! tile away and back, does not make the publisher restart an encoder). Until the first update
@@ -98,7 +100,7 @@ impl Engine {
             .iter()
             .filter_map(|dk| self.downs.get(*dk))
             .filter(|d| !d.fwd.disabled)
-            .filter_map(|d| layer_for(track, d.fwd.max_quality.min(d.fwd.bwe.cap)))
+            .filter_map(|d| layer_for(track, d.fwd.max_quality))
             .max()
     }
 

@@ -222,7 +222,17 @@ impl TestSfu {
         kind: MediaKind,
         layers: &[&str],
     ) -> (Self, ClientId, ClientId, Mid) {
-        let mut sfu = Self::new();
+        Self::new().with_publisher_and_subscriber(cid, kind, layers)
+    }
+
+    /// [`TestSfu::publisher_and_subscriber`] on this harness.
+    pub fn with_publisher_and_subscriber(
+        self,
+        cid: &str,
+        kind: MediaKind,
+        layers: &[&str],
+    ) -> (Self, ClientId, ClientId, Mid) {
+        let mut sfu = self;
         let alice = sfu.join("room", "alice");
         let mid = sfu.publish(alice, cid, kind, layers);
         let bob = sfu.join("room", "bob");

@@ -62,8 +62,9 @@ impl Engine {
         role: Role,
         now: Instant,
     ) -> PeerKey {
-        // Connections that send media estimate their downlink (TWCC); see `bwe`.
-        let sends = role == Role::Subscriber
+        // Connections that send media estimate their downlink (TWCC), unless configured off;
+        // see `bwe`.
+        let sends = self.cfg.bandwidth_estimation && role == Role::Subscriber
             || self
                 .participants
                 .get(participant)
