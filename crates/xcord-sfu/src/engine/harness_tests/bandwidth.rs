@@ -39,7 +39,7 @@ struct Call {
 
 impl Call {
     fn new(audio: bool) -> Self {
-        let mut sfu = TestSfu::new();
+        let mut sfu = TestSfu::with_config(|c| c.bandwidth_estimation = true);
         let alice = sfu.join("room", "alice");
         let cam = sfu.publish(alice, "cam", MediaKind::Video, &RIDS);
         let mic = audio.then(|| sfu.publish(alice, "mic", MediaKind::Audio, &[]));
