@@ -1,10 +1,11 @@
 //! The per-packet path: an incoming RTP packet from a publisher is written to every live
 //! subscription of its track, with the subscriber's own SSRC (str0m's send stream), payload type,
 //! and rewritten sequence numbers and timestamps. Simulcast: each subscriber follows the best
-//! layer that is flowing (capped by its settings), switching only at keyframes. Keyframe
-//! requests go back to the publisher when a subscription starts, switches or asks for one.
-//! Opus RED (RFC 2198): a RED publisher's packets go as RED to subscribers that negotiated it,
-//! and reduced to plain Opus (lost packets restored from the redundancy, see `red`) to the rest.
+//! layer that is flowing (capped by its settings and its bandwidth, see `bwe`), switching only
+//! at keyframes. Keyframe requests go back to the publisher when a subscription starts,
+//! switches or asks for one. Opus RED (RFC 2198): a RED publisher's packets go as RED to
+//! subscribers that negotiated it, and reduced to plain Opus (lost packets restored from the
+//! redundancy, see `red`) to the rest.
 //!
 //! Nothing here allocates per packet: the payload is shared (`Arc`) between subscribers, lookups
 //! are hash/array based, and the dirty list reuses its buffer. (Reducing RED for subscribers
@@ -23,6 +24,8 @@ use super::{Engine, PeerKey, TrackKey};
 
 /// A layer counts as flowing if a packet arrived within this window.
 const LAYER_ACTIVE: Duration = Duration::from_millis(1000);
+/// Bytes of an RTP header without extensions, counted with each payload in layer rates.
+const RTP_HEADER: usize = 12;
 /// Minimum spacing of keyframe requests to one publisher layer.
 const KEYFRAME_REQUEST_SPACING: Duration = Duration::from_millis(300);
 
@@ -32,6 +35,8 @@ pub struct DownForward {
     pub disabled: bool,
     /// Highest `VideoQuality` the subscriber wants.
     pub max_quality: i32,
+    /// What its bandwidth allows (see `bwe`).
+    pub bwe: super::bwe::DownBwe,
     /// Layer index currently forwarded.
     current: Option<usize>,
     rewriter: Rewriter,
@@ -45,6 +50,7 @@ impl DownForward {
         Self {
             disabled: false,
             max_quality: livekit_protocol::VideoQuality::High as i32,
+            bwe: Default::default(),
             current: None,
             rewriter: Rewriter::default(),
             pt_map: Vec::new(),
@@ -314,6 +320,7 @@ impl Engine {
         };
         if let Some(l) = track.layers.get_mut(layer) {
             l.last_seen = Some(now);
+            l.rate.add(RTP_HEADER + pkt.payload.len(), now);
         }
         let video = track.kind == MediaKind::Video;
         if !video && let Some(level) = pkt.header.ext_vals.audio_level {
@@ -350,7 +357,8 @@ impl Engine {
             let Some(mid) = down.mid else { continue };
             let fwd = &mut down.fwd;
             if simulcast {
-                let target = target_layer(&track.layers, fwd.max_quality, now).unwrap_or(layer);
+                let limit = fwd.max_quality.min(fwd.bwe.cap);
+                let target = target_layer(&track.layers, limit, now).unwrap_or(layer);
                 if fwd.current != Some(layer) {
                     let current_flowing = fwd
                         .current

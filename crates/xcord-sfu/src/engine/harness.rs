@@ -239,7 +239,17 @@ impl TestSfu {
         kind: MediaKind,
         layers: &[&str],
     ) -> (Self, ClientId, ClientId, Mid) {
-        let mut sfu = Self::new();
+        Self::new().with_publisher_and_subscriber(cid, kind, layers)
+    }
+
+    /// [`TestSfu::publisher_and_subscriber`] on this harness.
+    pub fn with_publisher_and_subscriber(
+        self,
+        cid: &str,
+        kind: MediaKind,
+        layers: &[&str],
+    ) -> (Self, ClientId, ClientId, Mid) {
+        let mut sfu = self;
         let alice = sfu.join("room", "alice");
         let mid = sfu.publish(alice, cid, kind, layers);
         let bob = sfu.join("room", "bob");
@@ -248,6 +258,23 @@ impl TestSfu {
         });
         assert!(connected, "publisher and subscriber connect");
         (sfu, alice, bob, mid)
+    }
+
+    /// Fixes the engine's downlink estimate for a client's subscriber connection (`None`: the
+    /// network's own estimate again).
+    pub fn pin_estimate(&mut self, id: ClientId, bps: Option<u64>) {
+        let participant = self.clients[id.0].participant;
+        let Some(peer) = self
+            .engine
+            .participants
+            .get(participant)
+            .and_then(|p| p.subscriber)
+        else {
+            panic!("client {id:?} has no subscriber connection");
+        };
+        self.engine.advance(self.now);
+        self.engine.pin_estimate(peer, bps, self.now);
+        self.step();
     }
 
     /// Sends a signal request from a client, as its signal connection would.

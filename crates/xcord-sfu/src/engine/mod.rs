@@ -8,9 +8,11 @@
 //! deadline (a heap of each peer's own next timeout, never a poll of every peer).
 
 mod admin;
+mod bwe;
 mod census;
 mod data;
 mod dispatch;
+mod dynacast;
 mod forward;
 mod framing;
 #[cfg(any(test, feature = "fuzzing"))]

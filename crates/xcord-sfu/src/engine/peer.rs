@@ -51,6 +51,8 @@ pub struct Peer {
     pub bytes_rx: u64,
     /// RTCP feedback counted so far (for the NACK/PLI/FIR metrics).
     pub rtcp: crate::metrics::RtcpTally,
+    /// Its downlink estimate (connections that carry subscriptions).
+    pub bwe: super::bwe::PeerBwe,
 }
 
 impl Engine {
@@ -60,6 +62,14 @@ impl Engine {
         role: Role,
         now: Instant,
     ) -> PeerKey {
+        // Connections that send media estimate their downlink (TWCC), when configured; see
+        // `bwe`.
+        let sends = role == Role::Subscriber
+            || self
+                .participants
+                .get(participant)
+                .is_some_and(|p| p.single_pc.is_some());
+        let estimate = self.cfg.bandwidth_estimation && sends;
         // Opus with RED (RFC 2198): kept in answers and offered to subscribers; str0m keeps it
         // on a connection only if the client's side lists `audio/red` too.
         let mut rtc = Rtc::builder()
@@ -67,6 +77,7 @@ impl Engine {
             .set_ice_lite(true)
             .set_rtp_mode(true)
             .set_stats_interval(Some(super::quality::STATS_INTERVAL))
+            .enable_bwe(estimate.then_some(super::bwe::INITIAL_ESTIMATE))
             .build(now);
         for c in &self.candidates {
             rtc.add_local_candidate(c.clone());
@@ -88,6 +99,7 @@ impl Engine {
             connected: false,
             bytes_rx: 0,
             rtcp: Default::default(),
+            bwe: Default::default(),
         });
         self.by_ufrag.insert(ufrag, peer_key);
         peer_key
@@ -183,6 +195,7 @@ impl Engine {
                     self.outbox.push_back(t);
                 }
                 Ok(Output::Timeout(at)) => {
+                    let at = super::bwe::floor_timeout(at, now, peer.rtc.last_timeout_reason());
                     peer.deadline = at;
                     if peer.scheduled.is_none_or(|s| at < s) {
                         peer.scheduled = Some(at);
@@ -215,7 +228,11 @@ impl Engine {
             Event::ChannelData(data) => self.on_channel_data(peer_key, data.id, &data.data),
             Event::ChannelClose(id) => self.on_channel_close(peer_key, id),
             Event::Connected => self.on_peer_connected(peer_key),
-            Event::PeerStats(stats) => self.on_peer_stats(peer_key, &stats),
+            Event::PeerStats(stats) => {
+                self.on_peer_stats(peer_key, &stats);
+                self.on_bandwidth_tick(peer_key, stats.bwe_tx, now);
+            }
+            Event::EgressBitrateEstimate(kind) => self.on_bandwidth_estimate(peer_key, kind, now),
             Event::MediaEgressStats(s) => {
                 if let Some(peer) = self.peers.get_mut(peer_key) {
                     peer.rtcp.egress(&s);

@@ -32,6 +32,37 @@ pub struct Layer {
     pub ssrc: Option<Ssrc>,
     pub last_seen: Option<Instant>,
     pub last_keyframe_request: Option<Instant>,
+    /// Its measured incoming rate.
+    pub rate: super::bwe::RateMeter,
+    /// The rate the publisher declared for it (`VideoLayer.bitrate`), if any.
+    pub advertised_bps: Option<u64>,
+}
+
+impl Layer {
+    fn new(rid: Option<Rid>, quality: i32, advertised: &[proto::VideoLayer]) -> Self {
+        let advertised_bps = advertised
+            .iter()
+            .find(|l| l.quality == quality && l.bitrate > 0)
+            .map(|l| u64::from(l.bitrate));
+        Self {
+            rid,
+            quality,
+            ssrc: None,
+            last_seen: None,
+            last_keyframe_request: None,
+            rate: Default::default(),
+            advertised_bps,
+        }
+    }
+
+    /// What forwarding this layer costs in bit/s: measured, else declared, else a default.
+    pub fn cost(&self) -> u64 {
+        let default = usize::try_from(self.quality)
+            .ok()
+            .and_then(|q| super::bwe::VIDEO_DEFAULT_BPS.get(q).copied())
+            .unwrap_or(super::bwe::VIDEO_DEFAULT_BPS[2]);
+        self.rate.bps().or(self.advertised_bps).unwrap_or(default)
+    }
 }
 
 /// A published track and who receives it.
@@ -49,6 +80,8 @@ pub struct Track {
     pub level: super::speakers::LevelMeter,
     /// Incoming RED packets' sequence numbers: which packets the uplink lost (audio tracks).
     pub red_gaps: super::red::GapTracker,
+    /// Which of its layers the publisher was told to send.
+    pub dynacast: super::dynacast::Dynacast,
 }
 
 /// What a publisher payload type carries.
@@ -345,23 +378,19 @@ impl Engine {
         for c in &mut info.codecs {
             c.mid = mid.to_string();
         }
+        let declared = &info.layers;
         let mut layers: Vec<Layer> = if rids.is_empty() {
-            vec![Layer {
-                rid: None,
-                quality: proto::VideoQuality::High as i32,
-                ssrc: None,
-                last_seen: None,
-                last_keyframe_request: None,
-            }]
+            let mut only = Layer::new(None, proto::VideoQuality::High as i32, &[]);
+            // A single encoding's declared rate is the highest it declared.
+            only.advertised_bps = declared
+                .iter()
+                .map(|l| u64::from(l.bitrate))
+                .filter(|b| *b > 0)
+                .max();
+            vec![only]
         } else {
             rids.iter()
-                .map(|r| Layer {
-                    rid: Some(Rid::from(r.as_str())),
-                    quality: quality_for_rid(r),
-                    ssrc: None,
-                    last_seen: None,
-                    last_keyframe_request: None,
-                })
+                .map(|r| Layer::new(Some(Rid::from(r.as_str())), quality_for_rid(r), declared))
                 .collect()
         };
         layers.sort_by_key(|l| l.quality);
@@ -377,6 +406,7 @@ impl Engine {
             codecs: Vec::new(),
             level: Default::default(),
             red_gaps: Default::default(),
+            dynacast: Default::default(),
         });
         let Some(p) = self.participants.get_mut(participant) else {
             return;

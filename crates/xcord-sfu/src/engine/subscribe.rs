@@ -105,6 +105,9 @@ impl Engine {
         if let Some(p) = self.participants.get_mut(sub) {
             p.downs.push(dk);
         }
+        // Someone new watches: its share of the bandwidth, then the layers the publisher sends.
+        self.allocate_bandwidth(peer, self.now);
+        self.update_dynacast(tk, self.now);
         Some(dk)
     }
 
@@ -329,6 +332,7 @@ impl Engine {
                 self.request_keyframe_for(track, None, now);
             }
         }
+        self.allocate_bandwidth(peer_key, now);
         if let Some(p) = self.participants.get_mut(participant)
             && std::mem::take(&mut p.neg.again)
         {
@@ -413,10 +417,13 @@ impl Engine {
             let resumed = down.fwd.disabled && !s.disabled;
             down.fwd.disabled = s.disabled;
             down.fwd.max_quality = max_quality;
+            let peer = down.peer;
             if resumed {
                 down.fwd.resume();
                 self.request_keyframe_for(tk, None, now);
             }
+            self.allocate_bandwidth(peer, now);
+            self.update_dynacast(tk, now);
         }
     }
 

@@ -3,6 +3,7 @@
 
 #[cfg(feature = "alloc-count")]
 mod allocations;
+mod bandwidth;
 mod forwarding;
 mod keyframes;
 mod red;
