@@ -256,10 +256,12 @@ impl Engine {
         self.learn_local_ufrag(peer);
         self.mark_dirty(peer);
         let no_red = self.red_disabled_mids(participant, peer, &sd.sdp);
+        let stereo = self.stereo_mids(participant, peer, &sd.sdp);
+        let sdp = super::sdp::without_red(&answer.to_sdp_string(), &no_red);
         if let Some(p) = self.participants.get_mut(participant) {
             p.send(Resp::Answer(proto::SessionDescription {
                 r#type: "answer".into(),
-                sdp: super::sdp::without_red(&answer.to_sdp_string(), &no_red),
+                sdp: super::sdp::with_stereo(&sdp, &stereo),
                 id: sd.id,
                 ..Default::default()
             }));
@@ -277,6 +279,29 @@ impl Engine {
         peer: PeerKey,
         offer: &str,
     ) -> Vec<String> {
+        self.audio_mids_where(participant, peer, offer, |t| t.disable_red)
+    }
+
+    /// Mids of an offer's audio sections whose track was added with `stereo`: their answer
+    /// allows stereo Opus (`stereo=1`), without which browsers encode one channel.
+    pub(super) fn stereo_mids(
+        &self,
+        participant: ParticipantKey,
+        peer: PeerKey,
+        offer: &str,
+    ) -> Vec<String> {
+        self.audio_mids_where(participant, peer, offer, |t| t.stereo)
+    }
+
+    /// Mids of an offer's audio sections whose track (pending, or already published on `peer`)
+    /// matches `wanted`.
+    fn audio_mids_where(
+        &self,
+        participant: ParticipantKey,
+        peer: PeerKey,
+        offer: &str,
+        wanted: impl Fn(&proto::TrackInfo) -> bool,
+    ) -> Vec<String> {
         let Some(p) = self.participants.get(participant) else {
             return Vec::new();
         };
@@ -288,11 +313,11 @@ impl Engine {
                 let published = p.tracks.iter().any(|tk| {
                     self.tracks
                         .get(*tk)
-                        .is_some_and(|t| t.mid == mid && t.peer == peer && t.info.disable_red)
+                        .is_some_and(|t| t.mid == mid && t.peer == peer && wanted(&t.info))
                 });
                 let pending = s.track_id.as_deref().is_some_and(|id| {
                     p.pending.iter().any(|t| {
-                        t.info.disable_red && (t.cid == id || t.alt_cids.iter().any(|c| c == id))
+                        wanted(&t.info) && (t.cid == id || t.alt_cids.iter().any(|c| c == id))
                     })
                 });
                 published || pending

@@ -1,7 +1,8 @@
 //! Reads what str0m does not expose from a remote SDP: each m-section's mid, kind, direction and
 //! `a=msid` track id. Publisher m-lines are matched to AddTrack requests by that track id.
 //! Also takes Opus RED out of chosen sections of an answer (tracks published with
-//! `disable_red`: str0m's codec set is per connection, RED is per track).
+//! `disable_red`: str0m's codec set is per connection, RED is per track), and allows stereo Opus
+//! in chosen sections (tracks published with `stereo`).
 
 /// Media kind of an m-section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +176,73 @@ pub fn without_red(sdp: &str, mids: &[String]) -> String {
     out
 }
 
+/// The m-sections of `sdp` (each a list of lines, the session part first) and whether each is
+/// one of `mids`.
+fn sections_of<'a>(sdp: &'a str, mids: &[String]) -> Vec<(bool, Vec<&'a str>)> {
+    let mut sections: Vec<Vec<&str>> = vec![Vec::new()];
+    for line in sdp.split("\r\n").filter(|l| !l.is_empty()) {
+        if line.starts_with("m=") {
+            sections.push(Vec::new());
+        }
+        if let Some(section) = sections.last_mut() {
+            section.push(line);
+        }
+    }
+    sections
+        .into_iter()
+        .map(|lines| {
+            let chosen = lines.iter().any(|l| {
+                l.strip_prefix("a=mid:")
+                    .is_some_and(|m| mids.iter().any(|x| x == m.trim()))
+            });
+            (chosen, lines)
+        })
+        .collect()
+}
+
+/// `sdp` with stereo Opus allowed (`stereo=1;sprop-stereo=1` on each Opus fmtp) in the
+/// m-sections whose mid is in `mids`; everything else unchanged.
+pub fn with_stereo(sdp: &str, mids: &[String]) -> String {
+    if mids.is_empty() {
+        return sdp.to_owned();
+    }
+    let mut out = String::with_capacity(sdp.len() + 32 * mids.len());
+    for (chosen, lines) in sections_of(sdp, mids) {
+        let opus: Vec<&str> = if chosen {
+            lines
+                .iter()
+                .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+                .filter_map(|r| r.split_once(' '))
+                .filter(|(_, enc)| enc.to_ascii_lowercase().starts_with("opus/"))
+                .map(|(pt, _)| pt)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for line in lines {
+            out.push_str(line);
+            let opus_fmtp = line
+                .strip_prefix("a=fmtp:")
+                .and_then(|r| r.split_once(' '))
+                .filter(|(pt, _)| opus.contains(pt));
+            if let Some((_, params)) = opus_fmtp {
+                for param in ["stereo=1", "sprop-stereo=1"] {
+                    let key = param.split('=').next().unwrap_or(param);
+                    let present = params
+                        .split(';')
+                        .any(|p| p.trim().split('=').next() == Some(key));
+                    if !present {
+                        out.push(';');
+                        out.push_str(param);
+                    }
+                }
+            }
+            out.push_str("\r\n");
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,5 +303,30 @@ a=fmtp:63 111/111\r\na=rtpmap:111 opus/48000/2\r\n";
         assert!(second.contains("a=rtpmap:63 red/48000/2"));
         assert_eq!(without_red(answer, &[]), answer);
         assert!(out.starts_with("v=0\r\ns=-\r\n"));
+    }
+
+    #[test]
+    fn stereo_is_allowed_in_the_chosen_sections_only() {
+        let answer = "v=0\r\ns=-\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 63 111\r\na=mid:0\r\na=rtpmap:63 red/48000/2\r\n\
+a=fmtp:63 111/111\r\na=rtpmap:111 opus/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n\
+m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:1\r\na=rtpmap:111 opus/48000/2\r\n\
+a=fmtp:111 minptime=10;useinbandfec=1\r\n";
+        let out = with_stereo(answer, &["0".to_owned()]);
+        let first = out.split("m=").nth(1).unwrap();
+        let second = out.split("m=").nth(2).unwrap();
+        assert!(
+            first.contains("a=fmtp:111 minptime=10;useinbandfec=1;stereo=1;sprop-stereo=1\r\n"),
+            "{first}"
+        );
+        assert!(
+            first.contains("a=fmtp:63 111/111\r\n"),
+            "RED's fmtp untouched"
+        );
+        assert!(!second.contains("stereo"), "{second}");
+        assert!(out.starts_with("v=0\r\ns=-\r\n"));
+        // Idempotent: parameters already there are not repeated.
+        assert_eq!(with_stereo(&out, &["0".to_owned()]), out);
+        assert_eq!(with_stereo(answer, &[]), answer);
     }
 }

@@ -313,8 +313,10 @@ impl Engine {
             single.answered();
         }
         let no_red = self.red_disabled_mids(participant, peer_key, &sd.sdp);
+        let stereo = self.stereo_mids(participant, peer_key, &sd.sdp);
         let sdp = present_sections(&answer.to_sdp_string(), &plan);
         let sdp = super::sdp::without_red(&sdp, &no_red);
+        let sdp = super::sdp::with_stereo(&sdp, &stereo);
         if let Some(p) = self.participants.get_mut(participant) {
             p.send(Resp::Answer(proto::SessionDescription {
                 r#type: "answer".into(),

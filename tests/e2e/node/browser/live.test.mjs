@@ -320,9 +320,8 @@ test('an audio room: Carol listens, raises her hand, is invited, accepts and is 
   await inboundGrows(a, 'alice hears carol');
   await checkAxe(a, 'the audio room with a speaker on stage');
   // an audio room's speaker sends with its preset: hi-fi Opus (>= 128 kbit/s target on the
-  // sender), published as stereo with DTX off and RED on (as the SFU records the track), and no
-  // DTX negotiated. (The SFU's answer does not carry `stereo=1` yet, so the browser still
-  // encodes one channel: see the README.)
+  // sender), published as stereo with DTX off and RED on (as the SFU records the track), stereo
+  // Opus negotiated (the SFU's answer allows it for a track published as stereo) and no DTX.
   const sent = await c.evaluate(() => {
     const room = window.xcordLive.media.room;
     const pub = room.localParticipant.getTrackPublication('microphone');
@@ -340,6 +339,7 @@ test('an audio room: Carol listens, raises her hand, is invited, accepts and is 
   assert.ok(sent.maxBitrate >= 128000, `the speaker's audio target is ${sent.maxBitrate} bit/s`);
   assert.deepEqual([sent.stereo, sent.disableDtx, sent.disableRed], [true, true, false], JSON.stringify(sent));
   assert.doesNotMatch(sent.fmtp, /usedtx=1/, `the speaker's Opus uses DTX: ${sent.fmtp}`);
+  assert.match(sent.fmtp, /(^|;)stereo=1(;|$)/, `the speaker's Opus is not stereo: ${sent.fmtp}`);
 
   await a.getByRole('button', { name: `Move ${PEOPLE.carol.name} to audience` }).click();
   await c.getByText('You are in as: Listener').waitFor();
