@@ -6,7 +6,6 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,6 +14,7 @@ use utoipa_axum::routes;
 
 use super::ApiPath as Path;
 use super::error::{BadRequest, ErrorBody, MediaUnavailable, NotFound, Unauthorized};
+use super::optional_json::OptionalJson;
 use super::params::LiveSessionId;
 use super::{ApiJson, Session, State};
 use crate::app::Services;
@@ -197,25 +197,6 @@ pub struct JoinLiveRequest {
     connection_id: Option<String>,
 }
 
-/// An optional JSON body naming the connection to hold the media.
-pub struct JoinBody(Option<String>);
-
-impl<S: Send + Sync> FromRequest<S> for JoinBody {
-    type Rejection = Error;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| Error::invalid(rejection.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(None));
-        }
-        let body: JoinLiveRequest = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))?;
-        Ok(Self(body.connection_id))
-    }
-}
-
 /// Join a session: a media token, and the session becomes your media session
 ///
 /// The host gets `host` (while scheduled or live); everyone else their stage role, or `viewer`
@@ -245,8 +226,9 @@ async fn join(
     state: State,
     session: Session,
     Path(id): Path<String>,
-    JoinBody(prefer): JoinBody,
+    OptionalJson(body): OptionalJson<JoinLiveRequest>,
 ) -> Result<Json<LiveTicket>> {
+    let prefer = body.and_then(|b| b.connection_id);
     Ok(Json(
         service::join(&state, &session.user, &id, prefer).await?,
     ))

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -14,10 +13,11 @@ use utoipa_axum::routes;
 
 use super::ApiPath as Path;
 use super::error::{BadRequest, ErrorBody, MediaUnavailable, NotFound, Unauthorized};
+use super::optional_json::OptionalJson;
 use super::params::{LiveSessionId, MessageId, UserId};
 use super::{ApiJson, Session, State};
 use crate::app::Services;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::live::chat::{self, LiveMessage};
 use crate::live::moderation::{self, ModerationEntry};
 use crate::live::stage::{self, Stage};
@@ -43,25 +43,6 @@ pub fn routes() -> OpenApiRouter<Arc<Services>> {
 pub struct ReasonRequest {
     #[schema(max_length = 512)]
     reason: Option<String>,
-}
-
-/// An optional JSON body with an optional reason.
-pub struct Reason(Option<String>);
-
-impl<S: Send + Sync> FromRequest<S> for Reason {
-    type Rejection = Error;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| Error::invalid(rejection.body_text()))?;
-        if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Ok(Self(None));
-        }
-        let body: ReasonRequest = serde_json::from_slice(&bytes)
-            .map_err(|e| Error::invalid(format!("invalid JSON body: {e}")))?;
-        Ok(Self(body.reason))
-    }
 }
 
 /// The stage
@@ -231,10 +212,17 @@ async fn kick(
     state: State,
     session: Session,
     Path((id, user_id)): Path<(String, String)>,
-    Reason(reason): Reason,
+    OptionalJson(body): OptionalJson<ReasonRequest>,
 ) -> Result<Json<ModerationEntry>> {
     Ok(Json(
-        moderation::kick(&state, &session.user, &id, &user_id, reason).await?,
+        moderation::kick(
+            &state,
+            &session.user,
+            &id,
+            &user_id,
+            body.and_then(|b| b.reason),
+        )
+        .await?,
     ))
 }
 
@@ -261,10 +249,17 @@ async fn ban(
     state: State,
     session: Session,
     Path((id, user_id)): Path<(String, String)>,
-    Reason(reason): Reason,
+    OptionalJson(body): OptionalJson<ReasonRequest>,
 ) -> Result<Json<ModerationEntry>> {
     Ok(Json(
-        moderation::ban(&state, &session.user, &id, &user_id, reason).await?,
+        moderation::ban(
+            &state,
+            &session.user,
+            &id,
+            &user_id,
+            body.and_then(|b| b.reason),
+        )
+        .await?,
     ))
 }
 
@@ -291,10 +286,17 @@ async fn mute(
     state: State,
     session: Session,
     Path((id, user_id)): Path<(String, String)>,
-    Reason(reason): Reason,
+    OptionalJson(body): OptionalJson<ReasonRequest>,
 ) -> Result<Json<ModerationEntry>> {
     Ok(Json(
-        moderation::mute(&state, &session.user, &id, &user_id, reason).await?,
+        moderation::mute(
+            &state,
+            &session.user,
+            &id,
+            &user_id,
+            body.and_then(|b| b.reason),
+        )
+        .await?,
     ))
 }
 
@@ -321,9 +323,16 @@ async fn delete_message(
     state: State,
     session: Session,
     Path((id, message_id)): Path<(String, String)>,
-    Reason(reason): Reason,
+    OptionalJson(body): OptionalJson<ReasonRequest>,
 ) -> Result<StatusCode> {
-    chat::delete(&state, &session.user, &id, &message_id, reason).await?;
+    chat::delete(
+        &state,
+        &session.user,
+        &id,
+        &message_id,
+        body.and_then(|b| b.reason),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

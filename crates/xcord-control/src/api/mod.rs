@@ -18,6 +18,7 @@ mod live;
 mod live_room;
 mod media_session;
 mod openapi;
+mod optional_json;
 mod params;
 mod voice;
 mod wallet;
