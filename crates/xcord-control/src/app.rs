@@ -49,6 +49,8 @@ pub struct Services {
     pub community_hooks: Vec<Arc<dyn CommunityHooks>>,
     /// Apply media-plane events (voice states today).
     pub media_listeners: Vec<Arc<dyn MediaEventListener>>,
+    /// Where media-session handoffs get tickets for rooms another module owns (live rooms).
+    pub room_tickets: Vec<Arc<dyn media_session::effects::RoomTickets>>,
     /// Background tasks and the shutdown signal they watch.
     pub tasks: Tasks,
     /// Media sessions' and calls' settings and run-time coordination.
@@ -85,6 +87,7 @@ pub struct ServicesBuilder {
     tasks: Tasks,
     community_hooks: Vec<Arc<dyn CommunityHooks>>,
     media_listeners: Vec<Arc<dyn MediaEventListener>>,
+    room_tickets: Vec<Arc<dyn media_session::effects::RoomTickets>>,
     call_settings: media_session::Settings,
     starters: Vec<Starter>,
     dev: bool,
@@ -99,6 +102,7 @@ impl ServicesBuilder {
             tasks: Tasks::new(),
             community_hooks: Vec::new(),
             media_listeners: Vec::new(),
+            room_tickets: Vec::new(),
             call_settings: media_session::Settings::default(),
             starters: Vec::new(),
             dev: false,
@@ -126,6 +130,12 @@ impl ServicesBuilder {
     /// Adds a listener to media-plane events.
     pub fn media_listener(mut self, listener: Arc<dyn MediaEventListener>) -> Self {
         self.media_listeners.push(listener);
+        self
+    }
+
+    /// Adds a source of tickets for rooms another module owns (see `media_session::effects`).
+    pub fn room_tickets(mut self, source: Arc<dyn media_session::effects::RoomTickets>) -> Self {
+        self.room_tickets.push(source);
         self
     }
 
@@ -164,6 +174,7 @@ impl ServicesBuilder {
             media: self.media,
             community_hooks: self.community_hooks,
             media_listeners: self.media_listeners,
+            room_tickets: self.room_tickets,
             tasks: self.tasks,
             media_sessions: media_session::Runtime::new(self.call_settings),
             live: live::Runtime::default(),

@@ -33,6 +33,7 @@ pub mod gateway;
 pub mod limits;
 pub mod live;
 pub mod media;
+pub mod media_probe;
 pub mod media_session;
 pub mod metrics;
 pub mod ratelimit;
@@ -55,5 +56,6 @@ pub fn services(db: db::Db) -> app::ServicesBuilder {
         .on_start(media_session::timers::start)
         .on_start(media_session::speaking::start)
         .media_listener(Arc::new(live::presence::LiveMediaListener))
+        .room_tickets(Arc::new(live::media_session::LiveRoomTickets))
         .on_start(live::timers::start)
 }

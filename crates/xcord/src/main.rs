@@ -144,9 +144,9 @@ fn main() -> anyhow::Result<()> {
                 voice::reconcile::spawn(services.clone(), VOICE_RECONCILE_EVERY);
                 if settings.livekit.is_some() {
                     // a remote media node can vanish silently: probe it
-                    xcord_control::media::probe::spawn(
+                    xcord_control::media_probe::spawn(
                         services.clone(),
-                        xcord_control::media::probe::ProbeSettings::default(),
+                        xcord_control::media_probe::ProbeSettings::default(),
                     );
                 }
                 app = app.merge(api::router(services.clone()));

@@ -13,6 +13,7 @@ pub mod access;
 pub mod chat;
 pub mod events;
 pub mod machine;
+pub mod media_session;
 pub mod moderation;
 pub mod presence;
 pub mod presets;
@@ -83,16 +84,8 @@ pub enum LiveState {
     Failed,
 }
 
-/// A participant's role in a session's room.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum LiveRole {
-    Host,
-    CoHost,
-    Speaker,
-    Viewer,
-    Listener,
-}
+/// A participant's role in a session's room (defined beside media sessions, which record it).
+pub use crate::media_session::model::LiveRole;
 
 macro_rules! wire_names {
     ($ty:ty { $($variant:ident => $name:literal),* $(,)? }) => {

@@ -172,7 +172,7 @@ async fn remove_from_room(
         })?;
     presence::remove(services, &s.id, target).await;
     // their media session was this live: it ends, and their windows are told why
-    crate::media_session::live::leave(services, target, &s.id, why).await?;
+    super::media_session::leave(services, target, &s.id, why).await?;
     presence::user_left(&services.db, &s.id, target, why, services.clock.now_ms()).await?;
     presence::announce(services, &s.id).await;
     Ok(())

@@ -26,7 +26,7 @@ use crate::media::{MediaError, MediaEvent, MediaEventListener};
 
 /// The session of a media room, if it is a live room.
 pub fn session_of_room(room: &str) -> Option<&str> {
-    room.strip_prefix("live_").filter(|s| !s.is_empty())
+    crate::media_session::model::live_of_room(room)
 }
 
 pub struct LiveMediaListener;

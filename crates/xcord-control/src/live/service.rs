@@ -19,7 +19,6 @@ use crate::accounts::User;
 use crate::app::Services;
 use crate::db::{is_unique_violation, new_id};
 use crate::error::{Error, ErrorCode, Result};
-use crate::media_session;
 use crate::wallet;
 use sqlx::AnyConnection;
 
@@ -188,7 +187,7 @@ async fn after_change(services: &Services, current: &LiveSession, next: &mut Liv
         events::publish(services, next, &seen, events::LIVE_UPDATE, &*next).await;
         close_room(services, next).await;
         // the media sessions in it end too (the room they would leave is closed already)
-        if let Err(e) = media_session::live::ended(services, &next.id).await {
+        if let Err(e) = super::media_session::ended(services, &next.id).await {
             tracing::warn!(session = %next.id, "media sessions of an ended live not ended: {e}");
         }
         next.viewer_count = 0;
@@ -412,7 +411,7 @@ pub async fn join(
     prefer: Option<String>,
 ) -> Result<LiveTicket> {
     let (s, ticket) = ticket(services, user, id).await?;
-    media_session::live::join(services, user, &s, ticket.role, prefer).await?;
+    super::media_session::join(services, user, &s, ticket.role, prefer).await?;
     Ok(ticket)
 }
 
@@ -422,7 +421,7 @@ pub async fn leave(services: &Services, user: &User, id: &str) -> Result<()> {
     store::get(&services.db, id)
         .await?
         .ok_or_else(|| Error::not_found("no such live session"))?;
-    media_session::live::leave(services, &user.id, id, "hangup").await
+    super::media_session::leave(services, &user.id, id, "hangup").await
 }
 
 /// A purchase and the buyer's balance after it; `created` is false when the key was used

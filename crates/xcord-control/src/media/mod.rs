@@ -6,13 +6,12 @@
 //!
 //! Events are stored in the [`inbox`] before they are applied, and handed by [`events`] to the
 //! domains that listen ([`MediaEventListener`]; voice today). A remote node's health is
-//! probed by [`probe`].
+//! probed by `crate::media_probe`.
 
 pub mod embedded;
 pub mod events;
 pub mod inbox;
 pub mod livekit_http;
-pub mod probe;
 
 use async_trait::async_trait;
 use livekit_protocol as proto;

@@ -9,15 +9,37 @@ use serde_json::json;
 
 use super::machine::Effect;
 use super::{MEDIA_SESSION_CONNECT, MEDIA_SESSION_REPLACED};
+use crate::accounts::User;
 use crate::accounts::store as accounts;
 use crate::app::Services;
 use crate::calls::call_of_room;
 use crate::communities::Permissions;
 use crate::error::{Error, Result};
-use crate::live;
 use crate::media::MediaError;
 use crate::realtime::hub::GatewayEvent;
 use crate::voice::{self, token};
+
+/// Tickets for rooms other modules own (live rooms): the module that owns such rooms registers
+/// one (`ServicesBuilder::room_tickets`), so that media sessions need not know its rules.
+#[async_trait::async_trait]
+pub trait RoomTickets: Send + Sync {
+    /// `None` if `room` is not one of this source's rooms; otherwise where to connect, the
+    /// token, and fields added to `MEDIA_SESSION_CONNECT`.
+    async fn ticket(
+        &self,
+        services: &Services,
+        user: &User,
+        room: &str,
+    ) -> Result<Option<RoomTicket>>;
+}
+
+/// What `MEDIA_SESSION_CONNECT` carries for a room a [`RoomTickets`] source owns.
+pub struct RoomTicket {
+    pub url: String,
+    pub token: String,
+    /// Added to the event (e.g. the live role and its publish defaults).
+    pub extra: serde_json::Value,
+}
 
 pub async fn perform(services: &Services, user_id: &str, effect: Effect) {
     let done = match &effect {
@@ -75,9 +97,15 @@ async fn connect(
         .await?
         .ok_or_else(|| Error::not_found("user not found"))?;
     let mut extra = json!({});
-    let (url, token) = if let Some(live) = live::presence::session_of_room(room) {
-        let ticket = live::service::ticket_unstored(services, &user, live).await?;
-        extra = json!({"role": ticket.role, "publishDefaults": ticket.publish_defaults});
+    let mut owned = None;
+    for source in &services.room_tickets {
+        if let Some(ticket) = source.ticket(services, &user, room).await? {
+            owned = Some(ticket);
+            break;
+        }
+    }
+    let (url, token) = if let Some(ticket) = owned {
+        extra = ticket.extra;
         (ticket.url, ticket.token)
     } else if call_of_room(room).is_some() {
         let media = services.media()?;

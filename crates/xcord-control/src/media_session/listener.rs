@@ -13,13 +13,13 @@ use xcord_sfu::events::names;
 
 use super::effects;
 use super::machine::Input;
+use super::model::live_of_room;
 use super::store::{self, RoomParticipant};
 use super::unit::Unit;
 use crate::app::Services;
 use crate::calls::call_of_room;
 use crate::calls::machine::CallInput;
 use crate::error::Result;
-use crate::live::presence::session_of_room;
 use crate::media::{MediaEvent, MediaEventListener};
 use crate::voice::channel_of_room;
 
@@ -49,7 +49,7 @@ fn has(tracks: &[proto::TrackInfo], source: proto::TrackSource, unmuted: bool) -
 
 async fn apply(services: &Services, event: &MediaEvent) -> Result<()> {
     let room = event.room.as_ref().map(|r| r.name.as_str()).unwrap_or("");
-    if session_of_room(room).is_some() {
+    if live_of_room(room).is_some() {
         return live_presence(services, room, event).await;
     }
     if call_of_room(room).is_none() && channel_of_room(room).is_none() {

@@ -27,7 +27,6 @@ pub mod connections;
 pub mod controls;
 pub mod effects;
 pub mod listener;
-pub mod live;
 pub mod machine;
 pub mod model;
 pub mod request;

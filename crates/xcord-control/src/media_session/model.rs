@@ -95,7 +95,7 @@ pub struct Context {
     /// The user's role in it when they joined (`host`, `co_host`, `speaker`, `viewer`,
     /// `listener`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub live_role: Option<crate::live::LiveRole>,
+    pub live_role: Option<LiveRole>,
 }
 
 /// A live gateway connection of the user; its lease rides on its heartbeat.
@@ -218,4 +218,20 @@ impl Snapshot {
             pip: session.pip,
         }
     }
+}
+
+/// A participant's role in a live session's room (the live module gives it its rules).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LiveRole {
+    Host,
+    CoHost,
+    Speaker,
+    Viewer,
+    Listener,
+}
+
+/// The live session whose media room `room` is (`live_<id>`), if it is one.
+pub fn live_of_room(room: &str) -> Option<&str> {
+    room.strip_prefix("live_").filter(|s| !s.is_empty())
 }

@@ -8,14 +8,41 @@
 //! to hold one. When the media node is lost, every session in its rooms ends
 //! ([`media_node_lost`]).
 
-use super::machine::Input;
-use super::model::{Context, SessionType};
-use super::store;
-use super::unit::Unit;
+use super::presence::session_of_room;
+use super::service::ticket_unstored;
+use super::{LiveRole, LiveSession, room_of};
 use crate::accounts::User;
 use crate::app::Services;
 use crate::error::{Error, Result};
-use crate::live::{LiveRole, LiveSession, room_of};
+use crate::media_session::effects::{RoomTicket, RoomTickets};
+use crate::media_session::machine::Input;
+use crate::media_session::model::{Context, SessionType};
+use crate::media_session::store;
+use crate::media_session::unit::Unit;
+
+/// Tickets for live rooms at a media-session handoff: the live session's access rules, with the
+/// role and the kind's publish defaults in `MEDIA_SESSION_CONNECT`.
+pub struct LiveRoomTickets;
+
+#[async_trait::async_trait]
+impl RoomTickets for LiveRoomTickets {
+    async fn ticket(
+        &self,
+        services: &Services,
+        user: &User,
+        room: &str,
+    ) -> Result<Option<RoomTicket>> {
+        let Some(live) = session_of_room(room) else {
+            return Ok(None);
+        };
+        let ticket = ticket_unstored(services, user, live).await?;
+        Ok(Some(RoomTicket {
+            extra: serde_json::json!({"role": ticket.role, "publishDefaults": ticket.publish_defaults}),
+            url: ticket.url,
+            token: ticket.token,
+        }))
+    }
+}
 
 /// Why a live's media sessions end when the live session is over.
 pub const LIVE_ENDED: &str = "live_ended";

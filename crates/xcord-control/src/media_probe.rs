@@ -5,13 +5,14 @@
 //! its rooms ends (`media_node_lost`: calls, voice channels and lives, each party told), every
 //! voice state goes, and every live session fails (`media_node_lost`, refunded by the refund
 //! rule). A node that answers again is healthy again (new sessions use it); what was ended stays
-//! ended.
+//! ended. It sits above the domain modules it ends things in (`media_session`, `voice`, `live`),
+//! beside `media`, which they all use.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::MediaPlane;
 use crate::app::Services;
+use crate::media::MediaPlane;
 
 /// How often and how patiently the node is probed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,7 +97,7 @@ pub fn spawn(services: Arc<Services>, settings: ProbeSettings) {
 /// go, then live sessions fail (closing their rooms is tried, bounded by the plane's timeout).
 pub async fn node_lost(services: &Services) {
     tracing::warn!("the media node stopped answering: ending what ran on it");
-    match crate::media_session::live::media_node_lost(services).await {
+    match crate::live::media_session::media_node_lost(services).await {
         Ok(n) => tracing::warn!(sessions = n, "media sessions ended: media_node_lost"),
         Err(e) => tracing::warn!("media sessions not ended after the media node was lost: {e}"),
     }
