@@ -29,6 +29,8 @@ export class Gateway {
   private sessionId: string | null = null;
   private seq = 0;
   private attempts = 0;
+  /** When the last identify left (Ready's clock offset is taken against the round trip). */
+  private identifiedAt: number | undefined = undefined;
   private stopped = true;
 
   constructor(private readonly deps: GatewayDeps) {}
@@ -94,6 +96,7 @@ export class Gateway {
         if (this.sessionId) {
           this.send(ws, { op: 'resume', d: { token, sessionId: this.sessionId, seq: this.seq } });
         } else {
+          this.identifiedAt = Date.now();
           this.send(ws, { op: 'identify', d: { token, kind: this.deps.kind } });
         }
         break;
@@ -102,7 +105,7 @@ export class Gateway {
         this.attempts = 0;
         this.seq = 0;
         this.sessionId = typeof f.d?.sessionId === 'string' ? f.d.sessionId : null;
-        this.deps.store.ready(f.d ?? {});
+        this.deps.store.ready(f.d ?? {}, this.identifiedAt);
         break;
       case 'resumed':
         this.attempts = 0;
@@ -110,7 +113,8 @@ export class Gateway {
       case 'invalid_session':
         this.sessionId = null;
         this.seq = 0;
-        this.send(ws, { op: 'identify', d: { token, kind: this.deps.kind } });
+        this.identifiedAt = Date.now();
+          this.send(ws, { op: 'identify', d: { token, kind: this.deps.kind } });
         break;
       case 'event':
         if (typeof f.s === 'number') this.seq = f.s;

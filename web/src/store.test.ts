@@ -75,6 +75,15 @@ describe('reduceReady', () => {
     expect(serverNow(s, 2_000_000)).toBe(2_000_500);
     expect(reduceReady({}, 1_000_000).clockOffset).toBe(0);
   });
+
+  it('takes the offset against the midpoint of identify and Ready, not against the late arrival', () => {
+    // identify left at 1_000_000, Ready (stamped 1_000_500 on the server) arrived 1 s later: the
+    // server's clock is taken as at 1_000_500 local, the midpoint, so the offset is 0, not -500.
+    const s = reduceReady({ serverTime: 1_000_500 }, 1_001_000, 1_000_000);
+    expect(s.clockOffset).toBe(0);
+    // a send time after the arrival (a clock step) falls back to the arrival
+    expect(reduceReady({ serverTime: 1_000_500 }, 1_000_000, 1_000_900).clockOffset).toBe(500);
+  });
 });
 
 describe('reduceEvent', () => {

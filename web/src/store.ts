@@ -73,8 +73,12 @@ export function serverNow(state: GatewayState, now: number = Date.now()): number
   return now + state.clockOffset;
 }
 
-/** Ready replaces everything; `now` is when it arrived (for the clock offset). */
-export function reduceReady(d: Record<string, unknown>, now: number = Date.now()): GatewayState {
+/** Ready replaces everything; `now` is when it arrived and `sentAt` when the identify that
+ * asked for it left: the server stamped `serverTime` in between, so the clock offset is taken
+ * against the midpoint (not against the arrival, which puts the server's clock behind by the
+ * whole delay and makes countdowns show more time than the server allows). */
+export function reduceReady(d: Record<string, unknown>, now: number = Date.now(), sentAt?: number): GatewayState {
+  const local = sentAt !== undefined && sentAt <= now ? (sentAt + now) / 2 : now;
   return {
     ...EMPTY,
     ready: true,
@@ -84,7 +88,7 @@ export function reduceReady(d: Record<string, unknown>, now: number = Date.now()
     voice: groupVoice((d.voiceStates as VoiceState[]) ?? []),
     conversations: (d.conversations as Conversation[]) ?? [],
     mediaSession: (d.mediaSession as MediaSession) ?? null,
-    clockOffset: typeof d.serverTime === 'number' ? d.serverTime - now : 0,
+    clockOffset: typeof d.serverTime === 'number' ? d.serverTime - local : 0,
   };
 }
 
@@ -245,8 +249,8 @@ export class Store {
     for (const l of this.listeners) l();
   }
 
-  ready(d: Record<string, unknown>): void {
-    this.set(reduceReady(d));
+  ready(d: Record<string, unknown>, sentAt?: number): void {
+    this.set(reduceReady(d, Date.now(), sentAt));
   }
 
   event(t: string, d: Record<string, unknown>): void {
