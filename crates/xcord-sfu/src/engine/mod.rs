@@ -1,6 +1,5 @@
 //! The media engine: one thread that owns every room, participant, str0m peer connection and the
-//! media socket of its shard (rooms are spread over shards, one engine each: see
-//! [`crate::shards`]). Signalling tasks talk to it over a bounded command queue; it answers each
+//! media socket. Signalling tasks talk to it over a bounded command queue; it answers each
 //! participant over that participant's outbound signal queue, never waiting on either. Nothing
 //! here takes a lock.
 //!
@@ -66,7 +65,7 @@ use participant::Participant;
 use peer::Peer;
 pub use resume::{ResumeError, ResumeRequest};
 use room::Room;
-pub(crate) use run::spawn;
+pub use run::spawn;
 use subscribe::DownTrack;
 use timers::Timers;
 
@@ -139,7 +138,7 @@ enum Command {
     Call(Box<dyn FnOnce(&mut Engine) + Send>),
 }
 
-/// Cheap, cloneable access to one shard's engine thread.
+/// Cheap, cloneable access to the engine thread.
 #[derive(Clone)]
 pub struct EngineHandle {
     tx: mpsc::Sender<Command>,
@@ -217,8 +216,7 @@ impl EngineHandle {
     }
 }
 
-/// The ports a shard's run loop binds (0: ephemeral) and then listens on, for the engine's host
-/// candidates.
+/// The ports the run loop listens on, for the engine's host candidates.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct MediaPorts {
     pub udp: u16,

@@ -34,8 +34,7 @@ function test(name, fn) {
 before(async () => {
   pageServer = await servePage();
   browser = await launchChromium();
-  // one media shard: the loss is injected on its one UDP port
-  server = await new XcordServer('red', ['--media-threads', '1']).start();
+  server = await new XcordServer('red').start();
   const room = uniqueRoom('red');
   for (const [who, opts] of [
     ['sub-red', {}],
