@@ -3,7 +3,7 @@
 // and a reconnecting banner. In the owner window the tiles come from the live `Room`; in a
 // follower window from the server's snapshot, with "Move call here" to take the media over.
 
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useId, useRef, useState } from 'react';
 import type { VideoTrack } from 'livekit-client';
 import type { Client } from './client';
 import type { MediaSession } from './api';
@@ -138,6 +138,7 @@ export function CallView({ client }: { client: Client }) {
   const g = useGateway(client);
   const state = useSession(client);
   const [focused, setFocused] = useState<string | null>(null);
+  const bannerId = useId();
   const m = g.mediaSession;
   if (!m || m.type === 'idle') return null;
   const owner = client.media.isOwner();
@@ -182,8 +183,9 @@ export function CallView({ client }: { client: Client }) {
     <section aria-label="Call" className="call">
       <p role="status">{statusText(owner, state, m)}</p>
       {live && state.status === 'reconnecting' && (
-        <p role="alert" className="banner">
-          Connection lost, reconnecting… You stay in the call; controls keep working.
+        <p role="alert" className="banner" aria-labelledby={bannerId}>
+          <strong id={bannerId}>Reconnecting…</strong> The connection to the server was lost; you stay in the
+          call and the controls keep working.
         </p>
       )}
       {!owner && (
