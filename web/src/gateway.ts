@@ -114,7 +114,7 @@ export class Gateway {
         this.sessionId = null;
         this.seq = 0;
         this.identifiedAt = Date.now();
-          this.send(ws, { op: 'identify', d: { token, kind: this.deps.kind } });
+        this.send(ws, { op: 'identify', d: { token, kind: this.deps.kind } });
         break;
       case 'event':
         if (typeof f.s === 'number') this.seq = f.s;
