@@ -174,35 +174,9 @@ impl UdpIo {
         }
     }
 
-    /// Sends up to [`SEND_BATCH`] datagrams that share `source`, retrying after a datagram the
-    /// kernel refused.
+    /// Sends up to [`SEND_BATCH`] datagrams that share `source`; see [`send_each_once`].
     fn send_run(&mut self, run: &[Transmit], source: Option<Ipv4Addr>, sent: &mut Sent) {
-        let mut rest = run;
-        while !rest.is_empty() {
-            match self.sendmmsg(rest, source) {
-                Ok(0) => {
-                    sent.dropped += rest.len();
-                    return;
-                }
-                Ok(n) => {
-                    let (done, later) = rest.split_at(n.min(rest.len()));
-                    sent.datagrams += done.len();
-                    sent.bytes += done.iter().map(|t| t.contents.len()).sum::<usize>();
-                    rest = later;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    sent.dropped += rest.len();
-                    return;
-                }
-                Err(e) => {
-                    // The first datagram was refused (an unroutable destination and the like).
-                    let dest = rest.first().map(|t| t.destination);
-                    tracing::debug!(?dest, "media send: {e}");
-                    sent.dropped += 1;
-                    rest = rest.get(1..).unwrap_or_default();
-                }
-            }
-        }
+        send_each_once(run, sent, |rest| self.sendmmsg(rest, source));
     }
 
     /// One `sendmmsg` call for the first [`SEND_BATCH`] datagrams of `run`; how many left.
@@ -240,6 +214,50 @@ impl UdpIo {
                 .map(|results| results.count())
                 .map_err(io::Error::from)
         })
+    }
+}
+
+/// Hands `run` to `sendmmsg` (`send`: how many of the datagrams given it the kernel took) until
+/// every datagram has been offered to the kernel exactly once. The kernel stops a `sendmmsg`
+/// call at the first datagram it refuses (an unroutable destination, a firewall drop, which
+/// makes the call return `EPERM`) and reports only the datagrams before it; that datagram is
+/// dropped, never offered again: a second offer would let a packet that a lossy link or a
+/// firewall discarded through after all. A full socket buffer drops the rest, as a router would.
+fn send_each_once(
+    run: &[Transmit],
+    sent: &mut Sent,
+    mut send: impl FnMut(&[Transmit]) -> io::Result<usize>,
+) {
+    let mut rest = run;
+    while !rest.is_empty() {
+        let offered = rest.len().min(SEND_BATCH);
+        let refusal = match send(rest) {
+            Ok(n) => {
+                let (done, later) = rest.split_at(n.min(offered));
+                sent.datagrams += done.len();
+                sent.bytes += done.iter().map(|t| t.contents.len()).sum::<usize>();
+                rest = later;
+                if done.len() == offered {
+                    continue;
+                }
+                None
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                sent.dropped += rest.len();
+                return;
+            }
+            Err(e) => Some(e),
+        };
+        // The first datagram of `rest` is the one the kernel refused.
+        let Some((refused, later)) = rest.split_first() else {
+            return;
+        };
+        match refusal {
+            Some(e) => tracing::debug!(dest = ?refused.destination, "media send: {e}"),
+            None => tracing::debug!(dest = ?refused.destination, "media send refused"),
+        }
+        sent.dropped += 1;
+        rest = later;
     }
 }
 
@@ -330,5 +348,74 @@ mod tests {
             drain(&a).iter().map(|g| g.1).collect::<Vec<_>>(),
             vec![1, 3]
         );
+    }
+
+    /// A kernel that refuses datagram 2 the first time it is offered and takes it afterwards, as a
+    /// random firewall drop would; records every offer.
+    #[test]
+    fn a_refused_datagram_is_never_offered_again() {
+        let from = SocketAddr::from(([127, 0, 0, 1], 7882));
+        let to = SocketAddr::from(([127, 0, 0, 1], 9));
+        let run: Vec<Transmit> = (0..5u32).map(|n| transmit(from, to, n)).collect();
+        let mut offers: Vec<u32> = Vec::new();
+        let mut refused_once = false;
+        let mut sent = Sent::default();
+        send_each_once(&run, &mut sent, |rest| {
+            let mut taken = 0;
+            for t in rest {
+                let n = u32::from_be_bytes(t.contents[..4].try_into().unwrap());
+                offers.push(n);
+                if n == 2 && !refused_once {
+                    refused_once = true;
+                    return if taken == 0 {
+                        Err(io::Error::from_raw_os_error(nix::libc::EPERM))
+                    } else {
+                        Ok(taken)
+                    };
+                }
+                taken += 1;
+            }
+            Ok(taken)
+        });
+        assert_eq!(offers, vec![0, 1, 2, 3, 4], "datagram 2 offered once");
+        assert_eq!((sent.datagrams, sent.dropped, sent.bytes), (4, 1, 16));
+    }
+
+    /// The refused datagram first in a call: the call fails, that datagram alone is dropped.
+    #[test]
+    fn a_refusal_at_the_start_of_a_call_drops_only_that_datagram() {
+        let from = SocketAddr::from(([127, 0, 0, 1], 7882));
+        let to = SocketAddr::from(([127, 0, 0, 1], 9));
+        let run: Vec<Transmit> = (0..3u32).map(|n| transmit(from, to, n)).collect();
+        let mut calls = 0;
+        let mut sent = Sent::default();
+        send_each_once(&run, &mut sent, |rest| {
+            calls += 1;
+            if calls == 1 {
+                Err(io::Error::from_raw_os_error(nix::libc::EPERM))
+            } else {
+                Ok(rest.len())
+            }
+        });
+        assert_eq!((sent.datagrams, sent.dropped, calls), (2, 1, 2));
+    }
+
+    /// A full socket buffer drops everything not yet taken.
+    #[test]
+    fn a_full_buffer_drops_the_rest() {
+        let from = SocketAddr::from(([127, 0, 0, 1], 7882));
+        let to = SocketAddr::from(([127, 0, 0, 1], 9));
+        let run: Vec<Transmit> = (0..4u32).map(|n| transmit(from, to, n)).collect();
+        let mut sent = Sent::default();
+        let mut calls = 0;
+        send_each_once(&run, &mut sent, |_| {
+            calls += 1;
+            if calls == 1 {
+                Ok(1)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            }
+        });
+        assert_eq!((sent.datagrams, sent.dropped), (1, 3));
     }
 }
