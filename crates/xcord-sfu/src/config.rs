@@ -14,9 +14,13 @@ pub struct SfuConfig {
     pub node_ips: Vec<IpAddr>,
     /// Address the media socket binds to (all interfaces by default).
     pub udp_bind: IpAddr,
-    /// UDP port of the one media socket.
+    /// UDP port of the first media shard's socket; shard `i` listens on `udp_port + i` (0: every
+    /// shard on an ephemeral port).
     pub udp_port: u16,
-    /// Port of the ICE-TCP listener (passive TCP host candidates, RFC 4571 framing) for clients
+    /// Media shards: engine threads, each with its own sockets and its own rooms (see
+    /// [`crate::shards`]). 1 in [`SfuConfig::new`]; the binary defaults to the number of cores.
+    pub media_threads: usize,
+    /// Port of the first shard's ICE-TCP listener (shard `i`: `tcp_port + i`; passive TCP host candidates, RFC 4571 framing) for clients
     /// whose UDP is blocked; `None` turns ICE-TCP off. Off in [`SfuConfig::new`] (tests start
     /// many servers at once); the binary turns it on at 7881, as `livekit-server` does.
     pub tcp_port: Option<u16>,
@@ -128,6 +132,7 @@ impl SfuConfig {
             node_ips,
             udp_bind: IpAddr::from([0, 0, 0, 0]),
             udp_port: 7882,
+            media_threads: 1,
             tcp_port: None,
             ping_interval: Duration::from_secs(5),
             ping_timeout: Duration::from_secs(15),

@@ -2,7 +2,8 @@
 //! the official LiveKit SDKs connect to it unchanged, and LiveKit's server API (Twirp
 //! RoomService, signed webhooks) so LiveKit's server SDKs manage it.
 //!
-//! [`Sfu::start`] binds the media socket and starts the engine thread; [`Sfu::router`] gives the
+//! [`Sfu::start`] binds the media sockets and starts the engine threads (one per shard, see
+//! [`shards`]); [`Sfu::router`] gives the
 //! HTTP/WebSocket routes to serve; [`Sfu::set_join_gate`] lets the application refuse joins; [`Sfu::rooms`] and [`Sfu::events`] are the same API for an
 //! in-process control plane; [`Sfu::shutdown`] sends everyone away and delivers the last
 //! webhooks before the process exits.
@@ -17,12 +18,18 @@ pub mod gate;
 pub mod ids;
 pub mod metrics;
 pub mod rooms;
+pub mod shards;
 mod signal;
 mod time;
 mod twirp;
 #[cfg(any(test, feature = "fuzzing"))]
 mod twirp_fuzzing;
 pub mod webhook;
+
+/// Counts allocations for the per-packet allocation benchmark (`--features alloc-count`).
+#[cfg(all(test, feature = "alloc-count"))]
+#[global_allocator]
+static ALLOC: dhat::Alloc = dhat::Alloc;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,12 +38,13 @@ pub use config::SfuConfig;
 pub use engine::EngineHandle;
 use events::EventBus;
 use rooms::RoomService;
+use shards::MediaShards;
 use webhook::WebhookSenders;
 
 /// A running SFU.
 pub struct Sfu {
     cfg: Arc<SfuConfig>,
-    engine: EngineHandle,
+    engine: MediaShards,
     events: EventBus,
     webhooks: Option<WebhookSenders>,
     gate: gate::GateSlot,
@@ -56,15 +64,16 @@ pub enum ShutdownError {
 }
 
 impl Sfu {
-    /// Binds the UDP media socket, starts the media engine and, when configured, webhook
-    /// delivery. Must be called within a tokio runtime.
+    /// Binds the UDP media sockets, starts the media engines (`cfg.media_threads` shards) and,
+    /// when configured, webhook delivery. Must be called within a tokio runtime.
     pub fn start(cfg: SfuConfig) -> std::io::Result<Self> {
         let cfg = Arc::new(cfg);
         let events = EventBus::default();
         let webhook_events = events.subscribe();
-        let engine = engine::spawn(cfg.clone(), events.clone())?;
+        let engine = MediaShards::start(cfg.clone(), events.clone())?;
+        let media_ports: Vec<u16> = engine.media_addrs().iter().map(|a| a.port()).collect();
         let turn = match &cfg.turn {
-            Some(t) => Some(start_turn(&cfg, t, engine.media_addr().port())?),
+            Some(t) => Some(start_turn(&cfg, t, &media_ports)?),
             None => None,
         };
         let webhooks = match cfg.webhooks.clone() {
@@ -111,9 +120,19 @@ impl Sfu {
         &self.events
     }
 
-    /// Address of the media socket.
+    /// Address of the first shard's media socket (the only one with `media_threads` 1).
     pub fn media_addr(&self) -> std::net::SocketAddr {
-        self.engine.media_addr()
+        self.engine.all()[0].media_addr()
+    }
+
+    /// Address of the media socket of the shard that owns `room`.
+    pub fn media_addr_for_room(&self, room: &str) -> std::net::SocketAddr {
+        self.engine.for_room(room).media_addr()
+    }
+
+    /// Addresses of every shard's media socket, in shard order.
+    pub fn media_addrs(&self) -> Vec<std::net::SocketAddr> {
+        self.engine.media_addrs()
     }
 
     pub fn config(&self) -> &SfuConfig {
@@ -146,12 +165,12 @@ impl Sfu {
 }
 
 /// Starts the embedded TURN server: it relays only to the SFU's own media addresses (every
-/// node IP on the media port), and its relayed addresses carry the first IPv4 node IP (or the
+/// node IP on every shard's media port), and its relayed addresses carry the first IPv4 node IP (or the
 /// TURN host, when that is an IP).
 fn start_turn(
     cfg: &SfuConfig,
     turn: &config::TurnSettings,
-    media_port: u16,
+    media_ports: &[u16],
 ) -> std::io::Result<xcord_turn::TurnAddrs> {
     let public_ip = turn
         .host
@@ -162,7 +181,11 @@ fn start_turn(
     let allowed_peers = cfg
         .node_ips
         .iter()
-        .map(|ip| std::net::SocketAddr::new(*ip, media_port))
+        .flat_map(|ip| {
+            media_ports
+                .iter()
+                .map(|port| std::net::SocketAddr::new(*ip, *port))
+        })
         .collect();
     xcord_turn::start(xcord_turn::TurnConfig {
         secret: turn.secret.clone(),

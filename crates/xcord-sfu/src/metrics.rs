@@ -137,8 +137,13 @@ impl SocketTally {
     }
 
     pub(crate) fn sent(&mut self, len: usize) {
-        self.pending[2] += 1;
-        self.pending[3] += len as u64;
+        self.sent_many(1, len);
+    }
+
+    /// `datagrams` datagrams of `bytes` bytes in all were sent.
+    pub(crate) fn sent_many(&mut self, datagrams: usize, bytes: usize) {
+        self.pending[2] += datagrams as u64;
+        self.pending[3] += bytes as u64;
     }
 
     /// Adds what was counted since the last call; `batch_age`, the time since the first datagram

@@ -26,6 +26,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::http::HttpLimits;
 use crate::secret::{DatabaseUrl, Secret};
 
+/// Most media threads (shards) accepted: each takes a UDP port (and a TCP port) of its own.
+const MAX_MEDIA_THREADS: usize = 256;
+
 /// Prefix of the environment variables; `XCORD_<KEY>` sets the file key `<key>`.
 const ENV_PREFIX: &str = "XCORD_";
 
@@ -38,6 +41,7 @@ const SETTING_KEYS: &[&str] = &[
     "node_ip",
     "udp_port",
     "tcp_port",
+    "media_threads",
     "no_turn",
     "turn_udp_port",
     "turn_tls_port",
@@ -135,6 +139,12 @@ pub struct ServerArgs {
     #[arg(long)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tcp_port: Option<u16>,
+    /// Media threads (shards): each runs its own rooms on its own sockets, shard `i` on UDP port
+    /// `udp_port + i` (and ICE-TCP port `tcp_port + i`); 0 means one per core
+    /// [default: number of cores] [env: XCORD_MEDIA_THREADS].
+    #[arg(long)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_threads: Option<usize>,
     /// Do not run the embedded TURN server (nor offer it in `ice_servers`);
     /// `--no-turn=false` turns it back on [env: XCORD_NO_TURN].
     #[arg(
@@ -305,6 +315,7 @@ struct Layered {
     node_ip: Vec<IpAddr>,
     udp_port: u16,
     tcp_port: u16,
+    media_threads: usize,
     no_turn: bool,
     turn_udp_port: u16,
     turn_tls_port: u16,
@@ -344,6 +355,7 @@ impl Default for Layered {
             node_ip: Vec::new(),
             udp_port: 7882,
             tcp_port: 7881,
+            media_threads: 0,
             no_turn: false,
             turn_udp_port: 3478,
             turn_tls_port: 5349,
@@ -385,6 +397,8 @@ pub struct Settings {
     pub udp_port: u16,
     /// ICE-TCP port; `None` when off.
     pub tcp_port: Option<u16>,
+    /// Media shards (engine threads), at least 1.
+    pub media_threads: usize,
     /// The embedded TURN server; `None` when off.
     pub turn: Option<TurnSettings>,
     pub data_dir: PathBuf,
@@ -576,6 +590,12 @@ impl Layered {
             max_connections: self.http_max_connections,
             max_connections_per_address: self.http_max_connections_per_address,
         };
+        if self.media_threads > MAX_MEDIA_THREADS {
+            bail!(
+                "media_threads must be 0 (one per core) to {MAX_MEDIA_THREADS}, got {}",
+                self.media_threads
+            );
+        }
         if !(1..=600).contains(&self.ring_timeout) {
             bail!(
                 "ring_timeout must be 1 to 600 seconds, got {}",
@@ -609,6 +629,10 @@ impl Layered {
         });
         Ok(Settings {
             tcp_port: nonzero(self.tcp_port),
+            media_threads: match self.media_threads {
+                0 => std::thread::available_parallelism().map_or(1, usize::from),
+                n => n,
+            },
             turn,
             http,
             dev: self.dev,
@@ -764,6 +788,21 @@ mod tests {
             Ok(s) => panic!("expected an error, got {s:?}"),
             Err(e) => format!("{e:#}"),
         }
+    }
+
+    #[test]
+    fn media_threads_default_to_the_cores_and_are_bounded() {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(ok(None, &[], &[]).media_threads, cores);
+        assert_eq!(
+            ok(None, &[], &["--media-threads", "0"]).media_threads,
+            cores
+        );
+        assert_eq!(ok(None, &[], &["--media-threads", "3"]).media_threads, 3);
+        let vars = [("XCORD_MEDIA_THREADS", "2")];
+        assert_eq!(ok(None, &vars, &[]).media_threads, 2);
+        let e = err(None, &[], &["--media-threads", "257"]);
+        assert!(e.contains("media_threads"), "{e}");
     }
 
     #[test]
@@ -1314,6 +1353,7 @@ mod tests {
             "XCORD_NODE_IP" => "10.0.0.1",
             "XCORD_UDP_PORT"
             | "XCORD_TCP_PORT"
+            | "XCORD_MEDIA_THREADS"
             | "XCORD_TURN_UDP_PORT"
             | "XCORD_TURN_TLS_PORT"
             | "XCORD_RING_TIMEOUT"

@@ -71,6 +71,7 @@ fn main() -> anyhow::Result<()> {
     let mut cfg = SfuConfig::new(KeyStore::new(keys), node_ips);
     cfg.udp_port = settings.udp_port;
     cfg.tcp_port = settings.tcp_port;
+    cfg.media_threads = settings.media_threads;
     cfg.turn = match &settings.turn {
         Some(turn) if embedded_sfu => turn_settings(turn, settings.dev, &cfg.node_ips)?,
         _ => None,
@@ -111,7 +112,7 @@ fn main() -> anyhow::Result<()> {
             }
             _ => {
                 let sfu = Sfu::start(cfg).context("starting the media server")?;
-                tracing::info!(media = %sfu.media_addr(), candidates = ?sfu.config().node_ips, "media plane: embedded SFU");
+                tracing::info!(media = ?sfu.media_addrs(), candidates = ?sfu.config().node_ips, "media plane: embedded SFU");
                 let plane: Option<Arc<dyn MediaPlane>> = if role == "serve" {
                     Some(Arc::new(EmbeddedMediaPlane::new(&sfu, events_tx, &tasks)))
                 } else {

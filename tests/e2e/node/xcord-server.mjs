@@ -1,6 +1,7 @@
 // Extra xcord server instances for tests that need their own flags (e.g. --webhook-url), started
 // next to the runner's default server inside the same namespace. HTTP ports from 7950 up in steps
-// of 4 (ICE-TCP port = HTTP port + 1, UDP media port = HTTP port + 2; TURN off unless asked for), so they collide neither with the default server
+// of 4 (ICE-TCP ports = HTTP port + 1 …, UDP media ports = HTTP port + 2 …, one per media shard:
+// `--media-threads 2` unless the test passes its own count; TURN off unless asked for), so they collide neither with the default server
 // (7880/7882) nor with the Python suite's extra servers (7900 up). Logs go to
 // $E2E_OUT/server-<name>-<port>.log; the server is stopped by its PID.
 import { spawn } from 'node:child_process';
@@ -15,6 +16,8 @@ const here = dirname(fileURLToPath(import.meta.url));
 const XCORD_BIN = process.env.XCORD_BIN ?? resolve(here, '../../../target/debug/xcord');
 const OUT_DIR = process.env.E2E_OUT ?? tmpdir();
 let nextPort = Number(process.env.XCORD_EXTRA_NODE_PORT_BASE ?? 7950);
+/** Media shards of a server whose test does not choose: UDP ports HTTP + 2 and + 3. */
+export const DEFAULT_MEDIA_THREADS = 2;
 
 export class XcordServer {
   /**
@@ -54,6 +57,7 @@ export class XcordServer {
       ...(this.extraArgs.includes('--tcp-port') ? [] : ['--tcp-port', String(this.port + 1)]),
       ...(this.extraArgs.some((a) => a.startsWith('--no-turn')) ? [] : ['--no-turn']),
       '--data-dir', this.dataDir,
+      ...(this.extraArgs.some((a) => a.startsWith('--media-threads')) ? [] : ['--media-threads', String(DEFAULT_MEDIA_THREADS)]),
       ...this.extraArgs,
     ];
     const fd = openSync(this.logPath, 'w');

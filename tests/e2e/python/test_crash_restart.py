@@ -357,3 +357,90 @@ async def test_kill_9_of_serve_with_a_call_and_a_live_in_progress():
                     await asyncio.wait_for(r.disconnect(), 5)
             for c in conns:
                 await c.close()
+
+
+async def test_kill_9_of_serve_with_a_call_whose_party_never_returns():
+    """A DM call across `kill -9` of serve where only Carol comes back: Dave's gateway and SDK are
+    gone for good. The restarted server ends the call by itself — Dave's connections' leases
+    lapse, his session outlives them by its grace, the call its disconnect grace — and tells
+    Carol (`CALL_UPDATE` ended, `no_connection`), ends her media session (idle), and writes the call's
+    system message exactly once. When Dave's gateway returns much later, its Ready's media session
+    is idle and the call reads ended."""
+    from test_calls import Conn, command, connect_media
+
+    server = XcordServer("crash-call-gone", [], command=["serve", "--dev"])
+    async with server, aiohttp.ClientSession() as http:
+        api = Api(http, server.http_url)
+        carol, _ = await api.register("carol")
+        dave, dave_id = await api.register("dave")
+        await community_with_voice(api, carol, [dave])
+        conv = (await api.ok("POST", "/api/v1/conversations", carol, {"userId": dave_id}, status=201))["id"]
+        conns, rooms = [], []
+        pub = None
+        lis = None
+        try:
+            c_main = await Conn(http, server.http_url, carol, "main").start()
+            d_main = await Conn(http, server.http_url, dave, "main").start()
+            conns += [c_main, d_main]
+            started = await command(api, carol, {"type": "start_call", "conversationId": conv, "connectionId": c_main.id})
+            call_id = started["result"]["call"]["id"]
+            await d_main.wait("MEDIA_SESSION_UPDATE", lambda d: any(c["callId"] == call_id for c in d["incomingCalls"]))
+            await command(api, dave, {"type": "accept_call", "callId": call_id, "connectionId": d_main.id})
+            c_room = await connect_media(await c_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}"))
+            d_room = await connect_media(await d_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}"))
+            rooms.append(c_room)
+            lis = Listener(d_room)
+            pub = Publisher(c_room)
+            await pub.publish_tone()
+            start = time.monotonic()
+            while lis.first_audible_after(start) is None:
+                assert time.monotonic() - start < 20, "dave never heard carol before the crash"
+                await asyncio.sleep(0.1)
+            messages_before = len(await api.ok("GET", f"/api/v1/conversations/{conv}/messages", carol))
+
+            server.kill()
+            killed = time.monotonic()
+            for c in conns:
+                await c.close()
+            # Dave is gone for good: his SDK stops without a word to the dead server.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(d_room.disconnect(), 5)
+            await lis.close()
+            lis = None
+            back = await wait_ready_again(server)
+            print(f"server back {back - killed:.2f} s after kill -9")
+
+            c2 = await Conn(http, server.http_url, carol, "main").start()
+            conns.append(c2)
+            m = c2.ready["mediaSession"]
+            assert (m["type"], m["context"].get("callId")) == ("dm-voice", call_id), m
+            # Dave's lease (22.5 s) + his session's grace (20 s), with margin
+            ended = await c2.wait("CALL_UPDATE", lambda d: d["id"] == call_id and d["state"] == "ended", timeout=75)
+            print(f"call ended {time.monotonic() - back:.1f} s after the restart: {ended.get('endReason')}")
+            assert ended.get("endReason") == "no_connection", ended
+            await c2.wait("MEDIA_SESSION_UPDATE", lambda d: d["type"] == "idle", timeout=10)
+            got = await api.ok("GET", f"/api/v1/calls/{call_id}", carol)
+            assert got["state"] == "ended", got
+            after = await api.ok("GET", f"/api/v1/conversations/{conv}/messages", carol)
+            assert len(after) == messages_before + 1, (messages_before, after)
+
+            d2 = await Conn(http, server.http_url, dave, "main").start()
+            conns.append(d2)
+            assert d2.ready["mediaSession"]["type"] == "idle", d2.ready["mediaSession"]
+            got = await api.ok("GET", f"/api/v1/calls/{call_id}", dave)
+            assert got["state"] == "ended", got
+            # still one system message: nothing written twice once Dave is back
+            await asyncio.sleep(1)
+            again = await api.ok("GET", f"/api/v1/conversations/{conv}/messages", carol)
+            assert len(again) == messages_before + 1, again
+        finally:
+            if pub:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(pub.stop(), 5)
+            if lis:
+                await lis.close()
+            for r in rooms:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(r.disconnect(), 5)
+            for c in conns:
+                await c.close()

@@ -41,8 +41,10 @@ async def test_python_sdk_with_udp_blocked_connects_over_ice_tcp() -> None:
         table = f"xcord_icetcp_py_{srv.port}"
         nft("add", "table", "inet", table)
         nft("add", "chain", "inet", table, "out", "{ type filter hook output priority 0; }")
-        nft("add", "rule", "inet", table, "out", "udp", "dport", str(srv.udp_port), "drop")
-        nft("add", "rule", "inet", table, "out", "udp", "sport", str(srv.udp_port), "drop")
+        # Every media shard's UDP port.
+        ports = f"{srv.udp_ports[0]}-{srv.udp_ports[-1]}"
+        nft("add", "rule", "inet", table, "out", "udp", "dport", ports, "drop")
+        nft("add", "rule", "inet", table, "out", "udp", "sport", ports, "drop")
         listener = rtc.Room()
         waiter = EventWaiter(listener, "track_subscribed")
         speaker = publisher = None

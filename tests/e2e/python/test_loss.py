@@ -3,7 +3,7 @@ cache (the publisher's leg is lossless, so retransmissions can only come from th
 keeps decoding at the published size.
 
 The loss is made with nftables inside the test namespace: a random 5 % of the UDP datagrams the
-server sends from its media port are dropped.
+server sends from its media ports (every shard's) are dropped.
 """
 
 from __future__ import annotations
@@ -18,6 +18,10 @@ from lkutil import VIDEO_H, VIDEO_W, EventWaiter, Publisher, collect_video_sizes
 TABLE = "xcord_e2e_loss"
 
 
+# The default server's media ports: 7882 and one more per media shard (up to 8 shards).
+MEDIA_PORTS = "7882-7889"
+
+
 def nft(*args: str) -> None:
     subprocess.run(["nft", *args], check=True, capture_output=True)
 
@@ -25,7 +29,7 @@ def nft(*args: str) -> None:
 def add_loss(percent: int) -> None:
     nft("add", "table", "inet", TABLE)
     nft("add", "chain", "inet", TABLE, "out", "{ type filter hook output priority 0; }")
-    nft("add", "rule", "inet", TABLE, "out", "udp", "sport", "7882", "numgen", "random", "mod", "100", "<", str(percent), "drop")
+    nft("add", "rule", "inet", TABLE, "out", "udp", "sport", MEDIA_PORTS, "numgen", "random", "mod", "100", "<", str(percent), "drop")
 
 
 def remove_loss() -> None:

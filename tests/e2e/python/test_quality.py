@@ -15,7 +15,8 @@ from livekit import rtc
 from lkutil import EventWaiter, Publisher, connect, disconnect_all, unique_room
 
 TABLE = "xcord_e2e_quality"
-MEDIA_PORT = 7882
+# The default server's media ports: 7882 and one more per media shard (up to 8 shards).
+MEDIA_PORTS = "7882-7889"
 
 
 def nft(*args: str) -> None:
@@ -27,7 +28,7 @@ def drop_to(port: int, percent: int) -> None:
     nft("add", "chain", "inet", TABLE, "out", "{ type filter hook output priority 0; }")
     nft(
         "add", "rule", "inet", TABLE, "out",
-        "udp", "sport", str(MEDIA_PORT), "udp", "dport", str(port),
+        "udp", "sport", MEDIA_PORTS, "udp", "dport", str(port),
         "numgen", "random", "mod", "100", "<", str(percent), "drop",
     )
 

@@ -5,9 +5,11 @@
         srv.url        # ws://10.99.0.1:<port>
         srv.http_url   # http://10.99.0.1:<port>
 
-Each instance gets its own HTTP port and UDP media port (from 7900 up, so they never collide
+Each instance gets its own HTTP port and UDP media ports (from 7900 up, so they never collide
 with the default server on 7880/7882 or the Node suite's instances from 7950 up), its own data
-directory and its own log file in $E2E_OUT (server-<name>-<port>.log). It is stopped by its PID
+directory and its own log file in $E2E_OUT. It runs `--media-threads 2` unless the test passes
+its own count: shard i listens on UDP `udp_port + i` and TCP `tcp_port + i` (`udp_ports`,
+`tcp_ports`) (server-<name>-<port>.log). It is stopped by its PID
 (SIGTERM, then SIGKILL after 10 s). When the block exits with an exception, the tail of the
 server's log is printed so that pytest shows it with the failure.
 """
@@ -31,6 +33,9 @@ HOST = os.environ.get("XCORD_EXTRA_HOST", "10.99.0.1")
 XCORD_BIN = os.environ.get("XCORD_BIN", str(Path(__file__).resolve().parents[3] / "target/debug/xcord"))
 OUT_DIR = Path(os.environ.get("E2E_OUT", tempfile.gettempdir()))
 
+# Media shards of each instance (ports HTTP + 1 … for ICE-TCP, HTTP + 2 … for UDP; at most 2:
+# the next instance's ports start at HTTP + 4).
+DEFAULT_MEDIA_THREADS = int(os.environ.get("E2E_MEDIA_THREADS", "2"))
 # HTTP ports 7900, 7904, ... (UDP media port = HTTP port + 2)
 _ports = itertools.count(int(os.environ.get("XCORD_EXTRA_PORT_BASE", "7900")), 4)
 
@@ -61,6 +66,14 @@ class XcordServer:
         self.port = next(_ports)
         self.udp_port = self.port + 2
         self.tcp_port = self.port + 1
+        given = [a for a in self.extra_args if a.startswith("--media-threads")]
+        self._threads_args = [] if given else ["--media-threads", str(DEFAULT_MEDIA_THREADS)]
+        threads = DEFAULT_MEDIA_THREADS
+        if given:
+            value = given[0].split("=", 1)[1] if "=" in given[0] else self.extra_args[self.extra_args.index(given[0]) + 1]
+            threads = int(value)
+        self.udp_ports = range(self.udp_port, self.udp_port + threads)
+        self.tcp_ports = range(self.tcp_port, self.tcp_port + threads)
         self.url = f"ws://{HOST}:{self.port}"
         self.http_url = f"http://{HOST}:{self.port}"
         self.log_path = OUT_DIR / f"server-{name}-{self.port}.log"
@@ -86,6 +99,7 @@ class XcordServer:
             *([] if "--tcp-port" in self.extra_args else ["--tcp-port", str(self.tcp_port)]),
             *([] if any(a.startswith("--no-turn") for a in self.extra_args) else ["--no-turn"]),
             "--data-dir", self._datadir,
+            *self._threads_args,
             *self.extra_args,
         ]
         env = dict(os.environ, NO_COLOR="1", RUST_LOG=os.environ.get("RUST_LOG", "info"))

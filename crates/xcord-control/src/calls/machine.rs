@@ -29,7 +29,7 @@ pub struct Call {
     pub answered_at: Option<i64>,
     pub ended_at: Option<i64>,
     /// Why it ended: the final state's name, or for `ended` `hangup`, `replaced`,
-    /// `disconnected`.
+    /// `disconnected`, `no_connection`.
     pub end_reason: Option<String>,
     /// Since when each party (caller, callee) has been out of the room, while accepted.
     pub caller_absent_since: Option<i64>,

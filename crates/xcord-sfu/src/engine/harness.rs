@@ -507,7 +507,7 @@ impl TestSfu {
 
     /// Handles the signal messages the engine sent: answers subscriber offers, applies
     /// publisher answers, records everything.
-    fn pump_signals(&mut self) -> bool {
+    pub fn pump_signals(&mut self) -> bool {
         let mut requests = Vec::new();
         let mut moved = false;
         for (i, client) in self.clients.iter_mut().enumerate() {

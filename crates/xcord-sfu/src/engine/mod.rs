@@ -1,5 +1,6 @@
 //! The media engine: one thread that owns every room, participant, str0m peer connection and the
-//! media socket. Signalling tasks talk to it over a bounded command queue; it answers each
+//! media socket of its shard (rooms are spread over shards, one engine each: see
+//! [`crate::shards`]). Signalling tasks talk to it over a bounded command queue; it answers each
 //! participant over that participant's outbound signal queue, never waiting on either. Nothing
 //! here takes a lock.
 //!
@@ -65,7 +66,7 @@ use participant::Participant;
 use peer::Peer;
 pub use resume::{ResumeError, ResumeRequest};
 use room::Room;
-pub use run::spawn;
+pub(crate) use run::spawn;
 use subscribe::DownTrack;
 use timers::Timers;
 
@@ -138,7 +139,7 @@ enum Command {
     Call(Box<dyn FnOnce(&mut Engine) + Send>),
 }
 
-/// Cheap, cloneable access to the engine thread.
+/// Cheap, cloneable access to one shard's engine thread.
 #[derive(Clone)]
 pub struct EngineHandle {
     tx: mpsc::Sender<Command>,
@@ -216,7 +217,8 @@ impl EngineHandle {
     }
 }
 
-/// The ports the run loop listens on, for the engine's host candidates.
+/// The ports a shard's run loop binds (0: ephemeral) and then listens on, for the engine's host
+/// candidates.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct MediaPorts {
     pub udp: u16,

@@ -22,6 +22,7 @@ use crate::auth::{AuthError, JoinGrant, join_grant, token_from_request};
 use crate::config::SfuConfig;
 use crate::engine::{EngineHandle, JoinError, JoinRequest, ResumeRequest, SIGNAL_QUEUE};
 use crate::gate::GateSlot;
+use crate::shards::MediaShards;
 
 /// The largest signal message (and frame) a client may send. The biggest real ones are SDP
 /// offers of tens of KiB; without a cap the WebSocket layer would buffer up to 64 MiB.
@@ -32,12 +33,13 @@ pub use v1::JOINS_TOTAL;
 #[derive(Clone)]
 struct SignalState {
     cfg: Arc<SfuConfig>,
-    engine: EngineHandle,
+    /// Every media shard; a participant's requests go to its room's.
+    engine: MediaShards,
     gate: GateSlot,
 }
 
 /// The signalling routes, ready to be merged into the server's router.
-pub fn router(cfg: Arc<SfuConfig>, engine: EngineHandle, gate: GateSlot) -> Router {
+pub fn router(cfg: Arc<SfuConfig>, engine: MediaShards, gate: GateSlot) -> Router {
     Router::new()
         .route("/", get(health).head(health))
         .route("/rtc", get(rtc))
@@ -130,13 +132,14 @@ async fn rtc(
         return plain(e.status(), e.to_string());
     }
     let (out_tx, out_rx) = mpsc::channel(SIGNAL_QUEUE);
+    let engine = state.engine.for_room(&grant.room).clone();
     let joined = if params.is_reconnect() {
         let request = ResumeRequest {
             grant: grant.clone(),
             sid: params.sid.clone().filter(|s| !s.is_empty()),
             out: out_tx,
         };
-        match state.engine.resume(request).await {
+        match engine.resume(request).await {
             Ok(j) => j,
             Err(e) => {
                 // The SDKs expect a leave asking for a full reconnect as the first frame, not
@@ -155,7 +158,7 @@ async fn rtc(
             single_pc: false,
             reuses_m_lines: params.reuses_m_lines(),
         };
-        let joined = match state.engine.join(request).await {
+        let joined = match engine.join(request).await {
             Ok(j) => j,
             Err(e) => return plain(e.status(), e.to_string()),
         };
@@ -167,21 +170,23 @@ async fn rtc(
         );
         joined
     };
-    upgrade(ws, &state, grant, joined, out_rx)
+    upgrade(ws, &state, engine, grant, joined, out_rx)
 }
 
-/// Upgrades to the participant's signal session (a join's or a resume's, on either path).
+/// Upgrades to the participant's signal session (a join's or a resume's, on either path), served
+/// by `engine`, the shard of its room.
 fn upgrade(
     ws: WebSocketUpgrade,
     state: &SignalState,
+    engine: EngineHandle,
     grant: JoinGrant,
     joined: crate::engine::Joined,
     out_rx: mpsc::Receiver<crate::engine::Outbound>,
 ) -> Response {
     let key = joined.signal_key();
-    let failed_engine = state.engine.clone();
+    let failed_engine = engine.clone();
     let ctx = session::SessionContext {
-        engine: state.engine.clone(),
+        engine,
         cfg: state.cfg.clone(),
         claims: grant.claims,
         joined,

@@ -206,14 +206,15 @@ pub(super) async fn rtc(
         return plain(e.status(), e.to_string());
     }
     let (out_tx, out_rx) = mpsc::channel(SIGNAL_QUEUE);
+    let engine = state.engine.for_room(&grant.room).clone();
     if join.reconnect {
         let request = ResumeRequest {
             grant: grant.clone(),
             sid: Some(join.participant_sid.clone()).filter(|s| !s.is_empty()),
             out: out_tx,
         };
-        return match state.engine.resume(request).await {
-            Ok(joined) => super::upgrade(ws, &state, grant, joined, out_rx),
+        return match engine.resume(request).await {
+            Ok(joined) => super::upgrade(ws, &state, engine, grant, joined, out_rx),
             Err(e) => {
                 tracing::info!(identity = %grant.identity, "resume refused: {e}");
                 ws.on_upgrade(session::refuse_resume)
@@ -231,7 +232,7 @@ pub(super) async fn rtc(
         single_pc: true,
         reuses_m_lines: super::params::reuses_m_lines(&info.browser),
     };
-    let joined = match state.engine.join(request).await {
+    let joined = match engine.join(request).await {
         Ok(j) => j,
         Err(e) => return plain(e.status(), e.to_string()),
     };
@@ -249,11 +250,11 @@ pub(super) async fn rtc(
         .map(Req::AddTrack)
         .chain(join.publisher_offer.map(Req::Offer));
     for request in carried {
-        if state.engine.signal(key, request).await.is_err() {
+        if engine.signal(key, request).await.is_err() {
             return plain(503, crate::engine::JoinError::Unavailable.to_string());
         }
     }
-    super::upgrade(ws, &state, grant, joined, out_rx)
+    super::upgrade(ws, &state, engine, grant, joined, out_rx)
 }
 
 #[cfg(test)]

@@ -28,7 +28,8 @@ const logs = {};
 const pages = {};
 const pageServer = await servePage();
 const browser = await launchChromium();
-const server = await new XcordServer('measure-red').start();
+// one media shard: the loss is injected on its one UDP port
+const server = await new XcordServer('measure-red', ['--media-threads', '1']).start();
 const pct = (x) => `${(100 * x).toFixed(2)} %`;
 try {
   const room = uniqueRoom('measure-red');

@@ -34,7 +34,8 @@ function test(name, fn) {
 before(async () => {
   pageServer = await servePage();
   browser = await launchChromium();
-  server = await new XcordServer('red').start();
+  // one media shard: the loss is injected on its one UDP port
+  server = await new XcordServer('red', ['--media-threads', '1']).start();
   const room = uniqueRoom('red');
   for (const [who, opts] of [
     ['sub-red', {}],
