@@ -107,9 +107,24 @@ impl Participant {
             return; // nobody to tell; a resume sends the whole state again
         }
         let out = Outbound::Signal(Box::new(proto::SignalResponse { message: Some(msg) }));
-        if self.out.try_send(out).is_err() && !self.lagging {
-            tracing::warn!(participant = %self.sid, "signal queue full or closed; dropping participant");
-            self.lagging = true;
+        self.queue(out);
+    }
+
+    /// Puts `out` on the signal connection's queue. A full queue (a client that does not read)
+    /// marks the participant as lagging, to be dropped; a closed one means its signal connection
+    /// has already ended (a leave, a socket gone), which its departure handles.
+    fn queue(&mut self, out: Outbound) {
+        match self.out.try_send(out) {
+            Ok(()) => {}
+            Err(_) if self.lagging => {}
+            Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(participant = %self.sid, "signal queue full; dropping participant");
+                self.lagging = true;
+            }
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                tracing::debug!(participant = %self.sid, "signal connection already closed");
+                self.lagging = true;
+            }
         }
     }
 
@@ -148,15 +163,7 @@ impl Participant {
             attributes: self.attributes.clone(),
             permission: self.permission.clone(),
         };
-        if self
-            .out
-            .try_send(Outbound::Grants(Box::new(grants)))
-            .is_err()
-            && !self.lagging
-        {
-            tracing::warn!(participant = %self.sid, "signal queue full or closed; dropping participant");
-            self.lagging = true;
-        }
+        self.queue(Outbound::Grants(Box::new(grants)));
     }
 
     pub fn close(&mut self) {
