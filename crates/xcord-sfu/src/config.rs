@@ -38,9 +38,8 @@ pub struct SfuConfig {
     pub departure_timeout: Duration,
     /// How long a participant may stay without connecting its media transport.
     pub connect_timeout: Duration,
-    /// Whether subscriber connections estimate their downlink (str0m's TWCC estimator and
-    /// pacer) to choose simulcast layers by bandwidth (see `engine::bwe`). Off by default: with
-    /// Chromium the estimate does not yet climb back once a subscriber is held on a low layer.
+    /// Whether subscriber connections estimate their downlink (str0m's TWCC estimator,
+    /// prober and pacer) to choose simulcast layers by bandwidth (see `engine::bwe`).
     pub bandwidth_estimation: bool,
     /// How long a connected participant whose signal connection broke (without `leave`) is kept
     /// for the client to resume it; zero removes it at once and tells clients not to resume.
@@ -139,7 +138,7 @@ impl SfuConfig {
             empty_timeout: Duration::from_secs(300),
             departure_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(60),
-            bandwidth_estimation: false,
+            bandwidth_estimation: true,
             resume_window: Duration::from_secs(15),
             auto_create: true,
             signal_v1: true,

@@ -78,6 +78,7 @@ fn main() -> anyhow::Result<()> {
     };
     cfg.auto_create = settings.auto_create;
     cfg.signal_v1 = settings.signal_v1;
+    cfg.bandwidth_estimation = settings.bandwidth_estimation;
     cfg.webhooks = webhooks;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -5,12 +5,14 @@
 //! level at a time across all tracks (screen shares first), while the budget lasts.
 //!
 //! The result caps each subscription's simulcast layer (on top of its `UpdateTrackSettings`
-//! quality): a cap falls as soon as an allocation says so, and rises only after allocations
-//! have said so for [`UPGRADE_HOLD`]. The forwarder still switches only at a keyframe of the
-//! layer it moves to. While a subscriber is held below what it wants, str0m is told the rate of
-//! the next step (`set_bitrate` minimum, filled with padding up to the estimate) and the rate of
-//! everything it wants (desired, which it probes for), so the estimate can grow past the next
-//! layer before the layer is sent.
+//! quality): a cap falls at once to what fits the budget stretched by [`DOWNGRADE_TOLERANCE`],
+//! to what fits the budget itself once that has lasted [`DOWNGRADE_HOLD`], and rises only after
+//! allocations have allowed more for [`UPGRADE_HOLD`]. The forwarder still switches only at a
+//! keyframe of the layer it moves to. str0m is told the rate of everything the subscriber wants
+//! (desired, which its probe controller probes for); while the subscriber is held below it, the
+//! engine makes str0m probe with a back-off ([`PROBE_INTERVAL_MIN`] to [`PROBE_INTERVAL_MAX`]),
+//! and while a higher layer waits out its hold, str0m pads up to what that layer will need
+//! (`set_bitrate` minimum), so the raised estimate is tried under load before the layer is sent.
 //!
 //! Layer rates are measured at ingress ([`RateMeter`]); a layer never seen yet costs what the
 //! publisher advertised for it, or a default by quality.
@@ -31,6 +33,13 @@ pub const INITIAL_ESTIMATE: Bitrate = Bitrate::kbps(2_000);
 pub const USABLE_SHARE: f64 = 0.95;
 /// How long allocations must keep allowing a higher layer before the cap rises.
 pub const UPGRADE_HOLD: Duration = Duration::from_secs(3);
+/// A layer already allowed stays allowed while the estimate covers this share of what it
+/// needs (for up to [`DOWNGRADE_HOLD`]): the delay-based estimate dips to 85 % of the
+/// acknowledged rate on every overuse signal, including the jitter of a busy receiver, and a
+/// subscriber on its best layer has little padding headroom to absorb that.
+pub const DOWNGRADE_TOLERANCE: f64 = 0.75;
+/// How long an estimate between the tolerance and the full need may last before the cap falls.
+pub const DOWNGRADE_HOLD: Duration = Duration::from_secs(2);
 /// Cost of an audio subscription whose rate has not been measured yet.
 pub const AUDIO_DEFAULT_BPS: u64 = 48_000;
 /// Costs of video layers neither measured nor advertised, by quality (low, medium, high).
@@ -39,6 +48,13 @@ pub const VIDEO_DEFAULT_BPS: [u64; 3] = [150_000, 500_000, 1_500_000];
 /// round-trip time, which is microseconds on loopback and zero on the test harness's network:
 /// the peer would never sleep.
 pub const DELAY_CONTROL_FLOOR: Duration = Duration::from_millis(5);
+/// First wait before probing for a subscriber held below what it wants, and the wait after a
+/// probe that lifted a cap.
+pub const PROBE_INTERVAL_MIN: Duration = Duration::from_secs(2);
+/// Longest wait between probes that lift no cap (each such probe doubles the wait).
+pub const PROBE_INTERVAL_MAX: Duration = Duration::from_secs(16);
+/// Relative change of the desired rate that is passed on to str0m.
+pub const DESIRED_CHANGE: f64 = 0.2;
 /// The window over which a layer's rate is measured.
 pub const RATE_WINDOW: Duration = Duration::from_secs(1);
 
@@ -102,14 +118,46 @@ pub struct PeerBwe {
     raw: Option<u64>,
     /// The client's own estimate, for clients that send REMB.
     remb: Option<u64>,
-    /// The (minimum, desired) last given to str0m.
+    /// The (minimum, desired) rates last given to str0m.
     told: Option<(u64, u64)>,
+    /// Bytes sent in all and as media payload, as of the last statistics (for the debug log).
+    sent: Option<(u64, u64, Instant)>,
+    /// When to probe next while held below what the subscriptions want.
+    next_probe: Option<Instant>,
+    /// The wait before the probe after that ([`PROBE_INTERVAL_MIN`] doubling to
+    /// [`PROBE_INTERVAL_MAX`] while probes lift no cap).
+    probe_interval: Duration,
     /// A test's fixed estimate, in place of what the network says.
     #[cfg(test)]
     pub pinned: Option<u64>,
 }
 
 impl PeerBwe {
+    /// Whether to probe now: only while some subscription is `held` below what it wants, once
+    /// the current wait has passed since it was held; the wait doubles with every probe and
+    /// goes back to [`PROBE_INTERVAL_MIN`] when a cap rises (`raised`).
+    fn probe_due(&mut self, held: bool, raised: bool, now: Instant) -> bool {
+        if !held {
+            // The back-off stays: an estimate that covers everything for a moment (a probe's
+            // overshoot) is no reason to probe a capped link more often.
+            self.next_probe = None;
+            return false;
+        }
+        if raised {
+            self.probe_interval = PROBE_INTERVAL_MIN;
+            self.next_probe = Some(now + PROBE_INTERVAL_MIN);
+            return false;
+        }
+        let interval = self.probe_interval.max(PROBE_INTERVAL_MIN);
+        let next = *self.next_probe.get_or_insert(now + interval);
+        if now < next {
+            return false;
+        }
+        self.next_probe = Some(now + interval);
+        self.probe_interval = (interval * 2).min(PROBE_INTERVAL_MAX);
+        true
+    }
+
     /// The downlink estimate in bit/s: the lowest of what str0m and the client say.
     pub fn estimate(&self) -> Option<u64> {
         #[cfg(test)]
@@ -120,13 +168,15 @@ impl PeerBwe {
     }
 }
 
-/// The bandwidth cap of one subscription and its pending rise.
+/// The bandwidth cap of one subscription and its pending change.
 #[derive(Debug)]
 pub struct DownBwe {
     /// Highest `VideoQuality` the subscriber's bandwidth allows (`High`: no limit).
     pub cap: i32,
     /// Since when allocations have allowed more than `cap`.
     up_since: Option<Instant>,
+    /// Since when allocations have allowed less than `cap` (within the tolerance).
+    down_since: Option<Instant>,
 }
 
 impl Default for DownBwe {
@@ -134,19 +184,47 @@ impl Default for DownBwe {
         Self {
             cap: proto::VideoQuality::High as i32,
             up_since: None,
+            down_since: None,
         }
     }
 }
 
+/// One allocation's verdict on a subscription: the quality that fits the budget, and the one
+/// that fits the budget stretched by [`DOWNGRADE_TOLERANCE`] (never below `fit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub fit: i32,
+    pub tolerated: i32,
+}
+
 impl DownBwe {
-    /// Takes one allocation's verdict (`fit`: the quality that fits): lower caps apply at once,
-    /// higher ones once they have held for [`UPGRADE_HOLD`]. Whether the cap changed.
-    pub fn apply(&mut self, fit: i32, now: Instant) -> bool {
-        if fit < self.cap {
-            self.cap = fit;
+    /// Whether a higher layer fits and waits out [`UPGRADE_HOLD`].
+    pub fn rising(&self) -> bool {
+        self.up_since.is_some()
+    }
+
+    /// Takes one allocation's verdict. The cap falls at once to what the tolerance allows, to
+    /// what fits once that has lasted [`DOWNGRADE_HOLD`], and rises once a higher quality has
+    /// fitted for [`UPGRADE_HOLD`]. Whether the cap changed.
+    pub fn apply(&mut self, verdict: Verdict, now: Instant) -> bool {
+        let Verdict { fit, tolerated } = verdict;
+        if tolerated < self.cap {
+            self.cap = tolerated;
             self.up_since = None;
+            self.down_since = None;
             return true;
         }
+        if fit < self.cap {
+            self.up_since = None;
+            let since = *self.down_since.get_or_insert(now);
+            if now.saturating_duration_since(since) >= DOWNGRADE_HOLD {
+                self.cap = fit;
+                self.down_since = None;
+                return true;
+            }
+            return false;
+        }
+        self.down_since = None;
         if fit == self.cap {
             self.up_since = None;
             return false;
@@ -201,26 +279,39 @@ pub fn allocate(budget: u64, demands: &[Demand]) -> Vec<usize> {
     chosen
 }
 
-/// What one allocation wants str0m to do: pad up to `minimum`, probe towards `desired` (bit/s).
-fn probe_targets(audio: u64, demands: &[Demand], allowed: &[usize]) -> (u64, u64) {
-    let desired = audio
+/// Makes str0m probe towards `desired` now. Its probe controller sends an allocation probe
+/// (clusters at once and twice `desired`, at most twice its estimate) when the desired rate
+/// rises past the estimate, so the desired rate dips to half for one timeout and rises back.
+/// Without this a subscriber held on a low layer probes only in str0m's application-limited
+/// region (media below 65 % of the estimate), which a low layer on a link just above it never
+/// reaches; padding up to the estimate instead fills such a link and loses media.
+fn probe_towards(rtc: &mut str0m::Rtc, minimum: u64, desired: u64, now: Instant) {
+    rtc.bwe()
+        .set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired / 2));
+    if let Err(e) = rtc.handle_input(str0m::Input::Timeout(now)) {
+        tracing::debug!("probe timeout input: {e}");
+    }
+    rtc.bwe()
+        .set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
+}
+
+/// The rate worth probing for: audio plus the best layer of every video subscription (bit/s).
+fn desired_rate(audio: u64, demands: &[Demand]) -> u64 {
+    audio
         + demands
             .iter()
             .map(|d| d.costs.last().copied().unwrap_or(0))
-            .sum::<u64>();
-    let sending: u64 = audio
-        + demands
-            .iter()
-            .zip(allowed)
-            .map(|(d, &i)| d.costs.get(i).copied().unwrap_or(0))
-            .sum::<u64>();
-    let next_step = demands
-        .iter()
-        .zip(allowed)
-        .filter_map(|(d, &i)| Some(d.costs.get(i + 1)?.saturating_sub(*d.costs.get(i)?)))
-        .min();
-    let minimum = next_step.map_or(0, |step| sending + step);
-    (minimum, desired)
+            .sum::<u64>()
+}
+
+/// Whether str0m should hear of a new desired rate: a rise or fall of more than
+/// [`DESIRED_CHANGE`] (layer rates measured at ingress wobble, and every rise past the
+/// estimate starts a probe), or the first one.
+fn desired_changed(told: Option<u64>, desired: u64) -> bool {
+    told.is_none_or(|old| {
+        let margin = (old as f64 * DESIRED_CHANGE) as u64;
+        desired > old.saturating_add(margin) || desired < old.saturating_sub(margin)
+    })
 }
 
 impl Engine {
@@ -242,14 +333,38 @@ impl Engine {
     pub(super) fn on_bandwidth_tick(
         &mut self,
         peer_key: PeerKey,
-        raw: Option<Bitrate>,
+        stats: &str0m::stats::PeerStats,
         now: Instant,
     ) {
         let Some(peer) = self.peers.get_mut(peer_key) else {
             return;
         };
-        if let Some(raw) = raw {
+        if let Some(raw) = stats.bwe_tx {
             peer.bwe.raw = Some(raw.as_u64());
+        }
+        let sent = (stats.peer_bytes_tx, stats.bytes_tx, stats.timestamp);
+        if let Some((all, media, at)) = peer.bwe.sent.replace(sent) {
+            let micros = stats
+                .timestamp
+                .saturating_duration_since(at)
+                .as_micros()
+                .max(1) as u64;
+            let rate =
+                |now: u64, then: u64| now.saturating_sub(then).saturating_mul(8_000) / micros;
+            if peer.bwe.told.is_some() {
+                tracing::debug!(
+                    peer = ?peer_key,
+                    twcc = ?peer.bwe.twcc,
+                    raw = ?peer.bwe.raw,
+                    remb = ?peer.bwe.remb,
+                    told = ?peer.bwe.told,
+                    sent_kbps = rate(stats.peer_bytes_tx, all),
+                    media_kbps = rate(stats.bytes_tx, media),
+                    loss = ?stats.egress_loss_fraction,
+                    rtt = ?stats.rtt,
+                    "downlink estimate"
+                );
+            }
         }
         self.allocate_bandwidth(peer_key, now);
         self.dynacast_tick(peer_key, now);
@@ -307,38 +422,81 @@ impl Engine {
         }
         let usable = (estimate as f64 * USABLE_SHARE) as u64;
         let fits = allocate(usable.saturating_sub(audio), &demands);
-        let mut allowed = Vec::with_capacity(video.len());
+        let stretched = (usable as f64 / DOWNGRADE_TOLERANCE) as u64;
+        let tolerated = allocate(stretched.saturating_sub(audio), &demands);
         let mut changed = Vec::new();
-        for ((dk, qualities), fit) in video.iter().zip(&fits) {
+        let mut rising = false;
+        for (((dk, qualities), fit), tolerated) in video.iter().zip(&fits).zip(&tolerated) {
             let Some(down) = self.downs.get_mut(*dk) else {
-                allowed.push(0);
                 continue;
             };
             // A subscription that gets everything it allows is not limited by bandwidth.
-            let fit_quality = if *fit + 1 == qualities.len() {
-                proto::VideoQuality::High as i32
-            } else {
-                qualities[*fit]
+            let quality = |i: usize| {
+                if i + 1 >= qualities.len() {
+                    proto::VideoQuality::High as i32
+                } else {
+                    qualities[i]
+                }
             };
-            if down.fwd.bwe.apply(fit_quality, now) {
-                changed.push(down.track);
+            let verdict = Verdict {
+                fit: quality(*fit),
+                tolerated: quality((*tolerated).max(*fit)),
+            };
+            let before = down.fwd.bwe.cap;
+            if down.fwd.bwe.apply(verdict, now) {
+                changed.push((down.track, down.fwd.bwe.cap > before));
             }
-            let cap = down.fwd.bwe.cap;
-            allowed.push(qualities.iter().rposition(|q| *q <= cap).unwrap_or(0));
+            rising |= down.fwd.bwe.rising();
         }
-        let (minimum, desired) = probe_targets(audio, &demands, &allowed);
-        if let Some(peer) = self.peers.get_mut(peer_key)
-            && peer.bwe.told != Some((minimum, desired))
-        {
-            peer.bwe.told = Some((minimum, desired));
-            peer.rtc
-                .bwe()
-                .set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
+        let desired = desired_rate(audio, &demands);
+        // While a higher layer waits out its hold, padding makes up the rate it will need, so
+        // the estimate a probe raised is tried under load before the layer is sent.
+        let minimum = if rising {
+            audio
+                + fits
+                    .iter()
+                    .zip(&demands)
+                    .map(|(&fit, d)| d.costs.get(fit).copied().unwrap_or(0))
+                    .sum::<u64>()
+        } else {
+            0
+        };
+        let held = fits
+            .iter()
+            .zip(&demands)
+            .any(|(fit, d)| fit + 1 < d.costs.len());
+        let raised = changed.iter().any(|(_, rose)| *rose);
+        let mut told = false;
+        if let Some(peer) = self.peers.get_mut(peer_key) {
+            let (told_minimum, told_desired) = match peer.bwe.told {
+                Some((m, d)) => (Some(m), Some(d)),
+                None => (None, None),
+            };
+            if told_minimum != Some(minimum) || desired_changed(told_desired, desired) {
+                let desired = if desired_changed(told_desired, desired) {
+                    desired
+                } else {
+                    told_desired.unwrap_or(desired)
+                };
+                peer.bwe.told = Some((minimum, desired));
+                peer.rtc
+                    .bwe()
+                    .set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
+                told = true;
+            }
+            if peer.bwe.probe_due(held, raised, now) {
+                tracing::debug!(peer = ?peer_key, estimate, desired, "probing for a higher layer");
+                let (minimum, desired) = peer.bwe.told.unwrap_or((minimum, desired));
+                probe_towards(&mut peer.rtc, minimum, desired, now);
+                told = true;
+            }
+        }
+        if told {
             self.mark_dirty(peer_key);
         }
-        for tk in changed {
+        for (tk, rose) in changed {
             if let Some(t) = self.tracks.get(tk) {
-                tracing::debug!(track = %t.info.sid, estimate, "bandwidth cap changed");
+                tracing::debug!(peer = ?peer_key, track = %t.info.sid, estimate, rose, "bandwidth cap changed");
             }
             self.update_dynacast(tk, now);
         }
@@ -398,24 +556,54 @@ mod tests {
             proto::VideoQuality::Low as i32,
             proto::VideoQuality::High as i32,
         );
+        let v = |fit, tolerated| Verdict { fit, tolerated };
         let mut b = DownBwe::default();
-        assert!(b.apply(low, t0));
+        assert!(b.apply(v(low, low), t0));
         assert_eq!(b.cap, low);
-        assert!(!b.apply(high, t0 + Duration::from_secs(1)));
-        assert!(!b.apply(high, t0 + Duration::from_secs(3)));
+        assert!(!b.apply(v(high, high), t0 + Duration::from_secs(1)));
+        assert!(!b.apply(v(high, high), t0 + Duration::from_secs(3)));
         // A dip restarts the hold.
-        assert!(!b.apply(low, t0 + Duration::from_secs(3)));
-        assert!(!b.apply(high, t0 + Duration::from_secs(4)));
-        assert!(!b.apply(high, t0 + Duration::from_secs(6)));
-        assert!(b.apply(high, t0 + Duration::from_secs(7)));
+        assert!(!b.apply(v(low, low), t0 + Duration::from_secs(3)));
+        assert!(!b.apply(v(high, high), t0 + Duration::from_secs(4)));
+        assert!(!b.apply(v(high, high), t0 + Duration::from_secs(6)));
+        assert!(b.apply(v(high, high), t0 + Duration::from_secs(7)));
         assert_eq!(b.cap, high);
     }
 
     #[test]
-    fn pads_towards_the_next_step_only_while_held_back() {
-        let ds = [demand(false, &[100, 300, 900])];
-        assert_eq!(probe_targets(50, &ds, &[0]), (50 + 100 + 200, 950));
-        assert_eq!(probe_targets(50, &ds, &[2]), (0, 950));
+    fn a_dip_within_the_tolerance_lowers_the_cap_only_once_it_lasts() {
+        let t0 = Instant::now();
+        let (low, medium, high) = (
+            proto::VideoQuality::Low as i32,
+            proto::VideoQuality::Medium as i32,
+            proto::VideoQuality::High as i32,
+        );
+        let v = |fit, tolerated| Verdict { fit, tolerated };
+        let mut b = DownBwe::default();
+        // A short dip is ridden out.
+        assert!(!b.apply(v(medium, high), t0));
+        assert!(!b.apply(v(medium, high), t0 + Duration::from_secs(1)));
+        assert!(!b.apply(v(high, high), t0 + Duration::from_millis(1500)));
+        assert_eq!(b.cap, high);
+        // One that lasts is not.
+        assert!(!b.apply(v(medium, high), t0 + Duration::from_secs(3)));
+        assert!(!b.apply(v(medium, high), t0 + Duration::from_secs(4)));
+        assert!(b.apply(v(medium, high), t0 + Duration::from_secs(5)));
+        assert_eq!(b.cap, medium);
+        // Beyond the tolerance the cap falls at once.
+        assert!(b.apply(v(low, low), t0 + Duration::from_secs(5)));
+        assert_eq!(b.cap, low);
+    }
+
+    #[test]
+    fn desires_the_best_layers_and_ignores_small_wobbles() {
+        let ds = [demand(false, &[100, 300, 900]), demand(true, &[200, 1_000])];
+        assert_eq!(desired_rate(50, &ds), 50 + 900 + 1_000);
+        assert!(desired_changed(None, 1_950));
+        assert!(!desired_changed(Some(1_950), 2_100));
+        assert!(!desired_changed(Some(1_950), 1_800));
+        assert!(desired_changed(Some(1_950), 2_500));
+        assert!(desired_changed(Some(1_950), 1_400));
     }
 
     #[test]

@@ -230,7 +230,7 @@ impl Engine {
             Event::Connected => self.on_peer_connected(peer_key),
             Event::PeerStats(stats) => {
                 self.on_peer_stats(peer_key, &stats);
-                self.on_bandwidth_tick(peer_key, stats.bwe_tx, now);
+                self.on_bandwidth_tick(peer_key, &stats, now);
             }
             Event::EgressBitrateEstimate(kind) => self.on_bandwidth_estimate(peer_key, kind, now),
             Event::MediaEgressStats(s) => {
