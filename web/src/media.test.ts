@@ -2,9 +2,9 @@
 // and a scripted command endpoint: who connects, who gives the room up, what is reported, and
 // that the media lands in the window where the person clicked.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { Command, CommandAnswer, MediaSession } from './api';
-import { MediaController } from './media';
+import { MediaController, REPORT_RETRY_MS } from './media';
 import type { CallSession, SessionState, Status } from './session';
 import { Store } from './store';
 
@@ -94,6 +94,29 @@ describe('MediaController', () => {
     expect(session.calls).toEqual(['connect:dm_1:T:muted=true:camera=true']);
     expect(sent.map((c) => [c.type, 'state' in c ? c.state : '', c.epoch])).toEqual([['report_connection', 'connected', 3]]);
     expect(sent[0]).toMatchObject({ connectionId: 'me', id: 'cmd1' });
+  });
+
+  it('a connection report the server did not get is sent again', async () => {
+    vi.useFakeTimers();
+    try {
+      let failures = 1;
+      const { store, sent } = setup((cmd) => {
+        if (cmd.type === 'report_connection' && failures-- > 0) throw new Error('network');
+        return snap();
+      });
+      store.mediaSession(snap({ version: 2, epoch: 3, type: 'dm-video', owner: mine }));
+      store.event('MEDIA_SESSION_CONNECT', { url: 'ws://sfu', token: 'T', room: 'dm_1', epoch: 3 });
+      await vi.advanceTimersByTimeAsync(0);
+      expect(sent.filter((c) => c.type === 'report_connection')).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(REPORT_RETRY_MS);
+      const reports = sent.filter((c) => c.type === 'report_connection');
+      expect(reports.map((c) => ['state' in c ? c.state : '', c.epoch])).toEqual([['connected', 3], ['connected', 3]]);
+      // delivered now: no further copies
+      await vi.advanceTimersByTimeAsync(REPORT_RETRY_MS * 3);
+      expect(sent.filter((c) => c.type === 'report_connection')).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('a connect that arrives before the snapshot naming this window the owner is kept', async () => {

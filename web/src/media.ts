@@ -17,6 +17,9 @@ import { isActive, isOwner } from './calls';
 import type { CallSession, Status } from './session';
 import type { ConnectTicket, Store } from './store';
 
+/** How long a failed connection report waits before it is sent again. */
+export const REPORT_RETRY_MS = 2000;
+
 /** How windows of one browser tell each other that one is taking the session. */
 export interface SiblingChannel {
   post(msg: { type: 'claiming'; connectionId: string }): void;
@@ -235,8 +238,15 @@ export class MediaController {
     const state = reportState(this.deps.session.snapshot().status);
     const epoch = this.roomEpoch;
     if (this.reported && this.reported.epoch === epoch && this.reported.state === state) return;
-    this.reported = { epoch, state };
-    void this.send({ type: 'report_connection', connectionId: id, state }, epoch).catch(() => undefined);
+    const attempt = { epoch, state };
+    this.reported = attempt;
+    void this.send({ type: 'report_connection', connectionId: id, state }, epoch).catch(() => {
+      // Not delivered (the request failed): forget it and try again, unless a newer report
+      // has been made meanwhile. The server needs the report to elect and keep the owner.
+      if (this.reported !== attempt) return;
+      this.reported = null;
+      setTimeout(() => this.report(), REPORT_RETRY_MS);
+    });
   }
 
   private async send(cmd: Command, epoch?: number): Promise<CommandAnswer> {
