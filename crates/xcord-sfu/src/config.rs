@@ -138,7 +138,7 @@ impl SfuConfig {
             empty_timeout: Duration::from_secs(300),
             departure_timeout: Duration::from_secs(20),
             connect_timeout: Duration::from_secs(60),
-            bandwidth_estimation: true,
+            bandwidth_estimation: false,
             resume_window: Duration::from_secs(15),
             auto_create: true,
             signal_v1: true,

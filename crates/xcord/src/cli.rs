@@ -52,7 +52,7 @@ const SETTING_KEYS: &[&str] = &[
     "data_dir",
     "no_auto_create",
     "no_signal_v1",
-    "no_bandwidth_estimation",
+    "bandwidth_estimation",
     "webhook_url",
     "webhook_key",
     "livekit_url",
@@ -217,10 +217,11 @@ pub struct ServerArgs {
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub no_signal_v1: Option<bool>,
-    /// Do not estimate subscribers' downlinks: every subscriber gets the simulcast layer its
-    /// `UpdateTrackSettings` ask for, whatever its bandwidth, and nothing is paced or probed;
-    /// `--no-bandwidth-estimation=false` turns estimation back on
-    /// [env: XCORD_NO_BANDWIDTH_ESTIMATION].
+    /// Estimate each subscriber's downlink (TWCC) and give it the simulcast layers that fit,
+    /// probing before stepping up and pacing its video; off by default (without it every
+    /// subscriber gets the layer its `UpdateTrackSettings` ask for, unpaced);
+    /// `--bandwidth-estimation=false` turns off one set by the file or environment
+    /// [env: XCORD_BANDWIDTH_ESTIMATION].
     #[arg(
         long,
         value_name = "BOOL",
@@ -230,7 +231,7 @@ pub struct ServerArgs {
         value_parser = BoolishValueParser::new()
     )]
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub no_bandwidth_estimation: Option<bool>,
+    pub bandwidth_estimation: Option<bool>,
     /// POST webhook events to this URL; repeatable [env: XCORD_WEBHOOK_URL].
     #[arg(long = "webhook-url", value_delimiter = ',')]
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -341,7 +342,7 @@ struct Layered {
     data_dir: PathBuf,
     no_auto_create: bool,
     no_signal_v1: bool,
-    no_bandwidth_estimation: bool,
+    bandwidth_estimation: bool,
     #[serde(deserialize_with = "list")]
     webhook_url: Vec<String>,
     webhook_key: Option<String>,
@@ -382,7 +383,7 @@ impl Default for Layered {
             data_dir: PathBuf::from("xcord-data"),
             no_auto_create: false,
             no_signal_v1: false,
-            no_bandwidth_estimation: false,
+            bandwidth_estimation: false,
             webhook_url: Vec::new(),
             webhook_key: None,
             livekit_url: None,
@@ -662,7 +663,7 @@ impl Layered {
             data_dir: self.data_dir,
             auto_create: !self.no_auto_create,
             signal_v1: !self.no_signal_v1,
-            bandwidth_estimation: !self.no_bandwidth_estimation,
+            bandwidth_estimation: self.bandwidth_estimation,
             webhook_urls: self.webhook_url,
             webhook_key: self.webhook_key,
             livekit,
@@ -828,7 +829,7 @@ mod tests {
     #[test]
     fn defaults_apply_without_any_source() {
         let s = ok(None, &[], &[]);
-        assert!(!s.dev && s.auto_create && s.signal_v1 && s.bandwidth_estimation);
+        assert!(!s.dev && s.auto_create && s.signal_v1 && !s.bandwidth_estimation);
         assert!(s.keys.is_empty() && s.node_ips.is_empty() && s.webhook_urls.is_empty());
         assert_eq!(s.bind, SocketAddr::from(([127, 0, 0, 1], 7880)));
         assert_eq!(s.udp_port, 7882);
@@ -1195,10 +1196,10 @@ mod tests {
                 |s: &Settings| !s.signal_v1,
             ),
             (
-                "no_bandwidth_estimation",
-                "XCORD_NO_BANDWIDTH_ESTIMATION",
-                "--no-bandwidth-estimation",
-                |s: &Settings| !s.bandwidth_estimation,
+                "bandwidth_estimation",
+                "XCORD_BANDWIDTH_ESTIMATION",
+                "--bandwidth-estimation",
+                |s: &Settings| s.bandwidth_estimation,
             ),
         ] {
             for c in &cases {
@@ -1375,7 +1376,7 @@ mod tests {
             "XCORD_DEV"
             | "XCORD_NO_AUTO_CREATE"
             | "XCORD_NO_SIGNAL_V1"
-            | "XCORD_NO_BANDWIDTH_ESTIMATION"
+            | "XCORD_BANDWIDTH_ESTIMATION"
             | "XCORD_NO_TURN" => "true",
             "XCORD_TURN_CREDENTIAL_TTL" => "60",
             "XCORD_BIND" => "127.0.0.1:1",
@@ -1403,7 +1404,7 @@ mod tests {
         assert_eq!(layer.values.len(), SETTING_KEYS.len());
         let s = parse(&[]).unwrap().resolve_with(layer).unwrap();
         assert!(s.dev && !s.auto_create && !s.signal_v1 && s.livekit.is_some());
-        assert!(!s.bandwidth_estimation);
+        assert!(s.bandwidth_estimation);
         assert_eq!(s.web_dir, PathBuf::from("x"));
         assert_eq!(s.metrics_bind, Some("127.0.0.1:2".parse().unwrap()));
         assert_eq!(s.metrics_token.as_ref().map(|t| t.expose()), Some("x"));

@@ -74,7 +74,7 @@ function removeShaper() {
 before(async () => {
   pageServer = await servePage();
   browser = await launchChromium();
-  srv = await new XcordServer('simulcast-bwe').start();
+  srv = await new XcordServer('simulcast-bwe', ['--bandwidth-estimation']).start();
 });
 
 after(async () => {

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, test as nodeTest } from 'node:test';
 import { chromium } from 'playwright-core';
 import { sleep } from '../lk.mjs';
-import { HOST, XcordServer } from '../xcord-server.mjs';
+import { DEFAULT_MEDIA_THREADS, HOST, XcordServer } from '../xcord-server.mjs';
 import { CHROMIUM, CHROMIUM_FLAGS } from './test-page.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -98,12 +98,13 @@ function restoreServer() {
  * Cuts every page off the server, as a network that goes away: TCP to its HTTP port (the
  * gateway, the API, the LiveKit signal connection) and ICE-TCP port is answered with a reset,
  * what the server sends on them is dropped (but for those resets, which seem to come from it),
- * and every datagram to or from its media port is dropped.
+ * and every datagram to or from its media ports (one per shard) is dropped.
  */
 function cutServerOff() {
+  // Every media shard's ports: ICE-TCP from HTTP + 1, UDP from HTTP + 2, one each per shard.
   const http = server.port;
-  const iceTcp = server.port + 1;
-  const media = server.port + 2;
+  const iceTcp = `${server.port + 1}-${server.port + DEFAULT_MEDIA_THREADS}`;
+  const media = `${server.port + 2}-${server.port + 1 + DEFAULT_MEDIA_THREADS}`;
   const script = `table inet ${CUT_TABLE} {
  chain out {
   type filter hook output priority 0;
