@@ -256,6 +256,23 @@ async def test_kill_9_of_a_media_node_and_restart():
         await crash_and_recover(media, control, media.http_url, control.data_dir)
 
 
+async def accepted_call(http, api: Api, server: XcordServer, caller: str, callee: str, conv: str):
+    """Caller's and callee's main gateway connections, a DM call from the caller that the callee
+    accepts, and both connected to its room with the Python SDK: (caller's connection, callee's
+    connection, call id, caller's room, callee's room)."""
+    from test_calls import Conn, command, connect_media
+
+    c_main = await Conn(http, server.http_url, caller, "main").start()
+    d_main = await Conn(http, server.http_url, callee, "main").start()
+    started = await command(api, caller, {"type": "start_call", "conversationId": conv, "connectionId": c_main.id})
+    call_id = started["result"]["call"]["id"]
+    await d_main.wait("MEDIA_SESSION_UPDATE", lambda d: any(c["callId"] == call_id for c in d["incomingCalls"]))
+    await command(api, callee, {"type": "accept_call", "callId": call_id, "connectionId": d_main.id})
+    c_room = await connect_media(await c_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}"))
+    d_room = await connect_media(await d_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}"))
+    return c_main, d_main, call_id, c_room, d_room
+
+
 async def test_kill_9_of_serve_with_a_call_and_a_live_in_progress():
     """A DM call (Carol and Dave, their media sessions on the gateway) and a live broadcast (a
     host streaming a tone, a viewer) across `kill -9` of serve and a restart: both continue from
@@ -264,7 +281,7 @@ async def test_kill_9_of_serve_with_a_call_and_a_live_in_progress():
     the call still `accepted`; the SDKs reconnect by themselves and hear each other again; the
     live session is still live and the viewer hears the host again. No call system message is
     written (the call did not end)."""
-    from test_calls import Conn, command, connect_media
+    from test_calls import Conn
 
     server = XcordServer("crash-calls", [], command=["serve", "--dev"])
     async with server, aiohttp.ClientSession() as http:
@@ -278,15 +295,8 @@ async def test_kill_9_of_serve_with_a_call_and_a_live_in_progress():
         await api.ok("PATCH", "/api/v1/users/@me", host, {"isCreator": True})
         conns, rooms, pubs, lists = [], [], [], []
         try:
-            c_main = await Conn(http, server.http_url, carol, "main").start()
-            d_main = await Conn(http, server.http_url, dave, "main").start()
+            c_main, d_main, call_id, c_room, d_room = await accepted_call(http, api, server, carol, dave, conv)
             conns += [c_main, d_main]
-            started = await command(api, carol, {"type": "start_call", "conversationId": conv, "connectionId": c_main.id})
-            call_id = started["result"]["call"]["id"]
-            await d_main.wait("MEDIA_SESSION_UPDATE", lambda d: any(c["callId"] == call_id for c in d["incomingCalls"]))
-            await command(api, dave, {"type": "accept_call", "callId": call_id, "connectionId": d_main.id})
-            c_room = await connect_media(await c_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}"))
-            d_room = await connect_media(await d_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}"))
             rooms += [c_room, d_room]
             lis_d = Listener(d_room)
             lists.append(lis_d)
@@ -366,7 +376,7 @@ async def test_kill_9_of_serve_with_a_call_whose_party_never_returns():
     Carol (`CALL_UPDATE` ended, `no_connection`), ends her media session (idle), and writes the call's
     system message exactly once. When Dave's gateway returns much later, its Ready's media session
     is idle and the call reads ended."""
-    from test_calls import Conn, command, connect_media
+    from test_calls import Conn
 
     server = XcordServer("crash-call-gone", [], command=["serve", "--dev"])
     async with server, aiohttp.ClientSession() as http:
@@ -379,15 +389,8 @@ async def test_kill_9_of_serve_with_a_call_whose_party_never_returns():
         pub = None
         lis = None
         try:
-            c_main = await Conn(http, server.http_url, carol, "main").start()
-            d_main = await Conn(http, server.http_url, dave, "main").start()
+            c_main, d_main, call_id, c_room, d_room = await accepted_call(http, api, server, carol, dave, conv)
             conns += [c_main, d_main]
-            started = await command(api, carol, {"type": "start_call", "conversationId": conv, "connectionId": c_main.id})
-            call_id = started["result"]["call"]["id"]
-            await d_main.wait("MEDIA_SESSION_UPDATE", lambda d: any(c["callId"] == call_id for c in d["incomingCalls"]))
-            await command(api, dave, {"type": "accept_call", "callId": call_id, "connectionId": d_main.id})
-            c_room = await connect_media(await c_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}"))
-            d_room = await connect_media(await d_main.wait("MEDIA_SESSION_CONNECT", lambda d: d["room"] == f"dm_{call_id}"))
             rooms.append(c_room)
             lis = Listener(d_room)
             pub = Publisher(c_room)

@@ -11,19 +11,17 @@
 // Elements are found by role and accessible name (the names the issue fixes).
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test as nodeTest } from 'node:test';
 import { chromium } from 'playwright-core';
 import { sleep } from '../lk.mjs';
 import { XcordServer } from '../xcord-server.mjs';
-import { CHROMIUM, CHROMIUM_FLAGS } from './test-page.mjs';
+import { CHROMIUM, CHROMIUM_FLAGS, checkAxe } from './test-page.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../../..');
 const WEB_DIR = process.env.XCORD_WEB_DIR ?? path.join(root, 'web/dist');
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 
 const suffix = String(Date.now() % 1e8);
@@ -92,18 +90,6 @@ after(async () => {
   if (browser) await browser.close().catch(() => {});
   if (server) await server.stop();
 });
-
-/** axe-core on the page as it is: no serious or critical violation. */
-async function checkAxe(page, what) {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(violations, [], `axe on ${what}`);
-}
 
 async function createAccount(who) {
   const page = pages[who];

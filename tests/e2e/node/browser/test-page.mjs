@@ -1,8 +1,10 @@
 // Shared set-up of the browser suites that drive page.html with livekit-client: the mandatory
 // Chromium flags (every host name resolves to NOTFOUND except the loopback and the servers' test
 // address; fake camera and microphone) and a static server for page.html and livekit-client's
-// UMD build.
+// UMD build; the axe-core check the web-client suites run on every page.
+import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,4 +54,18 @@ export async function servePage() {
   });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return { baseUrl: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
+}
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** axe-core on the page as it is: no serious or critical violation. */
+export async function checkAxe(page, what) {
+  await page.addScriptTag({ path: AXE });
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations
+      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+  assert.deepEqual(violations, [], `axe on ${what}`);
 }

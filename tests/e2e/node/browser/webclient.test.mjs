@@ -10,19 +10,17 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test as nodeTest } from 'node:test';
 import { chromium } from 'playwright-core';
 import { sleep } from '../lk.mjs';
 import { DEFAULT_MEDIA_THREADS, HOST, XcordServer } from '../xcord-server.mjs';
-import { CHROMIUM, CHROMIUM_FLAGS } from './test-page.mjs';
+import { CHROMIUM, CHROMIUM_FLAGS, checkAxe } from './test-page.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../../../..');
 const WEB_DIR = process.env.XCORD_WEB_DIR ?? path.join(root, 'web/dist');
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 
 const suffix = String(Date.now() % 1e8);
@@ -70,18 +68,6 @@ before(async () => {
     throw e;
   }
 });
-
-/** axe-core on the page as it is: no serious or critical violation. */
-async function checkAxe(page, what) {
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const r = await window.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  assert.deepEqual(violations, [], `axe on ${what}`);
-}
 
 /** The nftables table that cuts the server off (reconnecting test); removed in `after` too. */
 const CUT_TABLE = `xcord_webclient_cut_${process.pid}`;
