@@ -34,7 +34,7 @@ const DESCRIPTOR_MAX: usize = 6;
 /// split in WebRTC), until the layers' own rates are measured.
 const DEFAULT_SHARES: [&[f64]; 3] = [&[1.0], &[0.6, 1.0], &[0.4, 0.6, 1.0]];
 /// Frames between two debug reports of a layer's temporal structure.
-const REPORT_EVERY: u32 = 600;
+const REPORT_EVERY: u32 = 450;
 
 /// What one VP8 packet's payload descriptor says.
 #[derive(Clone, Copy, Debug)]
@@ -225,14 +225,16 @@ impl TemporalFilter {
         Admission::Renumbered { picture, tl0 }
     }
 
-    /// The temporal layer decision at the first packet seen of a new picture.
+    /// The temporal layer decision at the first packet seen of a new picture. Up one layer at
+    /// a time: a sync frame of layer `c + 1` depends on the base layer only, but the frames of
+    /// layer `c + 2` after one of its own sync frames may depend on layer `c + 1`.
     fn decide(&mut self, packet: &Vp8Packet, tid: u8, target: u8) -> bool {
         let current = match self.current {
             // A new source starts at a keyframe (or waits for one), where every layer starts.
             None => target,
             Some(_) if packet.keyframe => target,
             Some(c) if target < c => target,
-            Some(c) if packet.sync && tid > c && tid <= target => tid,
+            Some(c) if packet.sync && tid == c + 1 && tid <= target => tid,
             Some(c) => c,
         };
         self.current = Some(current);
@@ -460,6 +462,29 @@ mod tests {
         ];
         let up = forwarded(&mut f, &frames, ALL_TEMPORAL);
         assert_eq!(up.iter().map(|o| o.0).collect::<Vec<_>>(), vec![6, 7, 8]);
+        assert_eq!(f.current(), Some(2));
+    }
+
+    #[test]
+    fn steps_up_one_layer_at_a_time() {
+        let mut f = TemporalFilter::default();
+        forwarded(&mut f, &l1t3(0, 4), 0);
+        // A T2 sync frame cannot open T2 while T1 is out: later T2 frames may use T1 frames.
+        let frames = [
+            (4, 0, false, false),
+            (5, 2, true, false),
+            (6, 1, true, false),
+            (7, 2, false, false),
+            (8, 0, false, false),
+            (9, 2, true, false),
+            (10, 1, false, false),
+        ];
+        let out = forwarded(&mut f, &frames, ALL_TEMPORAL);
+        // 4, then T1 from its sync frame 6, then T2 from its sync frame 9.
+        assert_eq!(
+            out.iter().map(|o| o.0).collect::<Vec<_>>(),
+            vec![1, 2, 3, 4, 5]
+        );
         assert_eq!(f.current(), Some(2));
     }
 
