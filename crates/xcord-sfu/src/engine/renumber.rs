@@ -43,7 +43,8 @@ impl Default for Renumber {
         Self {
             base: None,
             newest: 0,
-            skipped: VecDeque::with_capacity(SKIP_MEMORY),
+            // Allocated at the first skip: most subscriptions never skip anything.
+            skipped: VecDeque::new(),
             skipped_total: 0,
             forgot: false,
             last_out: None,
@@ -107,6 +108,9 @@ impl Renumber {
             return;
         }
         self.newest = value;
+        if self.skipped.capacity() == 0 {
+            self.skipped.reserve_exact(SKIP_MEMORY);
+        }
         if self.skipped.len() == SKIP_MEMORY {
             self.skipped.pop_front();
             self.forgot = true;

@@ -118,7 +118,8 @@ impl TemporalLayers {
                 self.frames[i] += 1;
                 self.syncs[i] += u32::from(packet.sync);
                 if self.frames.iter().sum::<u32>() >= REPORT_EVERY {
-                    tracing::debug!(frames = ?self.frames, syncs = ?self.syncs, "VP8 temporal structure");
+                    let bps = self.rates.each_ref().map(RateMeter::bps);
+                    tracing::debug!(frames = ?self.frames, syncs = ?self.syncs, ?bps, "VP8 temporal structure");
                     self.frames = [0; 4];
                     self.syncs = [0; 4];
                 }
