@@ -22,13 +22,14 @@ fn after(a: u64, b: u64) -> bool {
 }
 
 /// One source's numbering mapped onto a continuous output.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct Renumber {
     /// (first value of the current source, output minus input before any skip).
     base: Option<(u64, u64)>,
     /// The newest value of the current source seen (forwarded or skipped).
     newest: u64,
-    /// Values of the current source left out, oldest first (at most [`SKIP_MEMORY`]).
+    /// Values of the current source left out, oldest first (at most [`SKIP_MEMORY`]; allocated
+    /// at the first skip, as most subscriptions never skip anything).
     skipped: VecDeque<u64>,
     /// How many values of the current source were left out in all.
     skipped_total: u64,
@@ -36,20 +37,6 @@ pub struct Renumber {
     forgot: bool,
     /// The newest output value.
     last_out: Option<u64>,
-}
-
-impl Default for Renumber {
-    fn default() -> Self {
-        Self {
-            base: None,
-            newest: 0,
-            // Allocated at the first skip: most subscriptions never skip anything.
-            skipped: VecDeque::new(),
-            skipped_total: 0,
-            forgot: false,
-            last_out: None,
-        }
-    }
 }
 
 impl Renumber {
