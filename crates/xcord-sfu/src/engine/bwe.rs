@@ -1,11 +1,14 @@
 //! Bandwidth-driven layer choice: each subscriber connection runs str0m's send-side estimator
 //! (TWCC feedback, GCC; REMB too when a client sends it), and the estimate is shared out over the
 //! subscriber's video subscriptions. Audio is reserved first and never managed. Video gets its
-//! lowest allowed layer whatever the budget (no pausing), then layers are filled bottom-up, one
-//! level at a time across all tracks (screen shares first), while the budget lasts.
+//! lowest allowed rung whatever the budget (no pausing), then rungs are filled bottom-up, one
+//! level at a time across all tracks (screen shares first), while the budget lasts. A camera's
+//! rungs are its simulcast layers; a screen share with VP8 temporal layers has a rung per
+//! temporal layer of each simulcast layer ([`Rung`]), so it loses frame rate (T2 → T1 → T0)
+//! before it loses resolution, and its only layer keeps its resolution whatever the budget.
 //!
-//! The result caps each subscription's simulcast layer (on top of its `UpdateTrackSettings`
-//! quality): a cap falls at once to what fits the budget stretched by [`DOWNGRADE_TOLERANCE`],
+//! The result caps each subscription's rung (on top of its `UpdateTrackSettings` quality): a
+//! cap falls at once to what fits the budget stretched by [`DOWNGRADE_TOLERANCE`],
 //! to what fits the budget itself once that has lasted [`DOWNGRADE_HOLD`], and rises only after
 //! allocations have allowed more for [`UPGRADE_HOLD`]. The forwarder still switches only at a
 //! keyframe of the layer it moves to. str0m is told the rate of everything the subscriber wants
@@ -23,6 +26,7 @@ use livekit_protocol as proto;
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::media::MediaKind;
 
+use super::temporal::ALL_TEMPORAL;
 use super::{DownKey, Engine, PeerKey};
 
 /// The estimate each subscriber connection starts from, before any feedback: generous enough
@@ -168,11 +172,43 @@ impl PeerBwe {
     }
 }
 
+/// One step of a subscription's ladder: a simulcast layer (by `VideoQuality`) and the highest
+/// of its temporal layers forwarded. Ordered by quality, then temporal layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rung {
+    pub quality: i32,
+    /// Temporal layer id, or [`ALL_TEMPORAL`].
+    pub temporal: u8,
+}
+
+impl Rung {
+    /// No limit.
+    pub const TOP: Rung = Rung::full(proto::VideoQuality::High as i32);
+
+    /// Every temporal layer of the layer of `quality`.
+    pub const fn full(quality: i32) -> Self {
+        Self {
+            quality,
+            temporal: ALL_TEMPORAL,
+        }
+    }
+
+    /// The highest temporal layer to forward of a layer of `quality` under this cap: every one
+    /// below the cap's quality, the cap's own at it (and above, where only such a layer flows).
+    pub fn temporal_for(&self, quality: i32) -> u8 {
+        if quality < self.quality {
+            ALL_TEMPORAL
+        } else {
+            self.temporal
+        }
+    }
+}
+
 /// The bandwidth cap of one subscription and its pending change.
 #[derive(Debug)]
 pub struct DownBwe {
-    /// Highest `VideoQuality` the subscriber's bandwidth allows (`High`: no limit).
-    pub cap: i32,
+    /// The highest rung the subscriber's bandwidth allows ([`Rung::TOP`]: no limit).
+    pub cap: Rung,
     /// Since when allocations have allowed more than `cap`.
     up_since: Option<Instant>,
     /// Since when allocations have allowed less than `cap` (within the tolerance).
@@ -182,29 +218,29 @@ pub struct DownBwe {
 impl Default for DownBwe {
     fn default() -> Self {
         Self {
-            cap: proto::VideoQuality::High as i32,
+            cap: Rung::TOP,
             up_since: None,
             down_since: None,
         }
     }
 }
 
-/// One allocation's verdict on a subscription: the quality that fits the budget, and the one
-/// that fits the budget stretched by [`DOWNGRADE_TOLERANCE`] (never below `fit`).
+/// One allocation's verdict on a subscription: the rung that fits the budget, and the one that
+/// fits the budget stretched by [`DOWNGRADE_TOLERANCE`] (never below `fit`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Verdict {
-    pub fit: i32,
-    pub tolerated: i32,
+    pub fit: Rung,
+    pub tolerated: Rung,
 }
 
 impl DownBwe {
-    /// Whether a higher layer fits and waits out [`UPGRADE_HOLD`].
+    /// Whether a higher rung fits and waits out [`UPGRADE_HOLD`].
     pub fn rising(&self) -> bool {
         self.up_since.is_some()
     }
 
     /// Takes one allocation's verdict. The cap falls at once to what the tolerance allows, to
-    /// what fits once that has lasted [`DOWNGRADE_HOLD`], and rises once a higher quality has
+    /// what fits once that has lasted [`DOWNGRADE_HOLD`], and rises once a higher rung has
     /// fitted for [`UPGRADE_HOLD`]. Whether the cap changed.
     pub fn apply(&mut self, verdict: Verdict, now: Instant) -> bool {
         let Verdict { fit, tolerated } = verdict;
@@ -239,18 +275,21 @@ impl DownBwe {
     }
 }
 
-/// One video subscription's candidate layers for the allocator.
+/// One video subscription's candidate rungs for the allocator.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Demand {
     /// Screen shares are served first at every level.
     pub screen: bool,
-    /// Cost in bit/s of each layer the subscriber allows, low → high (never empty).
+    /// Cost in bit/s of each rung the subscriber allows, low → high (never empty).
     pub costs: Vec<u64>,
+    /// The simulcast level (0: its lowest layer) of each rung, non-decreasing.
+    pub levels: Vec<usize>,
 }
 
-/// Shares `budget` bit/s out: every demand gets its first layer, then each level is offered to
-/// every demand in turn (screen shares first) while the rest of the budget covers the step. The
-/// chosen layer index per demand.
+/// Shares `budget` bit/s out: every demand gets its first rung, then each simulcast level is
+/// offered to every demand in turn (screen shares first, each taking every rung of the level,
+/// lowest temporal layer first) while the rest of the budget covers the step. The chosen rung
+/// index per demand.
 pub fn allocate(budget: u64, demands: &[Demand]) -> Vec<usize> {
     let mut chosen = vec![0usize; demands.len()];
     let mut used: u64 = demands
@@ -260,19 +299,26 @@ pub fn allocate(budget: u64, demands: &[Demand]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..demands.len()).collect();
     order.sort_by_key(|&i| !demands[i].screen);
     let mut stuck = vec![false; demands.len()];
-    let levels = demands.iter().map(|d| d.costs.len()).max().unwrap_or(0);
-    for level in 1..levels {
+    let levels = demands
+        .iter()
+        .filter_map(|d| d.levels.last())
+        .max()
+        .map_or(0, |l| l + 1);
+    for level in 0..levels {
         for &i in &order {
-            let costs = &demands[i].costs;
-            if stuck[i] || chosen[i] + 1 != level || level >= costs.len() {
-                continue;
-            }
-            let step = costs[level].saturating_sub(costs[level - 1]);
-            if used.saturating_add(step) <= budget {
-                chosen[i] = level;
-                used += step;
-            } else {
-                stuck[i] = true;
+            let Demand { costs, levels, .. } = &demands[i];
+            while !stuck[i] {
+                let next = chosen[i] + 1;
+                if next >= costs.len() || levels.get(next) != Some(&level) {
+                    break;
+                }
+                let step = costs[next].saturating_sub(costs[next - 1]);
+                if used.saturating_add(step) <= budget {
+                    chosen[i] = next;
+                    used += step;
+                } else {
+                    stuck[i] = true;
+                }
             }
         }
     }
@@ -295,7 +341,7 @@ fn probe_towards(rtc: &mut str0m::Rtc, minimum: u64, desired: u64, now: Instant)
         .set_bitrate(Bitrate::bps(minimum), Bitrate::bps(desired));
 }
 
-/// The rate worth probing for: audio plus the best layer of every video subscription (bit/s).
+/// The rate worth probing for: audio plus the best rung of every video subscription (bit/s).
 fn desired_rate(audio: u64, demands: &[Demand]) -> u64 {
     audio
         + demands
@@ -383,8 +429,8 @@ impl Engine {
             return;
         };
         let mut audio = 0u64;
-        // (subscription, qualities of its allowed layers, demand)
-        let mut video: Vec<(DownKey, Vec<i32>)> = Vec::new();
+        // (subscription, its allowed rungs), beside its demand
+        let mut video: Vec<(DownKey, Vec<Rung>)> = Vec::new();
         let mut demands: Vec<Demand> = Vec::new();
         for &dk in &p.downs {
             let Some(down) = self.downs.get(dk) else {
@@ -404,21 +450,37 @@ impl Engine {
                     .unwrap_or(AUDIO_DEFAULT_BPS);
                 continue;
             }
-            let mut qualities = Vec::new();
+            let screen = track.info.source == proto::TrackSource::ScreenShare as i32;
+            let mut rungs = Vec::new();
             let mut costs = Vec::new();
-            for l in &track.layers {
-                if !qualities.is_empty() && l.quality > down.fwd.max_quality {
+            let mut levels = Vec::new();
+            for (level, l) in track.layers.iter().enumerate() {
+                if !rungs.is_empty() && l.quality > down.fwd.max_quality {
                     break;
                 }
-                qualities.push(l.quality);
+                // A screen share's temporal layers are rungs of their own.
+                let top = l.temporal.top().filter(|_| screen).unwrap_or(0);
+                for t in 0..top {
+                    rungs.push(Rung {
+                        quality: l.quality,
+                        temporal: t,
+                    });
+                    costs.push(l.temporal_cost(t));
+                    levels.push(level);
+                }
+                rungs.push(Rung::full(l.quality));
                 costs.push(l.cost());
+                levels.push(level);
             }
             if costs.is_empty() {
                 continue;
             }
-            let screen = track.info.source == proto::TrackSource::ScreenShare as i32;
-            video.push((dk, qualities));
-            demands.push(Demand { screen, costs });
+            video.push((dk, rungs));
+            demands.push(Demand {
+                screen,
+                costs,
+                levels,
+            });
         }
         let usable = (estimate as f64 * USABLE_SHARE) as u64;
         let fits = allocate(usable.saturating_sub(audio), &demands);
@@ -426,21 +488,21 @@ impl Engine {
         let tolerated = allocate(stretched.saturating_sub(audio), &demands);
         let mut changed = Vec::new();
         let mut rising = false;
-        for (((dk, qualities), fit), tolerated) in video.iter().zip(&fits).zip(&tolerated) {
+        for (((dk, rungs), fit), tolerated) in video.iter().zip(&fits).zip(&tolerated) {
             let Some(down) = self.downs.get_mut(*dk) else {
                 continue;
             };
             // A subscription that gets everything it allows is not limited by bandwidth.
-            let quality = |i: usize| {
-                if i + 1 >= qualities.len() {
-                    proto::VideoQuality::High as i32
+            let rung = |i: usize| {
+                if i + 1 >= rungs.len() {
+                    Rung::TOP
                 } else {
-                    qualities[i]
+                    rungs[i]
                 }
             };
             let verdict = Verdict {
-                fit: quality(*fit),
-                tolerated: quality((*tolerated).max(*fit)),
+                fit: rung(*fit),
+                tolerated: rung((*tolerated).max(*fit)),
             };
             let before = down.fwd.bwe.cap;
             if down.fwd.bwe.apply(verdict, now) {
@@ -520,6 +582,7 @@ mod tests {
         Demand {
             screen,
             costs: costs.to_vec(),
+            levels: (0..costs.len()).collect(),
         }
     }
 
@@ -550,12 +613,47 @@ mod tests {
     }
 
     #[test]
-    fn caps_fall_at_once_and_rise_after_the_hold() {
-        let t0 = Instant::now();
+    fn a_screen_share_climbs_its_temporal_layers_before_a_camera_takes_the_same_level() {
+        // Screen share: low layer T0/T1/all (100/150/250), high layer T0/T1/all (400/600/1000).
+        let screen = Demand {
+            screen: true,
+            costs: vec![100, 150, 250, 400, 600, 1_000],
+            levels: vec![0, 0, 0, 1, 1, 1],
+        };
+        let ds = [demand(false, &[100, 300]), screen];
+        // Both lowest rungs (200), then the screen's low layer fills (+150) before anything
+        // else: nothing left for either high layer.
+        assert_eq!(allocate(400, &ds), vec![0, 2]);
+        // The screen's high layer at its base frame rate (+150) fits, the camera's high
+        // layer (+200) no longer does.
+        assert_eq!(allocate(550, &ds), vec![0, 3]);
+        // High layer at every frame rate for the screen, then the camera's.
+        assert_eq!(allocate(1_100, &ds), vec![0, 5]);
+        assert_eq!(allocate(1_300, &ds), vec![1, 5]);
+    }
+
+    #[test]
+    fn rungs_order_by_layer_then_frame_rate() {
         let (low, high) = (
             proto::VideoQuality::Low as i32,
             proto::VideoQuality::High as i32,
         );
+        let base_high = Rung {
+            quality: high,
+            temporal: 0,
+        };
+        assert!(Rung::full(low) < base_high);
+        assert!(base_high < Rung::TOP);
+        // Under a cap at the high layer's base, lower layers go whole.
+        assert_eq!(base_high.temporal_for(low), ALL_TEMPORAL);
+        assert_eq!(base_high.temporal_for(high), 0);
+        assert_eq!(Rung::TOP.temporal_for(high), ALL_TEMPORAL);
+    }
+
+    #[test]
+    fn caps_fall_at_once_and_rise_after_the_hold() {
+        let t0 = Instant::now();
+        let (low, high) = (Rung::full(proto::VideoQuality::Low as i32), Rung::TOP);
         let v = |fit, tolerated| Verdict { fit, tolerated };
         let mut b = DownBwe::default();
         assert!(b.apply(v(low, low), t0));
@@ -574,9 +672,9 @@ mod tests {
     fn a_dip_within_the_tolerance_lowers_the_cap_only_once_it_lasts() {
         let t0 = Instant::now();
         let (low, medium, high) = (
-            proto::VideoQuality::Low as i32,
-            proto::VideoQuality::Medium as i32,
-            proto::VideoQuality::High as i32,
+            Rung::full(proto::VideoQuality::Low as i32),
+            Rung::full(proto::VideoQuality::Medium as i32),
+            Rung::TOP,
         );
         let v = |fit, tolerated| Verdict { fit, tolerated };
         let mut b = DownBwe::default();

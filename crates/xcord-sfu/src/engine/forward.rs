@@ -2,7 +2,9 @@
 //! subscription of its track, with the subscriber's own SSRC (str0m's send stream), payload type,
 //! and rewritten sequence numbers and timestamps. Simulcast: each subscriber follows the best
 //! layer that is flowing (capped by its settings and its bandwidth, see `bwe`), switching only
-//! at keyframes. Keyframe requests go back to the publisher when a subscription starts,
+//! at keyframes. VP8 temporal layers: each subscriber gets the temporal layers its bandwidth cap
+//! allows (see `temporal`); the packets of the frames left out leave no gap in its sequence
+//! numbers or picture ids. Keyframe requests go back to the publisher when a subscription starts,
 //! switches or asks for one. Opus RED (RFC 2198): a RED publisher's packets go as RED to
 //! subscribers that negotiated it, and reduced to plain Opus (lost packets restored from the
 //! redundancy, see `red`) to the rest.
@@ -19,7 +21,9 @@ use str0m::media::{KeyframeRequestKind, MediaKind, Mid, Pt};
 use str0m::rtp::{ExtensionValues, RtpPacket, RtpWrite, SeqNo};
 
 use super::publish::PubCodec;
+use super::renumber::Rewriter;
 use super::subscribe::DownState;
+use super::temporal::{Admission, TemporalFilter};
 use super::{Engine, PeerKey, TrackKey};
 
 /// A layer counts as flowing if a packet arrived within this window.
@@ -40,6 +44,8 @@ pub struct DownForward {
     /// Layer index currently forwarded.
     current: Option<usize>,
     rewriter: Rewriter,
+    /// Its temporal layers and picture numbering (VP8).
+    temporal: TemporalFilter,
     /// Publisher payload type → subscriber payload type and how packets go to it (`None`: not
     /// negotiated).
     pt_map: Vec<(u8, Option<(Pt, Delivery)>)>,
@@ -53,6 +59,7 @@ impl DownForward {
             bwe: Default::default(),
             current: None,
             rewriter: Rewriter::default(),
+            temporal: TemporalFilter::default(),
             pt_map: Vec::new(),
         }
     }
@@ -60,7 +67,13 @@ impl DownForward {
     /// After a pause: wait for a keyframe before forwarding again.
     pub fn resume(&mut self) {
         self.current = None;
+        self.rebase();
+    }
+
+    /// A new source: its numbering continues what the subscriber got so far.
+    fn rebase(&mut self) {
         self.rewriter.rebase();
+        self.temporal.rebase();
     }
 }
 
@@ -94,63 +107,6 @@ fn plain_packets(payload: &[u8], seq: u64, ts: u32, missing: u64) -> Vec<PlainPa
         });
     }
     out
-}
-
-/// Maps a source's sequence numbers and timestamps onto one continuous outgoing stream, across
-/// source switches (simulcast layers, pauses).
-#[derive(Default, Debug)]
-pub struct Rewriter {
-    /// (first incoming seq of this source, seq delta, timestamp delta)
-    base: Option<(u64, i64, u32)>,
-    last_seq: u64,
-    last_ts: u32,
-    last_at: Option<Instant>,
-}
-
-impl Rewriter {
-    /// Forget the current source; the next packet starts a new one continuing the output.
-    pub fn rebase(&mut self) {
-        self.base = None;
-    }
-
-    /// Outgoing (sequence number, timestamp) for an incoming packet, or `None` for a packet
-    /// older than the current source's first.
-    pub fn rewrite(
-        &mut self,
-        seq: u64,
-        ts: u32,
-        now: Instant,
-        clock_rate: u32,
-    ) -> Option<(u64, u32)> {
-        let (first, dseq, dts) = match self.base {
-            Some(b) => b,
-            None => {
-                let (out_seq, out_ts) = match self.last_at {
-                    None => (1 + (seq & 0x3fff), ts),
-                    Some(at) => {
-                        let elapsed = now.saturating_duration_since(at);
-                        let ticks =
-                            (elapsed.as_micros() as u64 * u64::from(clock_rate) / 1_000_000).max(1);
-                        (self.last_seq + 1, self.last_ts.wrapping_add(ticks as u32))
-                    }
-                };
-                let b = (seq, out_seq as i64 - seq as i64, out_ts.wrapping_sub(ts));
-                self.base = Some(b);
-                b
-            }
-        };
-        if seq < first {
-            return None;
-        }
-        let out_seq = (seq as i64 + dseq) as u64;
-        let out_ts = ts.wrapping_add(dts);
-        if out_seq > self.last_seq || self.last_at.is_none() {
-            self.last_seq = out_seq;
-            self.last_ts = out_ts;
-            self.last_at = Some(now);
-        }
-        Some((out_seq, out_ts))
-    }
 }
 
 /// Whether an RTP payload starts a keyframe.
@@ -318,11 +274,19 @@ impl Engine {
         let Some(track) = self.tracks.get_mut(tk) else {
             return;
         };
-        if let Some(l) = track.layers.get_mut(layer) {
-            l.last_seen = Some(now);
-            l.rate.add(RTP_HEADER + pkt.payload.len(), now);
-        }
         let video = track.kind == MediaKind::Video;
+        let vp8_codec = video && !codec.red && codec.spec.codec == Codec::Vp8;
+        let mut vp8 = None;
+        let mut quality = 0;
+        if let Some(l) = track.layers.get_mut(layer) {
+            let bytes = RTP_HEADER + pkt.payload.len();
+            l.last_seen = Some(now);
+            l.rate.add(bytes, now);
+            if vp8_codec {
+                vp8 = l.temporal.read(&pkt.payload, bytes, now);
+            }
+            quality = l.quality;
+        }
         if !video && let Some(level) = pkt.header.ext_vals.audio_level {
             track.level.observe(level);
         }
@@ -357,7 +321,7 @@ impl Engine {
             let Some(mid) = down.mid else { continue };
             let fwd = &mut down.fwd;
             if simulcast {
-                let limit = fwd.max_quality.min(fwd.bwe.cap);
+                let limit = fwd.max_quality.min(fwd.bwe.cap.quality);
                 let target = target_layer(&track.layers, limit, now).unwrap_or(layer);
                 if fwd.current != Some(layer) {
                     let current_flowing = fwd
@@ -369,7 +333,7 @@ impl Engine {
                         });
                     if layer == target && keyframe {
                         fwd.current = Some(layer);
-                        fwd.rewriter.rebase();
+                        fwd.rebase();
                     } else {
                         if layer == target || !current_flowing {
                             want_keyframe = Some(target);
@@ -438,6 +402,19 @@ impl Engine {
                 }
                 _ => pkt.payload.clone(),
             };
+            let patch = match &vp8 {
+                None => None,
+                Some(p) => match fwd.temporal.admit(p, fwd.bwe.cap.temporal_for(quality)) {
+                    Admission::Drop => {
+                        fwd.rewriter.skip(*pkt.seq_no);
+                        continue;
+                    }
+                    Admission::AsIs => None,
+                    Admission::Renumbered { picture, tl0 } => {
+                        super::temporal::patch(&p.descriptor, picture, tl0)
+                    }
+                },
+            };
             let Some((seq, ts)) =
                 fwd.rewriter
                     .rewrite(*pkt.seq_no, pkt.header.timestamp, now, clock_rate)
@@ -451,12 +428,14 @@ impl Engine {
             let Some(tx) = api.stream_tx_by_mid(mid, None) else {
                 continue;
             };
-            tx.write_rtp(
-                RtpWrite::new(sub_pt, SeqNo::from(seq), ts, pkt.timestamp, payload)
-                    .marker(pkt.header.marker)
-                    .ext_vals(ext.clone())
-                    .nackable(video),
-            );
+            let mut write = RtpWrite::new(sub_pt, SeqNo::from(seq), ts, pkt.timestamp, payload)
+                .marker(pkt.header.marker)
+                .ext_vals(ext.clone())
+                .nackable(video);
+            if let Some(patch) = patch {
+                write = write.vp8_patch(patch);
+            }
+            tx.write_rtp(write);
             if !peer.dirty {
                 peer.dirty = true;
                 self.dirty.push(down.peer);
@@ -584,28 +563,6 @@ fn map_pt(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rewriter_is_continuous_across_sources() {
-        let t0 = Instant::now();
-        let mut r = Rewriter::default();
-        let (s1, t1) = r.rewrite(5000, 90_000, t0, 90_000).unwrap();
-        let (s2, t2) = r.rewrite(5001, 93_000, t0, 90_000).unwrap();
-        assert_eq!(s2, s1 + 1);
-        assert_eq!(t2.wrapping_sub(t1), 3000);
-        assert!(
-            s1 < 65_536,
-            "first sequence number must not need a rollover counter"
-        );
-        // Switch to another source with unrelated numbering 100 ms later.
-        r.rebase();
-        let later = t0 + Duration::from_millis(100);
-        let (s3, t3) = r.rewrite(42, 7, later, 90_000).unwrap();
-        assert_eq!(s3, s2 + 1);
-        assert_eq!(t3.wrapping_sub(t2), 9000);
-        // Packets from before the switch point of the new source are refused.
-        assert_eq!(r.rewrite(41, 0, later, 90_000), None);
-    }
 
     #[test]
     fn red_padding_keeps_its_sequence_number_when_reduced() {

@@ -285,11 +285,28 @@ impl TestSfu {
     }
 
     /// Publishes a track: AddTrack, then an offer with a send-only m-line named `cid`, then the
-    /// server's answer. `layers` are simulcast rids (video only; empty for none).
+    /// server's answer. `layers` are simulcast rids (video only; empty for none). Video is a
+    /// camera, audio a microphone.
     pub fn publish(&mut self, id: ClientId, cid: &str, kind: MediaKind, layers: &[&str]) -> Mid {
-        let (r#type, source) = match kind {
-            MediaKind::Audio => (proto::TrackType::Audio, proto::TrackSource::Microphone),
-            MediaKind::Video => (proto::TrackType::Video, proto::TrackSource::Camera),
+        let source = match kind {
+            MediaKind::Audio => proto::TrackSource::Microphone,
+            MediaKind::Video => proto::TrackSource::Camera,
+        };
+        self.publish_source(id, cid, kind, source, layers)
+    }
+
+    /// [`publish`](Self::publish) with the track's declared source (a screen share...).
+    pub fn publish_source(
+        &mut self,
+        id: ClientId,
+        cid: &str,
+        kind: MediaKind,
+        source: proto::TrackSource,
+        layers: &[&str],
+    ) -> Mid {
+        let r#type = match kind {
+            MediaKind::Audio => proto::TrackType::Audio,
+            MediaKind::Video => proto::TrackType::Video,
         };
         self.signal(
             id,

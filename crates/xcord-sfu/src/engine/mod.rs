@@ -28,6 +28,7 @@ mod peer;
 mod publish;
 mod quality;
 mod red;
+mod renumber;
 mod resume;
 mod revoke;
 #[cfg(test)]
@@ -42,6 +43,7 @@ mod single_pc;
 mod speakers;
 mod subscribe;
 mod tcp;
+mod temporal;
 #[cfg(any(test, feature = "fuzzing"))]
 mod testing;
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub struct Layer {
     pub rate: super::bwe::RateMeter,
     /// The rate the publisher declared for it (`VideoLayer.bitrate`), if any.
     pub advertised_bps: Option<u64>,
+    /// Its VP8 temporal layers, as its packets describe them.
+    pub temporal: super::temporal::TemporalLayers,
 }
 
 impl Layer {
@@ -52,6 +54,7 @@ impl Layer {
             last_keyframe_request: None,
             rate: Default::default(),
             advertised_bps,
+            temporal: Default::default(),
         }
     }
 
@@ -62,6 +65,11 @@ impl Layer {
             .and_then(|q| super::bwe::VIDEO_DEFAULT_BPS.get(q).copied())
             .unwrap_or(super::bwe::VIDEO_DEFAULT_BPS[2]);
         self.rate.bps().or(self.advertised_bps).unwrap_or(default)
+    }
+
+    /// What forwarding its temporal layers up to `t` costs in bit/s.
+    pub fn temporal_cost(&self, t: u8) -> u64 {
+        (self.cost() as f64 * self.temporal.share(t)) as u64
     }
 }
 

@@ -145,7 +145,7 @@ proptest! {
         start in 0u64..(1 << 40),
         packets in proptest::collection::vec((-3i64..6, any::<u32>(), 0u64..200, prop::bool::weighted(0.1)), 1..64),
     ) {
-        let mut r = super::forward::Rewriter::default();
+        let mut r = super::renumber::Rewriter::default();
         let t0 = std::time::Instant::now();
         let mut seq = start;
         let mut last_out: Option<u64> = None;

@@ -10,66 +10,20 @@
 // layer (its `outbound-rtp` for rid `f` stops growing or turns inactive), and start again at
 // once when one of them asks for high again.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { makeToken, sleep, uniqueRoom, withTimeout } from '../lk.mjs';
 import { XcordServer } from '../xcord-server.mjs';
+import { LoopbackShaper } from './shaper.mjs';
 import { launchChromium, servePage } from './test-page.mjs';
 
 const LIMIT_KBIT = 300;
-const NFT_TABLE = `bwe${randomBytes(3).toString('hex')}`;
-/// HTB class the capped datagrams go to (nftables sets their priority to it).
-const CAPPED_CLASS = '1:30';
+const shaper = new LoopbackShaper(LIMIT_KBIT);
 
 let pageServer;
 let browser;
 let srv;
 const pages = {};
 const logs = {};
-let shaping = false;
-
-function run(cmd, args) {
-  execFileSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Loopback shaping: everything unshaped except what nftables puts into the capped class. */
-function installShaper() {
-  run('tc', ['qdisc', 'add', 'dev', 'lo', 'root', 'handle', '1:', 'htb', 'default', '10', 'r2q', '1000']);
-  shaping = true;
-  run('tc', ['class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', '1:10', 'htb', 'rate', '10gbit']);
-  run('tc', ['class', 'add', 'dev', 'lo', 'parent', '1:', 'classid', CAPPED_CLASS, 'htb',
-    'rate', `${LIMIT_KBIT}kbit`, 'ceil', `${LIMIT_KBIT}kbit`, 'burst', '4kb', 'cburst', '4kb']);
-  // About half a second of queue at the cap, as a home router would have.
-  run('tc', ['qdisc', 'add', 'dev', 'lo', 'parent', CAPPED_CLASS, 'pfifo', 'limit', '16']);
-}
-
-function capPorts(ports) {
-  run('nft', ['add', 'table', 'inet', NFT_TABLE]);
-  run('nft', ['add', 'chain', 'inet', NFT_TABLE, 'out', '{ type filter hook output priority 0; }']);
-  run('nft', ['add', 'rule', 'inet', NFT_TABLE, 'out', 'udp', 'dport', `{ ${ports.join(', ')} }`,
-    'meta', 'priority', 'set', CAPPED_CLASS]);
-}
-
-function liftCap() {
-  try {
-    run('nft', ['delete', 'table', 'inet', NFT_TABLE]);
-  } catch {
-    // not installed
-  }
-}
-
-function removeShaper() {
-  liftCap();
-  if (shaping) {
-    try {
-      run('tc', ['qdisc', 'del', 'dev', 'lo', 'root']);
-    } catch {
-      // already gone
-    }
-    shaping = false;
-  }
-}
 
 before(async () => {
   pageServer = await servePage();
@@ -78,7 +32,7 @@ before(async () => {
 });
 
 after(async () => {
-  removeShaper();
+  shaper.remove();
   if (browser) await browser.close().catch(() => {});
   if (pageServer) pageServer.close();
   if (srv) await srv.stop();
@@ -230,8 +184,8 @@ test('simulcast layers follow each subscriber\'s bandwidth; dynacast stops unwat
     const ports = await localPorts('limited');
     assert.ok(ports.length > 0, 'the limited page has a selected candidate pair');
     console.log(`capping ${ports.join(',')} to ${LIMIT_KBIT} kbit/s`);
-    installShaper();
-    capPorts(ports);
+    shaper.install();
+    shaper.cap(ports);
     const capped = await waitForLayer('limited', 'q', 40000, 'the limited subscriber on the low layer');
     console.log(`limited: ${JSON.stringify(capped.got)}`);
     const free = await waitForLayer('free', 'f', 10000, 'the unlimited subscriber still on the high layer');
@@ -243,7 +197,7 @@ test('simulcast layers follow each subscriber\'s bandwidth; dynacast stops unwat
     assert.ok(held.got.framesDecoded > before.framesDecoded + 20, 'the limited subscriber keeps decoding');
 
     // Lift the cap: the limited subscriber climbs back to the high layer.
-    liftCap();
+    shaper.lift();
     const lifted = Date.now();
     await waitForLayer('limited', 'f', 60000, 'the limited subscriber back on the high layer after the cap');
     console.log(`limited back on the high layer after ${Date.now() - lifted} ms`);
@@ -269,7 +223,7 @@ test('simulcast layers follow each subscriber\'s bandwidth; dynacast stops unwat
     console.log(srv.logTail(80));
     throw e;
   } finally {
-    removeShaper();
+    shaper.remove();
     for (const who of Object.keys(pages)) await pages[who].context().close().catch(() => {});
   }
 });

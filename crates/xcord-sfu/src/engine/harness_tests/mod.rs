@@ -10,4 +10,5 @@ mod red;
 mod resume;
 mod reuse;
 mod rooms;
+mod temporal;
 mod video;
