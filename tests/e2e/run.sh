@@ -225,7 +225,7 @@ for s in "${suites[@]}"; do
     browser)
       # shellcheck disable=SC2086
       run_suite browser 900 "$here/node" node --test --test-reporter=spec --test-timeout=300000 \
-        ${E2E_BROWSER_FILES:-browser/browser.test.mjs browser/webclient.test.mjs browser/calls.test.mjs browser/pip.test.mjs browser/live.test.mjs browser/firefox.test.mjs browser/signal-path.test.mjs browser/protocol-v1.test.mjs browser/mline-reuse.test.mjs browser/tcp-turn.test.mjs browser/red.test.mjs browser/simulcast-bwe.test.mjs} ;;
+        ${E2E_BROWSER_FILES:-browser/browser.test.mjs browser/webclient.test.mjs browser/calls.test.mjs browser/pip.test.mjs browser/live.test.mjs browser/firefox.test.mjs browser/signal-path.test.mjs browser/protocol-v1.test.mjs browser/mline-reuse.test.mjs browser/tcp-turn.test.mjs browser/red.test.mjs} ;;
     measure)
       run_suite measure 900 "$here/python" "$py" measure_join.py ;;
   esac

@@ -45,8 +45,8 @@ export function IncomingCallDialog({ client }: { client: Client }) {
               <div>
                 <strong>{c.from.displayName}</strong>
                 <span className="kind">{c.video ? 'Video call' : 'Voice call'}</span>
-                <span className="countdown" data-countdown={secondsLeft(c.expiresAt, now)}>
-                  {formatCountdown(secondsLeft(c.expiresAt, now))}
+                <span className="countdown" data-countdown={secondsLeft(c.expiresAt, now, c.ringingSince)}>
+                  {formatCountdown(secondsLeft(c.expiresAt, now, c.ringingSince))}
                 </span>
               </div>
               <button type="button" className="accept" onClick={() => void accept(c.callId)}>

@@ -75,6 +75,8 @@ export interface IncomingCall {
   callId: string;
   from: Person;
   video: boolean;
+  /** When it started ringing (server clock, Unix ms); 0 when the server did not say. */
+  ringingSince?: number;
   expiresAt: number;
 }
 

@@ -27,6 +27,11 @@ describe('countdown', () => {
     expect(secondsLeft(30_000, 29_999)).toBe(1);
     expect(secondsLeft(30_000, 30_000)).toBe(0);
     expect(secondsLeft(30_000, 99_000)).toBe(0);
+    // a client whose clock estimate lags the server's never shows more than the ring lasts
+    expect(secondsLeft(45_000, -20, 0)).toBe(46);
+    expect(secondsLeft(45_000, -20, 1)).toBe(45);
+    expect(secondsLeft(45_001, -20, 1)).toBe(45);
+    expect(secondsLeft(45_001, 2_001, 1)).toBe(43);
   });
   it('formats as m:ss', () => {
     expect(formatCountdown(30)).toBe('0:30');

@@ -4,9 +4,14 @@
 
 import type { MediaSession } from './api';
 
-/** Whole seconds until `expiresAt` (rounded up, never below 0). */
-export function secondsLeft(expiresAt: number, now: number): number {
-  return Math.max(0, Math.ceil((expiresAt - now) / 1000));
+/**
+ * Whole seconds until `expiresAt` (rounded up, never below 0). `now` is this client's estimate
+ * of the server's clock, which can lag it by part of a round trip; with `ringingSince` (when the
+ * ringing started, on the server's clock) the countdown never shows more than the ring lasts.
+ */
+export function secondsLeft(expiresAt: number, now: number, ringingSince?: number): number {
+  const from = ringingSince ? Math.max(now, ringingSince) : now;
+  return Math.max(0, Math.ceil((expiresAt - from) / 1000));
 }
 
 /** "0:27" */

@@ -254,6 +254,7 @@ async fn start_call(
             call_id: call.id.clone(),
             from: person(user),
             video,
+            ringing_since: call.created_at,
             expires_at: call.ring_expires_at,
         },
         max: settings.max_incoming_calls,

@@ -48,6 +48,7 @@ fn ring(call_id: &str, from: &str, expires_at: i64) -> IncomingCall {
             ..Person::default()
         },
         video: false,
+        ringing_since: expires_at - 45_000,
         expires_at,
     }
 }

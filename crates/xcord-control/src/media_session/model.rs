@@ -125,6 +125,11 @@ pub struct IncomingCall {
     pub call_id: String,
     pub from: Person,
     pub video: bool,
+    /// Unix milliseconds: when it started ringing (the call's creation). A client shows at most
+    /// `expiresAt - ringingSince` left, whatever its estimate of the server's clock; 0 in
+    /// sessions stored before this field existed.
+    #[serde(default)]
+    pub ringing_since: i64,
     /// Unix milliseconds: when it stops ringing.
     pub expires_at: i64,
 }
