@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { makeToken, sleep, uniqueRoom, withTimeout } from '../lk.mjs';
 import { XcordServer } from '../xcord-server.mjs';
-import { launchChromium, servePage } from './test-page.mjs';
+import { launchChromium, openPage, servePage } from './test-page.mjs';
 
 const REPUBLISHES = 5;
 
@@ -26,16 +26,6 @@ after(async () => {
   if (browser) await browser.close().catch(() => {});
   if (pageServer) pageServer.close();
 });
-
-async function openPage(logs, who) {
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  logs[who] = [];
-  page.on('console', (m) => logs[who].push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => logs[who].push(`[pageerror] ${e.message}`));
-  await page.goto(`${baseUrl}/page.html`, { timeout: 15000 });
-  return page;
-}
 
 /// Waits until web-b hears web-a's microphone track `sid` (audio energy arriving on it).
 async function hears(page, sid, ms) {
@@ -65,7 +55,7 @@ for (const [name, args] of [
     try {
       const roomName = uniqueRoom('mline');
       for (const who of ['web-a', 'web-b']) {
-        pages[who] = await openPage(logs, who);
+        pages[who] = await openPage(browser, baseUrl, who, logs);
         const token = await makeToken(who, roomName);
         await withTimeout(
           pages[who].evaluate(([u, t]) => window.e2eConnect(u, t), [srv.url, token]),

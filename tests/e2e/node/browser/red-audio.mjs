@@ -5,6 +5,7 @@
 // direction of chosen pages' media (nftables in the test namespace, by UDP port).
 import { execFileSync } from 'node:child_process';
 import { makeToken, sleep, withTimeout } from '../lk.mjs';
+import { openPage as openTestPage } from './test-page.mjs';
 
 /** Removes `audio/red` from every audio m-section of an SDP. */
 function stripRedScript() {
@@ -44,15 +45,8 @@ function stripRedScript() {
  * Opens page.html in its own browser context; `noRed`: the page's connections never negotiate
  * RED. Returns the page; its console goes to `logs[who]`.
  */
-export async function openPage(browser, baseUrl, who, logs, { noRed = false } = {}) {
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  logs[who] = [];
-  page.on('console', (m) => logs[who].push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => logs[who].push(`[pageerror] ${e.message}`));
-  if (noRed) await page.addInitScript(stripRedScript);
-  await page.goto(`${baseUrl}/page.html`, { timeout: 15000 });
-  return page;
+export function openPage(browser, baseUrl, who, logs, { noRed = false } = {}) {
+  return openTestPage(browser, baseUrl, who, logs, { initScript: noRed ? stripRedScript : null });
 }
 
 /**

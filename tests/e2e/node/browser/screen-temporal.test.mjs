@@ -21,7 +21,7 @@ import { after, before, test } from 'node:test';
 import { makeToken, sleep, uniqueRoom, withTimeout } from '../lk.mjs';
 import { XcordServer } from '../xcord-server.mjs';
 import { LoopbackShaper } from './shaper.mjs';
-import { launchChromium, servePage } from './test-page.mjs';
+import { launchChromium, openPage, servePage } from './test-page.mjs';
 
 /// The cap, as a share of the full-resolution layer's rate.
 const CAP_SHARE = 0.75;
@@ -47,17 +47,6 @@ after(async () => {
   if (pageServer) pageServer.close();
   if (srv) await srv.stop();
 });
-
-async function openPage(who) {
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  logs[who] = [];
-  page.on('console', (m) => logs[who].push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => logs[who].push(`[pageerror] ${e.message}`));
-  await page.goto(`${pageServer.baseUrl}/page.html`, { timeout: 15000 });
-  pages[who] = page;
-  return page;
-}
 
 /** Joins the room from `who`'s page; the publisher also shares its screen. */
 async function join(who, room, share) {
@@ -148,7 +137,7 @@ async function localPorts(who) {
 test('a capped subscriber keeps the screen share\'s resolution and loses frame rate first', async () => {
   const room = uniqueRoom('screen-temporal');
   try {
-    for (const who of ['pub', 'limited', 'free']) await openPage(who);
+    for (const who of ['pub', 'limited', 'free']) pages[who] = await openPage(browser, pageServer.baseUrl, who, logs);
     await join('pub', room, true);
     await join('limited', room, false);
     await join('free', room, false);

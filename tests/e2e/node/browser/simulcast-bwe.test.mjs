@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { makeToken, sleep, uniqueRoom, withTimeout } from '../lk.mjs';
 import { XcordServer } from '../xcord-server.mjs';
 import { LoopbackShaper } from './shaper.mjs';
-import { launchChromium, servePage } from './test-page.mjs';
+import { launchChromium, openPage, servePage } from './test-page.mjs';
 
 const LIMIT_KBIT = 300;
 const shaper = new LoopbackShaper(LIMIT_KBIT);
@@ -37,17 +37,6 @@ after(async () => {
   if (pageServer) pageServer.close();
   if (srv) await srv.stop();
 });
-
-async function openPage(who) {
-  const ctx = await browser.newContext();
-  const page = await ctx.newPage();
-  logs[who] = [];
-  page.on('console', (m) => logs[who].push(`[${m.type()}] ${m.text()}`));
-  page.on('pageerror', (e) => logs[who].push(`[pageerror] ${e.message}`));
-  await page.goto(`${pageServer.baseUrl}/page.html`, { timeout: 15000 });
-  pages[who] = page;
-  return page;
-}
 
 /** Joins the room from `who`'s page; the publisher also publishes its simulcast camera. */
 async function join(who, room, publish) {
@@ -161,7 +150,7 @@ async function setQuality(who, quality) {
 test('simulcast layers follow each subscriber\'s bandwidth; dynacast stops unwatched layers', async () => {
   const room = uniqueRoom('simulcast-bwe');
   try {
-    for (const who of ['pub', 'limited', 'free']) await openPage(who);
+    for (const who of ['pub', 'limited', 'free']) pages[who] = await openPage(browser, pageServer.baseUrl, who, logs);
     await join('pub', room, true);
     await join('limited', room, false);
     await join('free', room, false);

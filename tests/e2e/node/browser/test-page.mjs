@@ -69,3 +69,18 @@ export async function checkAxe(page, what) {
   });
   assert.deepEqual(violations, [], `axe on ${what}`);
 }
+
+/**
+ * A page of `page.html` in a browser context of its own, its console and page errors collected
+ * in `logs[who]`; `initScript` runs before the page's own scripts (e.g. to rewrite its SDP).
+ */
+export async function openPage(browser, baseUrl, who, logs, { initScript = null } = {}) {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  logs[who] = [];
+  page.on('console', (m) => logs[who].push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => logs[who].push(`[pageerror] ${e.message}`));
+  if (initScript) await page.addInitScript(initScript);
+  await page.goto(`${baseUrl}/page.html`, { timeout: 15000 });
+  return page;
+}
